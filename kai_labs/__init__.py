@@ -1,0 +1,11 @@
+"""kai-labs: Road of Kubernetes 03 (Services), with an embedded cluster.
+
+    import kai_labs
+    c = kai_labs.start()          # the embedded cluster, KUBECONFIG set for !kubectl
+    c.net.curl("http://web", namespace="demo")
+"""
+
+from .cluster import Cluster, ClusterError, attach, start
+
+__all__ = ["Cluster", "ClusterError", "attach", "start"]
+__version__ = "0.1.0"

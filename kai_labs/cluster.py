@@ -1,0 +1,323 @@
+"""Starting, finding and stopping the embedded cluster, and the ``Cluster`` handle.
+
+Everything above this module talks to a cluster only through the Kubernetes API
+(the official client, the kubectl binary) and ``Cluster.net``; nothing reaches
+into the embedded cluster's process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ClusterError(Exception):
+    """A learner-facing problem with a cluster: the message says what to do."""
+
+
+def home_for(name: str) -> Path:
+    base = os.environ.get("KAI_LABS_HOME")
+    root = Path(base) if base else Path.home() / ".kai-labs"
+    return root / name
+
+
+def _read_info(home: Path) -> dict[str, Any] | None:
+    try:
+        info = json.loads((home / "server.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child counts as dead
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _token(home: Path) -> str:
+    return (home / "token").read_text().strip()
+
+
+def _ssl(home: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(home / "ca.crt"))
+
+
+def _get(url: str, token: str | None, ctx: ssl.SSLContext, timeout: float = 1.0) -> tuple[int, bytes]:
+    req = urllib.request.Request(url)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:  # noqa: S310 (loopback only)
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@dataclass
+class Status:
+    name: str
+    home: Path
+    running: bool
+    pid: int | None = None
+    port: int | None = None
+    seed: int | None = None
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.home / "kubeconfig"
+
+
+def status(name: str = "kai-labs") -> Status:
+    home = home_for(name)
+    info = _read_info(home)
+    if not info:
+        return Status(name, home, False)
+    pid, port = int(info.get("pid", 0)), int(info.get("port", 0))
+    if not pid or not _alive(pid):
+        return Status(name, home, False, seed=info.get("seed"))
+    try:
+        code, _ = _get(f"https://127.0.0.1:{port}/readyz", None, _ssl(home), 0.5)
+    except (OSError, ssl.SSLError):
+        code = 0
+    return Status(name, home, code == 200, pid, port, info.get("seed"))
+
+
+def up(name: str = "kai-labs", seed: int | None = None, port: int | None = None, timeout: float = 20.0) -> Status:
+    """Start the cluster in the background (or reuse a running one) and wait until it answers."""
+    st = status(name)
+    if st.running:
+        if seed is not None and st.seed is not None and int(st.seed) != seed:
+            raise ClusterError(f"cluster {name} is already running with seed {st.seed}; run `kai-labs cluster down "
+                               f"--name {name}` (or reset) to start it with seed {seed}")
+        return st
+    home = st.home
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stale = home / "server.json"
+    if stale.exists():
+        stale.unlink()
+    cmd = [sys.executable, "-m", "kai_labs.sim", "--home", str(home), "--name", name]
+    if seed is not None:
+        cmd += ["--seed", str(seed)]
+    if port is not None:
+        cmd += ["--port", str(port)]
+    log = open(home / "cluster.log", "ab")  # noqa: SIM115 (handed to the child)
+    env = dict(os.environ)
+    env.pop("KUBECONFIG", None)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                            env=env, close_fds=True)
+    log.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rc = proc.poll()
+        if rc is not None:
+            raise ClusterError(_start_failure(home, rc))
+        info = _read_info(home)
+        if info and info.get("pid") == proc.pid:
+            st = status(name)
+            if st.running:
+                return st
+        time.sleep(0.01)
+    proc.terminate()
+    raise ClusterError(f"cluster {name} did not answer within {timeout:.0f}s; see {home / 'cluster.log'}")
+
+
+def _start_failure(home: Path, rc: int) -> str:
+    try:
+        lines = (home / "cluster.log").read_text(errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    mine = [ln for ln in lines if ln.startswith("kai-labs:")]
+    if mine:
+        return mine[-1].removeprefix("kai-labs: ")
+    tail = "\n".join(lines[-5:])
+    return f"the cluster process exited with code {rc}; the end of {home / 'cluster.log'}:\n{tail}"
+
+
+def down(name: str = "kai-labs", timeout: float = 10.0) -> bool:
+    """Stop the cluster; returns False when nothing was running."""
+    st = status(name)
+    info = _read_info(st.home)
+    pid = st.pid or (int(info["pid"]) if info and info.get("pid") else None)
+    if not pid or not _alive(pid):
+        if info:
+            (st.home / "server.json").unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.02)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    (st.home / "server.json").unlink(missing_ok=True)
+    return True
+
+
+def reset(name: str = "kai-labs") -> None:
+    """Stop the cluster and wipe its state (objects, token, kubeconfig)."""
+    down(name)
+    home = home_for(name)
+    if home.exists():
+        shutil.rmtree(home)
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    name: str
+    type: str
+    ttl: int
+    data: str
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    rcode: str
+    answers: list[DnsRecord]
+    fqdn: str
+    tried: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Route:
+    action: str
+    endpoint: tuple[str, str, int] | None
+    reason: str
+    service: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    ok: bool
+    status: int | None
+    body: str
+    error: str | None
+    backend: str | None
+    detail: str = ""
+
+
+class EmbeddedNet:
+    """``cluster.net`` for the embedded cluster: its own DNS and service proxy, over HTTP."""
+
+    def __init__(self, server: str, token: str, ctx: ssl.SSLContext) -> None:
+        self.server = server
+        self.token = token
+        self.ctx = ctx
+
+    def _post(self, op: str, body: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+        req = urllib.request.Request(f"{self.server}/kai-labs/v1/net/{op}", data=json.dumps(body).encode(),
+                                     method="POST", headers={"Content-Type": "application/json",
+                                                             "Authorization": f"Bearer {self.token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ctx) as r:  # noqa: S310
+                out: dict[str, Any] = json.loads(r.read())
+                return out
+        except urllib.error.HTTPError as e:
+            try:
+                msg = json.loads(e.read()).get("message", str(e))
+            except ValueError:
+                msg = str(e)
+            raise ClusterError(msg) from None
+        except OSError as e:
+            raise ClusterError(f"the cluster at {self.server} does not answer ({e}); start it with "
+                               f"`kai-labs cluster up`") from None
+
+    def resolve(self, name: str, namespace: str = "default", type: str = "A") -> DnsAnswer:  # noqa: A002
+        d = self._post("resolve", {"name": name, "namespace": namespace, "type": type})
+        return DnsAnswer(d["rcode"], [DnsRecord(**r) for r in d["answers"]], d["fqdn"], d.get("tried", []))
+
+    def route(self, dest: str, namespace: str = "default", source_node: str | None = None,
+              source_ip: str | None = None) -> Route:
+        d = self._post("route", {"dest": dest, "namespace": namespace, "source_node": source_node,
+                                 "source_ip": source_ip})
+        ep = tuple(d["endpoint"]) if d.get("endpoint") else None
+        return Route(d["action"], ep, d["reason"], d.get("service"), d.get("error"))  # type: ignore[arg-type]
+
+    def curl(self, url: str, namespace: str = "default", timeout: float = 2.0) -> HttpResult:
+        d = self._post("curl", {"url": url, "namespace": namespace, "timeout": timeout}, timeout + 10)
+        return HttpResult(d["ok"], d.get("status"), d.get("body", ""), d.get("error"), d.get("backend"),
+                          d.get("detail", ""))
+
+
+class Cluster:
+    """A handle on a running cluster: kubeconfig, official client, kubectl, net."""
+
+    def __init__(self, name: str, kubeconfig: Path, context: str, net: Any, embedded: bool) -> None:
+        self.name = name
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.net = net
+        self.embedded = embedded
+        self._api_client: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Cluster {self.name!r} context={self.context!r} kubeconfig={str(self.kubeconfig)!r}>"
+
+    def api_client(self) -> Any:
+        if self._api_client is None:
+            from kubernetes import config
+
+            self._api_client = config.new_client_from_config(config_file=str(self.kubeconfig),
+                                                             context=self.context)
+        return self._api_client
+
+    def core(self) -> Any:
+        from kubernetes import client
+
+        return client.CoreV1Api(self.api_client())
+
+    def apps(self) -> Any:
+        from kubernetes import client
+
+        return client.AppsV1Api(self.api_client())
+
+    def discovery(self) -> Any:
+        from kubernetes import client
+
+        return client.DiscoveryV1Api(self.api_client())
+
+    def kubectl(self, *args: str, check: bool = False, input: str | None = None,  # noqa: A002
+                timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run the real kubectl against this cluster."""
+        exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get(
+            "PATH", "")) or "kubectl"
+        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig))
+        return subprocess.run([exe, "--context", self.context, *args], capture_output=True, text=True,
+                              input=input, env=env, check=check, timeout=timeout)
+
+
+def start(name: str = "kai-labs", seed: int | None = None, *, set_env: bool = True) -> Cluster:
+    """Start (or reuse) the embedded cluster and return a handle; sets KUBECONFIG for `!kubectl` cells."""
+    st = up(name, seed)
+    return attach(name, set_env=set_env, status_=st)
+
+
+def attach(name: str = "kai-labs", *, set_env: bool = True, status_: Status | None = None) -> Cluster:
+    st = status_ or status(name)
+    if not st.running:
+        raise ClusterError(f"no cluster named {name} is running; start it with `kai-labs cluster up --name {name}` "
+                           f"or kai_labs.start()")
+    server = f"https://127.0.0.1:{st.port}"
+    if set_env:
+        os.environ["KUBECONFIG"] = str(st.kubeconfig)
+    return Cluster(name, st.kubeconfig, name, EmbeddedNet(server, _token(st.home), _ssl(st.home)), True)

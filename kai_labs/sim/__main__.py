@@ -1,0 +1,145 @@
+"""The embedded cluster's process: ``python -m kai_labs.sim --home DIR``.
+
+Started in the background by ``kai-labs cluster up`` (kai_labs/cluster.py);
+binds 127.0.0.1 only, writes the kubeconfig and ``server.json`` once the API
+answers, and stops cleanly on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import asyncio
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+
+from aiohttp import web
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def kubeconfig_text(name: str, port: int, token: str, ca_pem: bytes) -> str:
+    ctx = name
+    return json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": ctx, "preferences": {},
+        "clusters": [{"name": ctx, "cluster": {"server": f"https://127.0.0.1:{port}",
+                                               "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
+        "users": [{"name": ctx, "user": {"token": token}}],
+        "contexts": [{"name": ctx, "context": {"cluster": ctx, "user": ctx, "namespace": "default"}}],
+    }, indent=2) + "\n"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+async def serve(home: Path, name: str, seed: int | None, port: int | None) -> int:
+    from . import tls
+    from .apiserver import ApiServer
+    from .runtime import Runtime
+
+    token_file = home / "token"
+    if token_file.exists():
+        token = token_file.read_text().strip()
+    else:
+        token = secrets.token_urlsafe(32)
+        _write_private(token_file, token + "\n")
+    info_file = home / "server.json"
+    if port is None:
+        port = 0
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            prev = int(json.loads(info_file.read_text())["port"])
+            if _port_free(prev):
+                port = prev
+    rt = Runtime(home, name, seed)
+    server = ApiServer(rt, token)
+    runner = web.AppRunner(server.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    ssl_ctx = tls.server_context(home)
+    site = web.TCPSite(runner, "127.0.0.1", port, reuse_address=True, ssl_context=ssl_ctx)
+    try:
+        await site.start()
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            print(f"kai-labs: port {port} on 127.0.0.1 is already in use; choose another with --port",
+                  file=sys.stderr)
+            await runner.cleanup()
+            return 3
+        raise
+    sockets = site._server.sockets if site._server else []  # noqa: SLF001 (aiohttp keeps the bound port here)
+    bound = sockets[0].getsockname()[1]
+    server.address = f"127.0.0.1:{bound}"
+    rt.start()
+    threading.Thread(target=_preload, daemon=True).start()
+    _write_private(home / "kubeconfig", kubeconfig_text(name, bound, token, (home / "ca.crt").read_bytes()))
+    _write_private(info_file, json.dumps({"pid": os.getpid(), "port": bound, "name": name,
+                                          "seed": rt.ids.seed}) + "\n")
+    logging.getLogger("kai_labs").info("cluster %s serving on 127.0.0.1:%s", name, bound)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+    await rt.stop()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(info_file)
+    return 0
+
+
+def _preload() -> None:
+    from . import schema
+
+    schema.preload()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m kai_labs.sim")
+    p.add_argument("--home", required=True)
+    p.add_argument("--name", default="kai-labs")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--port", type=int, default=None)
+    a = p.parse_args(argv)
+    home = Path(a.home)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lock = open(home / "lock", "w")  # noqa: SIM115 (held for the life of the process)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print(f"kai-labs: cluster {a.name} is already running from {home}", file=sys.stderr)
+        return 2
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    except (ImportError, ValueError, OSError):
+        pass
+    return asyncio.run(serve(home, a.name, a.seed, a.port))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

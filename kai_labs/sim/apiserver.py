@@ -1,0 +1,552 @@
+"""The HTTP face of the embedded cluster: the Kubernetes REST API on aiohttp.
+
+Paths, verbs, query parameters, content negotiation (JSON, YAML bodies, Table
+responses), watch streams and Status errors follow
+staging/src/k8s.io/apiserver/pkg/endpoints (installer.go, handlers/*.go).
+Anything this server does not serve answers 404 as a server without that
+resource would; a client's mistake is always a 4xx Status, never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hmac
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from aiohttp import web
+
+from . import discovery, errors, printers
+from .resources import ResourceType, by_plural, groups
+from .store import Event, TooOld
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+log = logging.getLogger("kai_labs.apiserver")
+
+MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's default request body limit (3 MiB)
+PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
+
+
+def _json(body: Any, status: int = 200, content_type: str = "application/json",
+          headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status,
+                        content_type=content_type.split(";")[0], headers=headers,
+                        charset=None) if ";" not in content_type else web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(), status=status,
+        headers={"Content-Type": content_type, **(headers or {})})
+
+
+def _status_response(err: errors.ApiError) -> web.Response:
+    return _json(err.status(), status=err.code, headers=err.extra_headers or None)
+
+
+def _wants_table(request: web.Request) -> bool:
+    return "as=Table" in request.headers.get("Accept", "")
+
+
+def _strip_private(obj: dict[str, Any]) -> list[str]:
+    return obj.pop("__warnings__", []) or []
+
+
+def _warn_headers(warnings: list[str]) -> dict[str, str] | None:
+    if not warnings:
+        return None
+    return {"Warning": ", ".join('299 - ' + json.dumps(w) for w in warnings)}
+
+
+class ApiServer:
+    def __init__(self, rt: Runtime, token: str) -> None:
+        self.rt = rt
+        self.token = token
+        self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._middleware])
+        self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self.address = ""
+
+    # -- plumbing ------------------------------------------------------------
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            if request.path not in PUBLIC and not request.path.startswith("/kai-labs/v1/public"):
+                auth = request.headers.get("Authorization", "")
+                if not (auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].strip(), self.token)):
+                    raise errors.unauthorized()
+            resp: web.StreamResponse = await handler(request)
+            return resp
+        except errors.ApiError as e:
+            return _status_response(e)
+        except web.HTTPRequestEntityTooLarge:
+            return _status_response(errors.too_large())
+        except web.HTTPException:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except ConnectionResetError:
+            raise
+        except Exception as e:  # a bug of ours: answer like the apiserver, and keep serving
+            log.exception("internal error on %s %s", request.method, request.path)
+            return _status_response(errors.internal(f"{type(e).__name__}: {e}"))
+
+    async def _body(self, request: web.Request) -> Any:
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise errors.too_large() from None
+        if len(raw) > MAX_BODY:
+            raise errors.too_large()
+        ct = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+        if "protobuf" in ct or "cbor" in ct:
+            raise errors.unsupported_media_type(ct)
+        text = raw.decode("utf-8", errors="replace")
+        if not text.strip():
+            raise errors.bad_request("the body of the request was empty")
+        if ct in ("application/yaml", "application/apply-patch+yaml"):
+            try:
+                return yaml.safe_load(text)
+            except yaml.YAMLError as e:
+                raise errors.bad_request(f"error converting YAML to JSON: {e}".replace("\n", " ")) from None
+        try:
+            return json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise errors.bad_request(f"Object 'Kind' is missing in '{text[:80]}'" if False else
+                                     f"couldn't get version/kind; json parse error: {e}") from None
+
+    # -- routing ---------------------------------------------------------------
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        seg = [s for s in path.split("/") if s]
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok")
+        if path == "/version":
+            return _json(self.rt.version_info())
+        if seg and seg[0] == "kai-labs":
+            return await self.rt.handle_extension(request, seg[1:])
+        if path == "/api" and request.method == "GET":
+            return self._discovery(request, core=True)
+        if path == "/apis" and request.method == "GET":
+            return self._discovery(request, core=False)
+        if seg and seg[0] == "openapi":
+            return self._openapi(seg[1:])
+        if len(seg) >= 2 and seg[0] == "api":
+            return await self._resource(request, "", seg[1], seg[2:])
+        if len(seg) >= 2 and seg[0] == "apis":
+            if len(seg) == 2:
+                g = discovery.api_group(seg[1])
+                if g is None:
+                    raise errors.unknown_resource()
+                return _json(g)
+            return await self._resource(request, seg[1], seg[2], seg[3:])
+        raise errors.unknown_resource()
+
+    def _discovery(self, request: web.Request, core: bool) -> web.Response:
+        accept = request.headers.get("Accept", "")
+        if "as=APIGroupDiscoveryList" in accept:
+            return _json(discovery.aggregated(core), content_type=discovery.AGG_CT)
+        if core:
+            return _json(discovery.api_versions(self.address))
+        return _json(discovery.api_group_list())
+
+    def _openapi(self, seg: list[str]) -> web.Response:
+        if seg == ["v3"]:
+            return _json(discovery.openapi_v3_root())
+        if len(seg) >= 3 and seg[0] == "v3":
+            rest = seg[1:]
+            if rest[0] == "api" and len(rest) == 2:
+                doc = discovery.openapi_v3_doc("", rest[1])
+            elif rest[0] == "apis" and len(rest) == 3:
+                doc = discovery.openapi_v3_doc(rest[1], rest[2])
+            else:
+                doc = None
+            if doc is not None:
+                return _json(doc)
+        raise errors.unknown_resource()
+
+    async def _resource(self, request: web.Request, group: str, version: str, rest: list[str]
+                        ) -> web.StreamResponse:
+        if not any(r.version == version for r in groups().get(group, [])):
+            raise errors.unknown_resource()
+        if not rest:
+            doc = discovery.resource_list(group, version)
+            assert doc is not None
+            return _json(doc)
+        ns: str | None = None
+        name: str | None = None
+        sub = ""
+        rtype: ResourceType | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3 and group == "" or (
+                rest[0] == "namespaces" and len(rest) >= 3 and group != ""):
+            cand = by_plural(group, rest[2])
+            if cand is not None and cand.namespaced and cand.version == version:
+                rtype, ns = cand, rest[1]
+                name = rest[3] if len(rest) > 3 else None
+                sub = "/".join(rest[4:])
+        if rtype is None:
+            cand = by_plural(group, rest[0])
+            if cand is None or cand.version != version:
+                raise errors.unknown_resource()
+            rtype = cand
+            name = rest[1] if len(rest) > 1 else None
+            sub = "/".join(rest[2:])
+            if rtype.namespaced and name is not None:
+                raise errors.unknown_resource()
+        if sub and sub not in rtype.subresources:
+            raise errors.unknown_resource()
+        if ns is not None and rtype.namespaced:
+            self._check_path_name(ns)
+        if name is not None:
+            self._check_path_name(name)
+        return await self._verb(request, rtype, ns, name, sub)
+
+    @staticmethod
+    def _check_path_name(name: str) -> None:
+        if name in (".", "..") or "/" in name or "%" in name:
+            raise errors.bad_request(f'invalid resource name "{name}": may not contain \'/\' or \'%\'')
+
+    # -- verbs ----------------------------------------------------------------
+    async def _verb(self, request: web.Request, rtype: ResourceType, ns: str | None, name: str | None,
+                    sub: str) -> web.StreamResponse:
+        api = self.rt.api
+        q = request.query
+        method = request.method
+        dry_run = q.get("dryRun") == "All"
+        if "dryRun" in q and q.get("dryRun") not in ("All", ""):
+            raise errors.bad_request(f'Invalid dryRun value: "{q.get("dryRun")}"; supported values: "All"')
+        fv = q.get("fieldValidation", "Ignore" if method == "PUT" else "Ignore")
+        if fv not in ("Ignore", "Warn", "Strict"):
+            raise errors.bad_request(f'fieldValidation must be one of "Ignore", "Warn", or "Strict", got "{fv}"')
+        nsv = ns or ""
+
+        if name is None:
+            if method == "GET":
+                if q.get("watch") in ("true", "1"):
+                    return await self._watch(request, rtype, ns)
+                return self._list(request, rtype, ns)
+            if method == "POST":
+                if rtype.namespaced and ns is None:
+                    raise errors.ApiError(405, "MethodNotAllowed",
+                                          "the server does not allow this method on the requested resource", {})
+                body = await self._body(request)
+                if isinstance(body, dict) and body.get("kind") == "List":
+                    raise errors.bad_request("a List cannot be created: send its items one by one")
+                obj = api.create(rtype, nsv, body, dry_run=dry_run, field_validation=fv)
+                w = _strip_private(obj)
+                return _json(obj, status=201, headers=_warn_headers(w))
+            if method == "DELETE":
+                return await self._delete_collection(request, rtype, ns)
+            raise errors.ApiError(405, "MethodNotAllowed",
+                                  "the server does not allow this method on the requested resource", {})
+
+        if sub == "log":
+            return await self.rt.pod_log(request, nsv, name)
+        if sub in ("exec", "attach", "portforward"):
+            return await self.rt.pod_stream(request, sub, nsv, name)
+        if sub == "scale":
+            return await self._scale(request, rtype, nsv, name, dry_run)
+        if sub == "binding":
+            body = await self._body(request)
+            return _json(self.rt.bind(nsv, name, body), status=201)
+        if sub == "eviction":
+            obj, _ = api.delete(rtype, nsv, name)
+            return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
+                         status=201)
+        if sub in ("proxy", "finalize"):
+            raise errors.unknown_resource()
+
+        if method == "GET":
+            if q.get("watch") in ("true", "1"):
+                return await self._watch(request, rtype, ns, name)
+            obj = api.get(rtype, nsv, name)
+            if _wants_table(request):
+                return _json(self._table(rtype, [obj], request, str(obj["metadata"]["resourceVersion"])))
+            return _json(obj)
+        if method == "PUT":
+            body = await self._body(request)
+            obj = api.update(rtype, nsv, name, body, subresource=sub, dry_run=dry_run, field_validation=fv)
+            return _json(obj)
+        if method == "PATCH":
+            body = await self._body(request)
+            ct = request.headers.get("Content-Type", "").split(";")[0].strip()
+            if ct == "application/apply-patch+yaml":
+                return _json(self._apply(rtype, nsv, name, body, dry_run, fv, q))
+            obj = api.patch(rtype, nsv, name, ct, body, subresource=sub, dry_run=dry_run, field_validation=fv)
+            return _json(obj)
+        if method == "DELETE":
+            opts: dict[str, Any] = {}
+            if request.can_read_body:
+                raw = await request.read()
+                if raw.strip():
+                    try:
+                        opts = json.loads(raw)
+                    except json.JSONDecodeError as e:
+                        raise errors.bad_request(f"invalid DeleteOptions: {e}") from None
+                    if not isinstance(opts, dict):
+                        raise errors.bad_request("invalid DeleteOptions: must be an object")
+            grace = opts.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
+            prop = opts.get("propagationPolicy", q.get("propagationPolicy"))
+            if opts.get("orphanDependents") is True:
+                prop = "Orphan"
+            dr = dry_run or opts.get("dryRun") == ["All"]
+            try:
+                grace_i = int(grace) if grace is not None else None
+            except (TypeError, ValueError):
+                raise errors.bad_request(f"invalid gracePeriodSeconds: {grace}") from None
+            obj, gone = api.delete(rtype, nsv, name, grace=grace_i, propagation=prop, dry_run=dr,
+                                   preconditions=opts.get("preconditions"))
+            return _json(obj, status=200 if gone or True else 202)
+        raise errors.ApiError(405, "MethodNotAllowed",
+                              "the server does not allow this method on the requested resource", {})
+
+    def _apply(self, rtype: ResourceType, ns: str, name: str, body: Any, dry_run: bool, fv: str,
+               q: Any) -> dict[str, Any]:
+        """Server-side apply, simplified: create, or merge the applied fields over the live object."""
+        api = self.rt.api
+        if not isinstance(body, dict):
+            raise errors.bad_request("the apply configuration must be an object")
+        if not q.get("fieldManager"):
+            raise errors.bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set")
+        try:
+            api.get(rtype, ns, name)
+        except errors.ApiError as e:
+            if e.code != 404:
+                raise
+            body.setdefault("metadata", {})["name"] = name
+            return api.create(rtype, ns, body, dry_run=dry_run, field_validation=fv)
+        return api.patch(rtype, ns, name, "application/strategic-merge-patch+json", body, dry_run=dry_run,
+                         field_validation=fv)
+
+    def _list(self, request: web.Request, rtype: ResourceType, ns: str | None) -> web.Response:
+        q = request.query
+        items = self.rt.api.list(rtype, ns, q.get("labelSelector", ""), q.get("fieldSelector", ""))
+        rv = str(self.rt.store.rv)
+        cont = ""
+        limit = q.get("limit")
+        start = 0
+        if q.get("continue"):
+            try:
+                tok = json.loads(base64.urlsafe_b64decode(q["continue"].encode()))
+                start = int(tok["start"])
+            except (ValueError, KeyError, TypeError):
+                raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
+                                         "(version meta.k8s.io/v1)") from None
+        if limit:
+            try:
+                n = int(limit)
+            except ValueError:
+                raise errors.bad_request(f"invalid limit: {limit}") from None
+            if n > 0 and len(items) - start > n:
+                cont = base64.urlsafe_b64encode(json.dumps({"start": start + n, "rv": rv}).encode()).decode()
+                items = items[start:start + n]
+            else:
+                items = items[start:]
+        else:
+            items = items[start:]
+        if _wants_table(request):
+            table = self._table(rtype, items, request, rv)
+            if cont:
+                table["metadata"]["continue"] = cont
+            return _json(table)
+        for it in items:
+            it.pop("apiVersion", None)
+            it.pop("kind", None)
+        md: dict[str, Any] = {"resourceVersion": rv}
+        if cont:
+            md["continue"] = cont
+        return _json({"kind": rtype.list_kind, "apiVersion": rtype.api_version, "metadata": md, "items": items})
+
+    def _table(self, rtype: ResourceType, items: list[dict[str, Any]], request: web.Request,
+               rv: str) -> dict[str, Any]:
+        include = request.query.get("includeObject", "Metadata")
+        now = dt.datetime.fromtimestamp(self.rt.clock(), dt.timezone.utc)
+        t = printers.table(rtype.kind, items, now, include_object=include)
+        t["metadata"] = {"resourceVersion": rv}
+        return t
+
+    async def _delete_collection(self, request: web.Request, rtype: ResourceType, ns: str | None
+                                 ) -> web.Response:
+        q = request.query
+        items = self.rt.api.list(rtype, ns, q.get("labelSelector", ""), q.get("fieldSelector", ""))
+        for it in items:
+            md = it["metadata"]
+            try:
+                self.rt.api.delete(rtype, md.get("namespace", ""), md["name"],
+                                   propagation=q.get("propagationPolicy"), dry_run=q.get("dryRun") == "All")
+            except errors.ApiError as e:
+                if e.code != 404:
+                    raise
+        return _json({"kind": rtype.list_kind, "apiVersion": rtype.api_version,
+                      "metadata": {"resourceVersion": str(self.rt.store.rv)}, "items": items})
+
+    async def _scale(self, request: web.Request, rtype: ResourceType, ns: str, name: str,
+                     dry_run: bool) -> web.Response:
+        api = self.rt.api
+        obj = api.get(rtype, ns, name)
+
+        def scale_of(o: dict[str, Any]) -> dict[str, Any]:
+            from . import labels as _labels
+
+            sel = _labels.from_label_selector(o.get("spec", {}).get("selector"))
+            md = o["metadata"]
+            return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                    "metadata": {"name": md["name"], "namespace": md["namespace"], "uid": md["uid"],
+                                 "resourceVersion": md["resourceVersion"],
+                                 "creationTimestamp": md["creationTimestamp"]},
+                    "spec": {"replicas": o.get("spec", {}).get("replicas", 1)},
+                    "status": {"replicas": o.get("status", {}).get("replicas", 0), "selector": str(sel)}}
+
+        if request.method == "GET":
+            return _json(scale_of(obj))
+        body = await self._body(request)
+        if request.method == "PUT":
+            new_scale = body
+        elif request.method == "PATCH":
+            from . import patch as _patch
+
+            ct = request.headers.get("Content-Type", "").split(";")[0].strip()
+            cur = scale_of(obj)
+            try:
+                if ct == "application/json-patch+json":
+                    new_scale = _patch.json_patch(cur, body)
+                else:
+                    new_scale = _patch.merge_patch(cur, body)
+            except _patch.PatchError as e:
+                raise errors.bad_request(str(e)) from None
+        else:
+            raise errors.ApiError(405, "MethodNotAllowed",
+                                  "the server does not allow this method on the requested resource", {})
+        if not isinstance(new_scale, dict):
+            raise errors.bad_request("the Scale must be an object")
+        replicas = (new_scale.get("spec") or {}).get("replicas", 0)
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
+            raise errors.bad_request('Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal '
+                                     'string into Go struct field ScaleSpec.spec.replicas of type int32')
+        if replicas < 0:
+            raise errors.invalid_object("Scale", "autoscaling", name, [errors.invalid(
+                "spec.replicas", replicas, "must be greater than or equal to 0")])
+        rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+        obj["spec"]["replicas"] = replicas
+        if rv:
+            obj["metadata"]["resourceVersion"] = rv
+        new = api.update(rtype, ns, name, obj, dry_run=dry_run)
+        return _json(scale_of(new))
+
+    # -- watch ------------------------------------------------------------------
+    async def _watch(self, request: web.Request, rtype: ResourceType, ns: str | None,
+                     name: str | None = None) -> web.StreamResponse:
+        from . import labels as _labels
+
+        q = request.query
+        api = self.rt.api
+        store = self.rt.store
+        key = api.key(rtype)
+        lsel = _labels.parse_selector(q.get("labelSelector", "")) if q.get("labelSelector") else None
+        fsel = _labels.parse_field_selector(q["fieldSelector"]) if q.get("fieldSelector") else None
+        if fsel is not None:
+            bad = _labels.validate_field_selector(rtype.kind, fsel)
+            if bad:
+                raise errors.bad_request(bad)
+        table = _wants_table(request)
+        try:
+            timeout = float(q.get("timeoutSeconds", "1800"))
+        except ValueError:
+            raise errors.bad_request("invalid timeoutSeconds") from None
+        send_initial = q.get("sendInitialEvents") == "true"
+        rv_q = q.get("resourceVersion", "")
+
+        def matches(obj: dict[str, Any]) -> bool:
+            md = obj["metadata"]
+            if rtype.namespaced and ns is not None and md.get("namespace") != ns:
+                return False
+            if name is not None and md.get("name") != name:
+                return False
+            if lsel is not None and not lsel.matches(md.get("labels") or {}):
+                return False
+            if fsel is not None and not fsel.matches(obj):
+                return False
+            return True
+
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        cancel = store.subscribe(lambda ev: queue.put_nowait(ev) if ev.key == key else None)
+        try:
+            backlog: list[Event] = []
+            initial: list[dict[str, Any]] = []
+            if send_initial or rv_q in ("", "0"):
+                initial = [o for o in store.list(key, ns if rtype.namespaced else None) if matches(o)]
+            else:
+                try:
+                    start = int(rv_q)
+                except ValueError:
+                    raise errors.bad_request(f'invalid resource version "{rv_q}"') from None
+                try:
+                    backlog = store.since(start)
+                except TooOld:
+                    raise errors.gone(f"too old resource version: {start} ({store.oldest_rv})") from None
+            resp = web.StreamResponse(headers={"Content-Type": "application/json",
+                                               "Transfer-Encoding": "chunked"})
+            await resp.prepare(request)
+            seen: set[tuple[str, str]] = set()
+            first = [True]
+
+            async def send(etype: str, obj: dict[str, Any]) -> None:
+                o = obj
+                if table and etype != "BOOKMARK":
+                    o = self._table(rtype, [obj], request, obj["metadata"].get("resourceVersion", ""))
+                    if not first[0]:
+                        o["columnDefinitions"] = []
+                    first[0] = False
+                await resp.write(json.dumps({"type": etype, "object": o}, separators=(",", ":")).encode() + b"\n")
+
+            for o in initial:
+                seen.add((o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+                await send("ADDED", o)
+            if send_initial:
+                await send("BOOKMARK", {"kind": rtype.kind, "apiVersion": rtype.api_version,
+                                        "metadata": {"resourceVersion": str(store.rv),
+                                                     "annotations": {"k8s.io/initial-events-end": "true"}}})
+            last_rv = store.rv if initial or send_initial or rv_q in ("", "0") else int(rv_q)
+            for ev in backlog:
+                if ev.key == key:
+                    await self._send_event(ev, matches, seen, send)
+                last_rv = ev.rv
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    ev = await asyncio.wait_for(queue.get(), timeout=min(remaining, 30))
+                except asyncio.TimeoutError:
+                    continue
+                if ev is None:
+                    break
+                if ev.rv <= last_rv:
+                    continue
+                await self._send_event(ev, matches, seen, send)
+            return resp
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        finally:
+            cancel()
+
+    @staticmethod
+    async def _send_event(ev: Event, matches: Any, seen: set[tuple[str, str]], send: Any) -> None:
+        ident = (ev.obj["metadata"].get("namespace", ""), ev.obj["metadata"]["name"])
+        if ev.type == "DELETED":
+            if ident in seen or matches(ev.obj):
+                seen.discard(ident)
+                await send("DELETED", ev.obj)
+            return
+        if matches(ev.obj):
+            etype = "ADDED" if ident not in seen and ev.type == "ADDED" else ev.type
+            if ident not in seen and ev.type == "MODIFIED":
+                etype = "ADDED" if False else "MODIFIED"
+            seen.add(ident)
+            await send(etype, ev.obj)
+        elif ident in seen:
+            seen.discard(ident)
+            await send("DELETED", ev.obj)

@@ -1,0 +1,695 @@
+"""The kubelet: runs each Pod of our Nodes for real, probes it, reports its status.
+
+Lifecycle, events and status texts follow pkg/kubelet (kuberuntime_container.go
+events, status/generate.go conditions, prober/worker.go probe state machine:
+R29-R32). Containers are emulated by images.py as real servers on loopback.
+Pods bound to a Node we do not run keep whatever status clients write (as kwok
+does), so tests and tools can stage any Pod state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import copy
+import datetime as dt
+import hashlib
+import ipaddress
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import errors, images
+from .api import Api, rt_of
+from .controllers import Recorder
+from .network import Network, PodNetView, PodSockets
+from .store import Event, Obj
+
+log = logging.getLogger("kai_labs.kubelet")
+
+BACKOFF_MAX = 300.0
+
+
+def _ts(t: float | None = None) -> str:
+    return dt.datetime.fromtimestamp(t if t is not None else time.time(), dt.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _qualified(image: str) -> str:
+    """containerd's fully qualified reference: docker.io/library/nginx:latest."""
+    name = image.split("@")[0]
+    first = name.split("/")[0]
+    if "/" not in name:
+        name = "docker.io/library/" + name
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = "docker.io/" + name
+    tail = name.rsplit("/", 1)[-1]
+    return name if ":" in tail else name + ":latest"
+
+
+def image_id(image: str) -> str:
+    repo = _qualified(image).rsplit(":", 1)[0]
+    return f"{repo}@sha256:" + hashlib.sha256(_qualified(image).encode()).hexdigest()
+
+
+def image_size(image: str) -> int:
+    return 20_000_000 + int(hashlib.sha256(image.encode()).hexdigest()[:6], 16)
+
+
+@dataclass
+class LogBuffer:
+    lines: collections.deque[tuple[float, str]] = field(default_factory=lambda: collections.deque(maxlen=5000))
+    previous: list[tuple[float, str]] = field(default_factory=list)
+    waiters: list[asyncio.Event] = field(default_factory=list)
+    closed: bool = False
+
+    def append(self, line: str) -> None:
+        for part in line.rstrip("\n").split("\n"):
+            self.lines.append((time.time(), part))
+        for w in self.waiters:
+            w.set()
+
+    def rotate(self) -> None:
+        self.previous = list(self.lines)
+        self.lines.clear()
+
+
+@dataclass
+class ProbeState:
+    result: bool  # the published result
+    run: int = 0  # consecutive identical raw results
+    last: bool | None = None
+
+
+class ContainerRun:
+    def __init__(self, spec: Obj) -> None:
+        self.spec = spec
+        self.name: str = spec["name"]
+        self.app: images.Container | None = None
+        self.started_at: float | None = None
+        self.ready = False
+        self.restarts = 0
+        self.state: dict[str, Any] = {"waiting": {"reason": "ContainerCreating"}}
+        self.last_state: dict[str, Any] = {}
+        self.readiness: ProbeState | None = None
+        self.liveness: ProbeState | None = None
+        self.startup_done = "startupProbe" not in spec
+        self.logs = LogBuffer()
+        self.tasks: list[asyncio.Task[Any]] = []
+
+
+class PodWorker:
+    def __init__(self, kubelet: Kubelet, ns: str, name: str) -> None:
+        self.k = kubelet
+        self.ns = ns
+        self.name = name
+        self.wake = asyncio.Event()
+        self.containers: dict[str, ContainerRun] = {}
+        self.ip: str | None = None
+        self.task = asyncio.get_running_loop().create_task(self.run())
+        self.stopping = False
+        self.done = False
+
+    def pod(self) -> Obj | None:
+        return self.k.api.store.get("/pods", self.ns, self.name)
+
+    # -- main loop ---------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            pod = self.pod()
+            if pod is None:
+                return
+            if not await self._pull_images(pod):
+                return
+            await self._start(pod)
+            while not self.stopping:
+                self.wake.clear()
+                pod = self.pod()
+                if pod is None:
+                    break
+                if pod["metadata"].get("deletionTimestamp"):
+                    await self._terminate(pod)
+                    break
+                await self._sync_status()
+                await self.wake.wait()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("pod worker %s/%s failed", self.ns, self.name)
+        finally:
+            await self._stop_all()
+            if self.ip:
+                self.k.net.unregister(self.ip)
+            self.done = True
+
+    def event(self, etype: str, reason: str, message: str, container: str | None = None) -> None:
+        pod = self.pod()
+        if pod is None:
+            return
+        fp = f"spec.containers{{{container}}}" if container else ""
+        self.k.rec.event(pod, etype, reason, message, "kubelet", pod["spec"].get("nodeName", ""), fp)
+
+    async def _pull_images(self, pod: Obj) -> bool:
+        bad = [(c["name"], c.get("image", ""), images.image_error(c.get("image", "")))
+               for c in pod["spec"].get("containers", [])]
+        bad = [b for b in bad if b[2]]
+        if not bad:
+            return True
+        backoff = 10.0
+        first = True
+        while not self.stopping:
+            pod = self.pod()
+            if pod is None:
+                return False
+            if pod["metadata"].get("deletionTimestamp"):
+                await self._terminate(pod)
+                return False
+            for cname, image, msg in bad:
+                self.event("Normal", "Pulling", f'Pulling image "{image}"', cname)
+                self.event("Warning", "Failed", msg or "", cname)
+                self.event("Warning", "Failed", "Error: ErrImagePull", cname)
+            self._set_waiting(pod, {c: ("ErrImagePull", m) for c, _, m in bad})
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), 1.0 if first else backoff)
+            self.wake.clear()
+            pod = self.pod()
+            if pod is None or pod["metadata"].get("deletionTimestamp"):
+                continue
+            for cname, image, _ in bad:
+                self.event("Normal", "BackOff", f'Back-off pulling image "{image}"', cname)
+                self.event("Warning", "Failed", "Error: ImagePullBackOff", cname)
+            self._set_waiting(pod, {c: ("ImagePullBackOff", f'Back-off pulling image "{i}": ErrImagePull: '
+                                                            f"{m}") for c, i, m in bad})
+            first = False
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), backoff)
+            self.wake.clear()
+            backoff = min(backoff * 2, BACKOFF_MAX)
+        return False
+
+    def _set_waiting(self, pod: Obj, reasons: dict[str, tuple[str, str | None]]) -> None:
+        st = pod.setdefault("status", {})
+        st["phase"] = "Pending"
+        st["hostIP"] = self.k.node_ip(pod["spec"]["nodeName"])
+        st["hostIPs"] = [{"ip": st["hostIP"]}]
+        st.setdefault("startTime", _ts())
+        statuses = []
+        for c in pod["spec"]["containers"]:
+            reason, msg = reasons.get(c["name"], ("ContainerCreating", None))
+            waiting: dict[str, Any] = {"reason": reason}
+            if msg and reason != "ContainerCreating":
+                waiting["message"] = msg
+            statuses.append({"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False,
+                             "restartCount": 0, "started": False, "state": {"waiting": waiting}})
+        st["containerStatuses"] = statuses
+        st["conditions"] = self._conditions(pod, ready=False, initialized=True, sandbox=True,
+                                            containers_not_ready=[c["name"] for c in pod["spec"]["containers"]])
+        self._write_status(pod)
+
+    # -- start ----------------------------------------------------------------
+    async def _start(self, pod: Obj) -> None:
+        node = pod["spec"]["nodeName"]
+        self.ip = self.k.allocate_ip(pod)
+        view = PodNetView(self.k.net, self.ns, self.name, self.ip, node)
+        sockets = PodSockets(self.ns, self.name, node, {})
+        self.k.net.register(self.ip, sockets)
+        st = pod.setdefault("status", {})
+        st["podIP"] = self.ip
+        st["podIPs"] = [{"ip": self.ip}]
+        st["hostIP"] = self.k.node_ip(node)
+        st["hostIPs"] = [{"ip": st["hostIP"]}]
+        st["startTime"] = st.get("startTime") or _ts()
+        st["phase"] = "Pending"
+        self._write_status(pod)
+        env_base = self.k.service_env(self.ns) if pod["spec"].get("enableServiceLinks", True) else {}
+        for c in pod["spec"]["containers"]:
+            run = ContainerRun(c)
+            self.containers[c["name"]] = run
+            policy = c.get("imagePullPolicy", "IfNotPresent")
+            image = c.get("image", "")
+            if policy == "Always":
+                self.event("Normal", "Pulling", f'Pulling image "{image}"', c["name"])
+                self.event("Normal", "Pulled", f'Successfully pulled image "{image}" in 312ms (312ms including '
+                           f"waiting). Image size: {image_size(image)} bytes.", c["name"])
+            else:
+                self.event("Normal", "Pulled", f'Container image "{image}" already present on machine',
+                           c["name"])
+            await self._start_container(run, view, env_base, sockets)
+        await self._sync_status(force=True)
+
+    async def _start_container(self, run: ContainerRun, view: PodNetView, env_base: dict[str, str],
+                               sockets: PodSockets) -> None:
+        pod = self.pod()
+        if pod is None:
+            return
+        env = dict(env_base)
+        for e in run.spec.get("env") or []:
+            if "value" in e:
+                env[e["name"]] = str(e["value"])
+        env["HOSTNAME"] = self.name
+        env.setdefault("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+        env.setdefault("KUBERNETES_SERVICE_PORT", "443")
+        self.event("Normal", "Created", f"Created container: {run.name}", run.name)
+        app = images.Container(pod, run.spec, view, run.logs.append, env)
+        run.app = app
+        await app.start()
+        for app_port, real in app.bound.items():
+            sockets.ports[app_port] = real
+        run.started_at = time.time()
+        run.state = {"running": {"startedAt": _ts(run.started_at)}}
+        run.ready = False
+        self.event("Normal", "Started", f"Started container {run.name}", run.name)
+        spec = run.spec
+        if "readinessProbe" in spec:
+            run.readiness = ProbeState(result=False)
+            run.tasks.append(asyncio.create_task(self._probe_loop(run, "readiness", spec["readinessProbe"])))
+        if "livenessProbe" in spec:
+            run.liveness = ProbeState(result=True)
+            run.tasks.append(asyncio.create_task(self._probe_loop(run, "liveness", spec["livenessProbe"])))
+        if "startupProbe" in spec:
+            run.tasks.append(asyncio.create_task(self._probe_loop(run, "startup", spec["startupProbe"])))
+        run.tasks.append(asyncio.create_task(self._wait_exit(run, view, env_base, sockets)))
+
+    async def _wait_exit(self, run: ContainerRun, view: PodNetView, env_base: dict[str, str],
+                         sockets: PodSockets) -> None:
+        assert run.app is not None
+        code = await run.app.wait()
+        if self.stopping:
+            return
+        await self._container_exited(run, code, "Completed" if code == 0 else "Error")
+        pod = self.pod()
+        if pod is None:
+            return
+        policy = pod["spec"].get("restartPolicy", "Always")
+        if policy == "Never" or (policy == "OnFailure" and code == 0):
+            self.wake.set()
+            return
+        # CrashLoopBackOff: 10s doubling to 5 minutes
+        delay = min(10.0 * (2 ** max(0, run.restarts)), BACKOFF_MAX)
+        run.state = {"waiting": {"reason": "CrashLoopBackOff",
+                                 "message": f"back-off {int(delay)}s restarting failed container={run.name} "
+                                            f"pod={self.name}_{self.ns}({pod['metadata']['uid']})"}}
+        self.event("Warning", "BackOff", "Back-off restarting failed container "
+                   f"{run.name} in pod {self.name}_{self.ns}({pod['metadata']['uid']})", run.name)
+        self.wake.set()
+        await asyncio.sleep(delay)
+        if self.stopping:
+            return
+        run.restarts += 1
+        run.logs.rotate()
+        for t in run.tasks:
+            if t is not asyncio.current_task():
+                t.cancel()
+        run.tasks = []
+        await self._start_container(run, view, env_base, sockets)
+        self.wake.set()
+
+    async def _container_exited(self, run: ContainerRun, code: int, reason: str) -> None:
+        started = run.state.get("running", {}).get("startedAt", _ts())
+        run.state = {"terminated": {"exitCode": code, "reason": reason, "startedAt": started,
+                                    "finishedAt": _ts(), "containerID": self._cid(run)}}
+        run.last_state = dict(run.state)
+        run.ready = False
+        if run.app is not None:
+            for app_port in list(run.app.bound):
+                if self.ip and self.ip in self.k.net.pods:
+                    self.k.net.pods[self.ip].ports.pop(app_port, None)
+            await run.app.stop()
+        self.wake.set()
+
+    def _cid(self, run: ContainerRun) -> str:
+        pod = self.pod()
+        uid = pod["metadata"]["uid"] if pod else ""
+        return "containerd://" + hashlib.sha256(f"{uid}/{run.name}/{run.restarts}".encode()).hexdigest()
+
+    # -- probes ------------------------------------------------------------------
+    async def _probe_loop(self, run: ContainerRun, kind: str, probe: Obj) -> None:
+        initial = float(probe.get("initialDelaySeconds", 0))
+        period = float(probe.get("periodSeconds", 10))
+        succ_t = int(probe.get("successThreshold", 1))
+        fail_t = int(probe.get("failureThreshold", 3))
+        state = ProbeState(result=(kind != "readiness")) if kind != "readiness" else run.readiness
+        assert state is not None
+        if kind == "startup":
+            state.result = False
+        started = run.started_at or time.time()
+        await asyncio.sleep(max(0.0, started + initial - time.time()))
+        while not self.stopping:
+            if kind in ("readiness", "liveness") and not run.startup_done:
+                await asyncio.sleep(0.2)
+                continue
+            ok, why = await self._probe_once(run, probe)
+            if state.last is ok:
+                state.run += 1
+            else:
+                state.last, state.run = ok, 1
+            if not ok:
+                label = {"readiness": "Readiness", "liveness": "Liveness", "startup": "Startup"}[kind]
+                self.event("Warning", "Unhealthy", f"{label} probe failed: {why}", run.name)
+            changed = False
+            if ok and state.run >= succ_t and not state.result:
+                state.result, changed = True, True
+            elif not ok and state.run >= fail_t and state.result:
+                state.result, changed = False, True
+            if kind == "readiness" and changed:
+                run.ready = state.result
+                self.wake.set()
+            if kind == "startup" and state.result:
+                run.startup_done = True
+                if run.readiness is None:
+                    run.ready = True
+                self.wake.set()
+                return
+            if kind in ("liveness", "startup") and not ok and state.run >= fail_t:
+                what = "liveness" if kind == "liveness" else "startup"
+                self.event("Normal", "Killing", f"Container {run.name} failed {what} probe, will be restarted",
+                           run.name)
+                if run.app is not None:
+                    await run.app.stop()
+                return
+            await asyncio.sleep(period)
+
+    async def _probe_once(self, run: ContainerRun, probe: Obj) -> tuple[bool, str]:
+        timeout = float(probe.get("timeoutSeconds", 1))
+        ip = self.ip or ""
+        if "exec" in probe:
+            if run.app is None:
+                return False, "container not running"
+            try:
+                code, out, err = await asyncio.wait_for(run.app.exec(list(probe["exec"].get("command") or [])),
+                                                        timeout)
+            except asyncio.TimeoutError:
+                return False, f"command timed out: \"{' '.join(probe['exec'].get('command') or [])}\" timed out " \
+                              f"after {int(timeout)}s"
+            return code == 0, (out + err).strip()
+        handler = probe.get("httpGet") or probe.get("tcpSocket") or probe.get("grpc")
+        if handler is None:
+            return False, "no probe handler"
+        port = self._resolve_port(run, handler.get("port"))
+        if port is None:
+            return False, f"unable to resolve named port {handler.get('port')!r}"
+        sockets = self.k.net.pods.get(ip)
+        real = sockets.ports.get(port) if sockets else None
+        scheme = (handler.get("scheme") or "HTTP").lower()
+        path = handler.get("path") or "/"
+        url = f"{scheme}://{ip}:{port}{path}"
+        if real is None:
+            msg = f"dial tcp {ip}:{port}: connect: connection refused"
+            return False, (f'Get "{url}": {msg}' if "httpGet" in probe else msg)
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", real), timeout)
+        except (OSError, asyncio.TimeoutError):
+            return False, f"dial tcp {ip}:{port}: connect: connection refused"
+        if "httpGet" not in probe:
+            writer.close()
+            return True, ""
+        try:
+            host = handler.get("host") or ip
+            headers = "".join(f"{h['name']}: {h['value']}\r\n" for h in handler.get("httpHeaders") or [])
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.34\r\n"
+                         f"Accept: */*\r\n{headers}Connection: close\r\n\r\n".encode())
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), timeout)
+            parts = line.decode(errors="replace").split()
+            code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        except asyncio.TimeoutError:
+            return False, (f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting '
+                           f"headers)")
+        except (OSError, ValueError):
+            return False, f'Get "{url}": EOF'
+        finally:
+            writer.close()
+        if 200 <= code < 400:
+            return True, ""
+        return False, f"HTTP probe failed with statuscode: {code}"
+
+    def _resolve_port(self, run: ContainerRun, port: Any) -> int | None:
+        if isinstance(port, int):
+            return port
+        if isinstance(port, str) and port.isdigit():
+            return int(port)
+        for p in run.spec.get("ports") or []:
+            if p.get("name") == port:
+                return int(p["containerPort"])
+        return None
+
+    # -- status -------------------------------------------------------------------
+    def _conditions(self, pod: Obj, *, ready: bool, initialized: bool, sandbox: bool,
+                    containers_not_ready: list[str], completed: bool = False) -> list[dict[str, Any]]:
+        now = _ts()
+        old = {c["type"]: c for c in pod.get("status", {}).get("conditions") or []}
+
+        def cond(ctype: str, ok: bool, reason: str = "", message: str = "") -> dict[str, Any]:
+            status = "True" if ok else "False"
+            prev = old.get(ctype)
+            c: dict[str, Any] = {"type": ctype, "status": status, "lastProbeTime": None,
+                                 "lastTransitionTime": prev["lastTransitionTime"]
+                                 if prev and prev.get("status") == status else now}
+            if reason:
+                c["reason"] = reason
+            if message:
+                c["message"] = message
+            return c
+
+        if completed:
+            reason, msg = "PodCompleted", ""
+        elif containers_not_ready:
+            reason = "ContainersNotReady"
+            msg = "containers with unready status: [" + " ".join(containers_not_ready) + "]"
+        else:
+            reason, msg = "", ""
+        return [
+            cond("PodReadyToStartContainers", sandbox),
+            cond("Initialized", initialized, "PodCompleted" if completed else ""),
+            cond("Ready", ready, reason, msg),
+            cond("ContainersReady", ready, reason, msg),
+            cond("PodScheduled", True),
+        ]
+
+    async def _sync_status(self, force: bool = False) -> None:
+        pod = self.pod()
+        if pod is None:
+            return
+        statuses = []
+        all_terminated = True
+        all_zero = True
+        not_ready = []
+        for c in pod["spec"]["containers"]:
+            run = self.containers.get(c["name"])
+            if run is None:
+                continue
+            if run.readiness is None and "running" in run.state:
+                run.ready = run.startup_done
+            if "running" not in run.state:
+                run.ready = False
+            term = run.state.get("terminated")
+            if term is None:
+                all_terminated = False
+            elif term.get("exitCode") != 0:
+                all_zero = False
+            if not run.ready:
+                not_ready.append(run.name)
+            s: dict[str, Any] = {"name": run.name, "image": c.get("image", ""),
+                                 "imageID": image_id(c.get("image", "")),
+                                 "containerID": self._cid(run), "ready": run.ready,
+                                 "restartCount": run.restarts, "started": "running" in run.state,
+                                 "state": run.state}
+            if run.last_state and run.restarts:
+                s["lastState"] = run.last_state
+            statuses.append(s)
+        st = pod.setdefault("status", {})
+        policy = pod["spec"].get("restartPolicy", "Always")
+        completed = False
+        if all_terminated and statuses and (policy == "Never" or (policy == "OnFailure" and all_zero)):
+            st["phase"] = "Succeeded" if all_zero else "Failed"
+            completed = True
+        else:
+            st["phase"] = "Running"
+        st["containerStatuses"] = statuses
+        ready = not not_ready and not completed
+        st["conditions"] = self._conditions(pod, ready=ready, initialized=True, sandbox=not completed,
+                                            containers_not_ready=[] if completed else not_ready,
+                                            completed=completed)
+        if completed:
+            st["conditions"][2]["status"] = "False"
+            st["conditions"][3]["status"] = "False"
+        st.setdefault("qosClass", "BestEffort")
+        self._write_status(pod)
+
+    def _write_status(self, pod: Obj) -> None:
+        cur = self.k.api.store.peek("/pods", self.ns, self.name)
+        if cur is None:
+            return
+        if cur.get("status") == pod.get("status"):
+            return
+        new = copy.deepcopy(cur)
+        new["status"] = pod["status"]
+        try:
+            self.k.api.store.put("/pods", new, "MODIFIED")
+        except errors.ApiError as e:
+            log.debug("status write failed: %s", e)
+
+    # -- termination ----------------------------------------------------------------
+    async def _terminate(self, pod: Obj) -> None:
+        grace = int(pod["metadata"].get("deletionGracePeriodSeconds", 30))
+        for run in self.containers.values():
+            if "running" in run.state:
+                self.event("Normal", "Killing", f"Stopping container {run.name}", run.name)
+        delay = 0.0
+        for run in self.containers.values():
+            if run.app is not None and "running" in run.state:
+                delay = max(delay, float(getattr(run.app, "shutdown_delay", 0.0)))
+        delay = min(delay, float(grace))
+        if delay > 0:
+            for run in self.containers.values():
+                if run.readiness is None:
+                    run.ready = False
+            await self._sync_status()
+            await asyncio.sleep(delay)
+        self.stopping = True
+        await self._stop_all()
+        with contextlib.suppress(errors.ApiError):
+            self.k.api.store.remove("/pods", self.ns, self.name)
+
+    async def _stop_all(self) -> None:
+        self.stopping = True
+        for run in self.containers.values():
+            for t in run.tasks:
+                t.cancel()
+            if run.app is not None:
+                with contextlib.suppress(Exception):
+                    await run.app.stop()
+            run.logs.closed = True
+            for w in run.logs.waiters:
+                w.set()
+
+
+class Kubelet:
+    def __init__(self, api: Api, net: Network, rec: Recorder, nodes: list[str]) -> None:
+        self.api = api
+        self.net = net
+        self.rec = rec
+        self.nodes = set(nodes)
+        self.workers: dict[tuple[str, str], PodWorker] = {}
+        self.finished_logs: dict[tuple[str, str], dict[str, LogBuffer]] = {}
+
+    def observe(self, ev: Event) -> None:
+        if ev.key != "/pods":
+            return
+        md = ev.obj["metadata"]
+        key = (md.get("namespace", ""), md["name"])
+        node = ev.obj.get("spec", {}).get("nodeName")
+        w = self.workers.get(key)
+        if ev.type == "DELETED":
+            if w is not None:
+                w.stopping = True
+                w.wake.set()
+                self.workers.pop(key, None)
+            return
+        if node not in self.nodes:
+            return
+        if w is not None and w.done:
+            self.workers.pop(key, None)
+            w = None
+        if w is None:
+            if ev.obj.get("status", {}).get("phase") in ("Succeeded", "Failed") or ev.obj.get("status", {}).get(
+                    "containerStatuses") and ev.type != "ADDED" and key not in self.workers:
+                # a Pod we ran before a restart: nothing to resume but its status
+                if not md.get("deletionTimestamp") and ev.obj.get("status", {}).get("phase") in (
+                        "Succeeded", "Failed"):
+                    return
+            self.workers[key] = PodWorker(self, key[0], key[1])
+        else:
+            w.wake.set()
+
+    def resume(self) -> None:
+        """After a restart: Pods of our nodes that were running start again (new process, same IP slot)."""
+        for pod in list(self.api.store.iter("/pods")):
+            node = pod.get("spec", {}).get("nodeName")
+            if node not in self.nodes:
+                continue
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+                if pod["metadata"].get("deletionTimestamp"):
+                    self.api.store.remove("/pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+                continue
+            key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+            if key not in self.workers:
+                self.workers[key] = PodWorker(self, *key)
+
+    def logs(self, ns: str, name: str, container: str | None) -> LogBuffer | None:
+        w = self.workers.get((ns, name))
+        if w is None:
+            return None
+        if container is None:
+            if not w.containers:
+                return LogBuffer()
+            container = next(iter(w.containers))
+        run = w.containers.get(container)
+        return run.logs if run else None
+
+    def allocate_ip(self, pod: Obj) -> str:
+        node = self.api.store.peek("/nodes", "", pod["spec"]["nodeName"])
+        cidr = ipaddress.ip_network((node or {}).get("spec", {}).get("podCIDR", "10.244.1.0/24"))
+        existing = pod.get("status", {}).get("podIP")
+        if existing and ipaddress.ip_address(existing) in cidr and existing not in self.net.pods:
+            return str(existing)
+        used = set(self.net.pods)
+        for p in self.api.store.iter("/pods"):
+            ip = p.get("status", {}).get("podIP")
+            if ip:
+                used.add(ip)
+        return self.api.ids.pick_ip(cidr, used, 2, pod["metadata"]["namespace"], pod["metadata"]["name"])
+
+    def node_ip(self, node: str) -> str:
+        n = self.api.store.peek("/nodes", "", node)
+        for a in (n or {}).get("status", {}).get("addresses") or []:
+            if a.get("type") == "InternalIP":
+                return str(a["address"])
+        return "172.18.0.2"
+
+    def service_env(self, ns: str) -> dict[str, str]:
+        """Docker-link style variables for Services in the namespace (kubelet_pods.go getServiceEnvVarMap)."""
+        env: dict[str, str] = {}
+        for svc in self.api.store.iter("/services", ns):
+            spec = svc.get("spec", {})
+            ip = spec.get("clusterIP")
+            if not ip or ip == "None" or not spec.get("ports"):
+                continue
+            base = svc["metadata"]["name"].upper().replace("-", "_")
+            env[f"{base}_SERVICE_HOST"] = ip
+            env[f"{base}_SERVICE_PORT"] = str(spec["ports"][0]["port"])
+        return env
+
+    async def follow(self, buf: LogBuffer, start: int) -> AsyncIterator[str]:
+        idx = start
+        while True:
+            items = list(buf.lines)
+            while idx < len(items):
+                yield items[idx][1]
+                idx += 1
+            if buf.closed:
+                return
+            ev = asyncio.Event()
+            buf.waiters.append(ev)
+            try:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(ev.wait(), 5)
+            finally:
+                buf.waiters.remove(ev)
+
+    async def shutdown(self) -> None:
+        for w in list(self.workers.values()):
+            w.stopping = True
+            w.wake.set()
+            w.task.cancel()
+        for w in list(self.workers.values()):
+            with contextlib.suppress(BaseException):
+                await w.task
+        self.workers.clear()
+
+
+def _unused(_: Any = rt_of) -> None:
+    return None

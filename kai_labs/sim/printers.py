@@ -1,0 +1,1107 @@
+"""Server-side ``Table`` printers: what ``kubectl get`` (and ``-o wide``) shows.
+
+kubectl asks the API server for ``application/json;as=Table;g=meta.k8s.io;v=v1``
+and prints the columns and cells it gets back; this module builds that Table.
+Facts carried over (not code) from kubernetes/kubernetes:
+
+* ``pkg/printers/internalversion/printers.go`` -- ``AddHandlers`` column
+  definitions (names, types, formats, priorities) and the row functions
+  ``printPod``, ``printService``, ``printEndpoints``, ``printEndpointSlice``,
+  ``printDeployment``, ``printReplicaSet``, ``printNode``, ``printNamespace``,
+  ``printEvent``, ``printConfigMap``, ``printServiceAccount`` with their helpers
+  (``formatEndpoints``, ``formatDiscoveryPorts``, ``formatDiscoveryEndpoints``,
+  ``listWithMoreString``, ``getServiceExternalIP``, ``makePortString``,
+  ``layoutContainerCells``, ``findNodeRoles``, ``formatEventSource``,
+  ``translateTimestampSince``).
+* ``pkg/printers/storage/storage.go`` -- the API server always generates the
+  table with ``Wide: true``, so every column (priority 0 and 1) and every cell
+  is sent; kubectl drops priority>0 columns unless ``-o wide``.
+* ``pkg/printers/tablegenerator.go`` -- ``GenerateTable`` (Table envelope).
+* ``staging/src/k8s.io/apiserver/pkg/endpoints/handlers/response.go`` --
+  ``asTable``: ``includeObject`` Metadata (default) / Object / None.
+* ``staging/src/k8s.io/apiserver/pkg/registry/rest/table.go`` -- the default
+  table convertor (columns ``Name`` and ``Created At``) for any other kind.
+* ``staging/src/k8s.io/apimachinery/pkg/util/duration/duration.go`` --
+  ``HumanDuration``.
+* ``staging/src/k8s.io/apimachinery/pkg/labels`` (``FormatLabels``,
+  ``Requirement.String``) and ``pkg/apis/meta/v1/helpers.go``
+  (``LabelSelectorAsSelector``, ``FormatLabelSelector``) for selector cells.
+
+Objects are the v1 JSON dicts the store holds. Where the Go printer reads an
+internal-type field that v1 conversion/defaulting fills in (``podIPs`` from
+``podIP``, ``clusterIPs`` from ``clusterIP``, Service ``type`` ClusterIP, port
+``protocol`` TCP, ``replicas`` 1), the same fallback is applied here.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from collections.abc import Callable, Iterable
+from typing import Any
+
+Obj = dict[str, Any]
+Cell = str | int
+Row = dict[str, Any]
+Column = dict[str, Any]
+
+NONE = "<none>"
+UNSET = "<unset>"
+UNKNOWN = "<unknown>"
+
+# --------------------------------------------------------------------------
+# Column descriptions (the SwaggerDoc texts printers.go refers to).
+# --------------------------------------------------------------------------
+
+_D_NAME = (
+    "Name must be unique within a namespace. Is required when creating resources, although some "
+    "resources may allow a client to request the generation of an appropriate name automatically. "
+    "Name is primarily intended for creation idempotence and configuration definition. Cannot be "
+    "updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"
+)
+_D_AGE = (
+    "CreationTimestamp is a timestamp representing the server time when this object was created. "
+    "It is not guaranteed to be set in happens-before order across separate operations. Clients may "
+    "not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. "
+    "Read-only. Null for lists. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
+)
+_D_CONTAINERS = "Names of each container in the template."
+_D_IMAGES = "Images referenced by each container in the template."
+_D_NODE_ADDRESSES = (
+    "List of addresses reachable to the node. Queried from cloud provider, if available. More info: "
+    "https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as "
+    "mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it "
+    "is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an "
+    "example. Consumers should assume that addresses can change during the lifetime of a Node. However, "
+    "there are some exceptions where this may not be possible, such as Pods that inherit a Node's "
+    "address in its own status or consumers of the downward API (status.hostIP)."
+)
+_D_RS_SELECTOR = (
+    "Selector is a label query over pods that should match the replica count. If the selector is "
+    "empty, it is defaulted to the labels present on the pod template. Label keys and values that must "
+    "match in order to be controlled by this replica set. More info: "
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"
+)
+
+
+def _col(name: str, type_: str, description: str, priority: int = 0, format_: str = "") -> Column:
+    """One metav1.TableColumnDefinition (every field is always serialized)."""
+    return {
+        "name": name,
+        "type": type_,
+        "format": format_,
+        "description": description,
+        "priority": priority,
+    }
+
+
+def _name_col(priority: int = 0) -> Column:
+    return _col("Name", "string", _D_NAME, priority, "name")
+
+
+def _age_col() -> Column:
+    return _col("Age", "string", _D_AGE)
+
+
+# AddHandlers in printers.go, in source order and with source priorities.
+POD_COLUMNS: list[Column] = [
+    _name_col(),
+    _col("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
+    _col("Status", "string", "The aggregate status of the containers in this pod."),
+    _col(
+        "Restarts",
+        "string",
+        "The number of times the containers in this pod have been restarted and when the last "
+        "container in this pod has restarted.",
+    ),
+    _age_col(),
+    _col(
+        "IP",
+        "string",
+        "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet "
+        "allocated.",
+        1,
+    ),
+    _col(
+        "Node",
+        "string",
+        "NodeName is a request to schedule this pod onto a specific node. If it is non-empty, the "
+        "scheduler simply schedules this pod onto that node, assuming that it fits resource "
+        "requirements.",
+        1,
+    ),
+    _col(
+        "Nominated Node",
+        "string",
+        "nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot "
+        "be scheduled right away as preemption victims receive their graceful termination periods. "
+        "This field does not guarantee that the pod will be scheduled on this node. Scheduler may "
+        "decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also "
+        "decide to give the resources on this node to a higher priority pod that is created after "
+        "preemption. As a result, this field may be different than PodSpec.nodeName when the pod is "
+        "scheduled.",
+        1,
+    ),
+    _col(
+        "Readiness Gates",
+        "string",
+        "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when "
+        'all its containers are ready AND all conditions specified in the readiness gates have status '
+        'equal to "True" More info: '
+        "https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates",
+        1,
+    ),
+]
+
+REPLICASET_COLUMNS: list[Column] = [
+    _name_col(),
+    _col(
+        "Desired",
+        "integer",
+        "Replicas is the number of desired replicas. This is a pointer to distinguish between "
+        "explicit zero and unspecified. Defaults to 1. More info: "
+        "https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller",
+    ),
+    _col(
+        "Current",
+        "integer",
+        "Replicas is the most recently observed number of replicas. More info: "
+        "https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller",
+    ),
+    _col(
+        "Ready",
+        "integer",
+        "The number of ready replicas for this replica set.",
+    ),
+    _age_col(),
+    _col("Containers", "string", _D_CONTAINERS, 1),
+    _col("Images", "string", _D_IMAGES, 1),
+    _col("Selector", "string", _D_RS_SELECTOR, 1),
+]
+
+SERVICE_COLUMNS: list[Column] = [
+    _name_col(),
+    _col(
+        "Type",
+        "string",
+        "type determines how the Service is exposed. Defaults to ClusterIP. Valid options are "
+        "ExternalName, ClusterIP, NodePort, and LoadBalancer.",
+    ),
+    _col(
+        "Cluster-IP",
+        "string",
+        "clusterIP is the IP address of the service and is usually assigned randomly. If an address "
+        "is specified manually, is in-range (as per system configuration), and is not in use, it will "
+        "be allocated to the service; otherwise creation of the service will fail.",
+    ),
+    _col(
+        "External-IP",
+        "string",
+        "externalIPs is a list of IP addresses for which nodes in the cluster will also accept "
+        "traffic for this service.  These IPs are not managed by Kubernetes.",
+    ),
+    _col(
+        "Port(s)",
+        "string",
+        "The list of ports that are exposed by this service. More info: "
+        "https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies",
+    ),
+    _age_col(),
+    _col(
+        "Selector",
+        "string",
+        "Route service traffic to pods with label keys and values matching this selector. If empty "
+        "or not present, the service is assumed to have an external process managing its endpoints, "
+        "which Kubernetes will not modify.",
+        1,
+    ),
+]
+
+ENDPOINTS_COLUMNS: list[Column] = [
+    _name_col(),
+    _col(
+        "Endpoints",
+        "string",
+        "The set of all endpoints is the union of all subsets. Addresses are placed into subsets "
+        "according to the IPs they share.",
+    ),
+    _age_col(),
+]
+
+NODE_COLUMNS: list[Column] = [
+    _name_col(),
+    _col("Status", "string", "The status of the node"),
+    _col("Roles", "string", "The roles of the node"),
+    _age_col(),
+    _col("Version", "string", "Kubelet Version reported by the node."),
+    _col("Internal-IP", "string", _D_NODE_ADDRESSES, 1),
+    _col("External-IP", "string", _D_NODE_ADDRESSES, 1),
+    _col(
+        "OS-Image",
+        "string",
+        "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).",
+        1,
+    ),
+    _col(
+        "Kernel-Version",
+        "string",
+        "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+        1,
+    ),
+    _col(
+        "Container-Runtime",
+        "string",
+        "ContainerRuntime Version reported by the node through runtime remote API (e.g. "
+        "containerd://1.4.2).",
+        1,
+    ),
+]
+
+EVENT_COLUMNS: list[Column] = [
+    _col("Last Seen", "string", "The time at which the most recent occurrence of this event was recorded."),
+    _col("Type", "string", "Type of this event (Normal, Warning), new types could be added in the future"),
+    _col(
+        "Reason",
+        "string",
+        "This should be a short, machine understandable string that gives the reason for the "
+        "transition into the object's current status.",
+    ),
+    _col("Object", "string", "The object that this event is about."),
+    _col(
+        "Subobject",
+        "string",
+        "If referring to a piece of an object instead of an entire object, this string should "
+        "contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2].",
+        1,
+    ),
+    _col(
+        "Source",
+        "string",
+        "The component reporting this event. Should be a short machine understandable string.",
+        1,
+    ),
+    _col("Message", "string", "A human-readable description of the status of this operation."),
+    _col(
+        "First Seen",
+        "string",
+        "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)",
+        1,
+    ),
+    _col("Count", "string", "The number of times this event has occurred.", 1),
+    _name_col(priority=1),
+]
+
+NAMESPACE_COLUMNS: list[Column] = [
+    _name_col(),
+    _col("Status", "string", "The status of the namespace"),
+    _age_col(),
+]
+
+SERVICEACCOUNT_COLUMNS: list[Column] = [
+    _name_col(),
+    _col(
+        "Secrets",
+        "string",
+        "Secrets is a list of the secrets in the same namespace that pods running using this "
+        "ServiceAccount are allowed to use.",
+    ),
+    _age_col(),
+]
+
+DEPLOYMENT_COLUMNS: list[Column] = [
+    _name_col(),
+    _col("Ready", "string", "Number of the pod with ready state"),
+    _col(
+        "Up-to-date",
+        "string",
+        "Total number of non-terminated pods targeted by this deployment that have the desired "
+        "template spec.",
+    ),
+    _col(
+        "Available",
+        "string",
+        "Total number of available pods (ready for at least minReadySeconds) targeted by this "
+        "deployment.",
+    ),
+    _age_col(),
+    _col("Containers", "string", _D_CONTAINERS, 1),
+    _col("Images", "string", _D_IMAGES, 1),
+    _col(
+        "Selector",
+        "string",
+        "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the "
+        "ones affected by this deployment.",
+        1,
+    ),
+]
+
+CONFIGMAP_COLUMNS: list[Column] = [
+    _name_col(),
+    _col(
+        "Data",
+        "string",
+        "Data contains the configuration data. Each key must consist of alphanumeric characters, "
+        "'-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys "
+        "stored in Data must not overlap with the keys in the BinaryData field, this is enforced "
+        "during validation process.",
+    ),
+    _age_col(),
+]
+
+ENDPOINTSLICE_COLUMNS: list[Column] = [
+    _name_col(),
+    _col(
+        "AddressType",
+        "string",
+        "addressType specifies the type of address carried by this EndpointSlice. All addresses in "
+        "this slice must be the same type.",
+    ),
+    _col("Ports", "string", "ports specifies the list of network ports exposed by each endpoint in this slice."),
+    _col("Endpoints", "string", "endpoints is a list of unique endpoints in this slice."),
+    _age_col(),
+]
+
+# rest/table.go defaultTableConvertor.
+DEFAULT_COLUMNS: list[Column] = [
+    _name_col(),
+    _col("Created At", "date", _D_AGE),
+]
+
+# --------------------------------------------------------------------------
+# Time: HumanDuration and translateTimestampSince.
+# --------------------------------------------------------------------------
+
+_NS_PER_S = 1_000_000_000
+_NS_PER_MIN = 60 * _NS_PER_S
+_NS_PER_H = 60 * _NS_PER_MIN
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """Go integer division (truncates toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def _human_duration_ns(d: int) -> str:
+    """duration.HumanDuration for a Go time.Duration of ``d`` nanoseconds."""
+    seconds = _trunc_div(d, _NS_PER_S)
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 0:
+        return "0s"
+    if seconds < 60 * 2:
+        return f"{seconds}s"
+    minutes = d // _NS_PER_MIN
+    if minutes < 10:
+        s = seconds % 60
+        return f"{minutes}m" if s == 0 else f"{minutes}m{s}s"
+    if minutes < 60 * 3:
+        return f"{minutes}m"
+    hours = d // _NS_PER_H
+    if hours < 8:
+        m = minutes % 60
+        return f"{hours}h" if m == 0 else f"{hours}h{m}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        h = hours % 24
+        return f"{hours // 24}d" if h == 0 else f"{hours // 24}d{h}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        return f"{hours // 24 // 365}y{(hours // 24) % 365}d"
+    return f"{hours // 24 // 365}y"
+
+
+def human_duration(seconds: float) -> str:
+    """apimachinery ``duration.HumanDuration`` for a duration given in seconds."""
+    return _human_duration_ns(int(seconds * _NS_PER_S))
+
+
+def parse_time(value: Any) -> datetime.datetime | None:
+    """Parse a metav1.Time / MicroTime string; ``None`` for missing (Go's zero time)."""
+    if not value or not isinstance(value, str):
+        return None
+    ts = datetime.datetime.fromisoformat(value)
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=datetime.timezone.utc)
+    return ts
+
+
+def _aware(now: datetime.datetime) -> datetime.datetime:
+    return now if now.tzinfo is not None else now.replace(tzinfo=datetime.timezone.utc)
+
+
+def _since(ts: datetime.datetime, now: datetime.datetime) -> str:
+    """HumanDuration(now - ts), at microsecond resolution."""
+    delta = _aware(now) - ts
+    return _human_duration_ns((delta // datetime.timedelta(microseconds=1)) * 1000)
+
+
+def translate_timestamp_since(value: Any, now: datetime.datetime) -> str:
+    """printers.go translateTimestampSince: ``<unknown>`` for a zero time."""
+    ts = parse_time(value)
+    return UNKNOWN if ts is None else _since(ts, now)
+
+
+def _age(obj: Obj, now: datetime.datetime) -> str:
+    return translate_timestamp_since(_meta(obj).get("creationTimestamp"), now)
+
+
+# --------------------------------------------------------------------------
+# Small accessors and formatters shared by several printers.
+# --------------------------------------------------------------------------
+
+
+def _meta(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}
+
+
+def _name(obj: Obj) -> str:
+    return _meta(obj).get("name") or ""
+
+
+def _spec(obj: Obj) -> Obj:
+    return obj.get("spec") or {}
+
+
+def _status(obj: Obj) -> Obj:
+    return obj.get("status") or {}
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return int(value) if value is not None else default
+
+
+def format_labels(labels: dict[str, str] | None) -> str:
+    """labels.FormatLabels: sorted ``k=v`` joined by ``,``; ``<none>`` when empty."""
+    text = ",".join(f"{k}={v}" for k, v in sorted((labels or {}).items()))
+    return text or NONE
+
+
+_OPERATORS = {"In": "in", "NotIn": "notin"}
+
+
+def _requirement_string(key: str, operator: str, values: list[str]) -> str:
+    """labels.Requirement.String for the operators a LabelSelector produces."""
+    if operator == "Equals":
+        return f"{key}={values[0]}"
+    if operator == "Exists":
+        return key
+    if operator == "DoesNotExist":
+        return f"!{key}"
+    return f"{key} {_OPERATORS[operator]} ({','.join(sorted(values))})"
+
+
+def label_selector_string(selector: Obj | None) -> str:
+    """metav1.LabelSelectorAsSelector(...).String(): requirements sorted by key."""
+    if not selector:
+        return ""
+    reqs: list[tuple[str, str, list[str]]] = [
+        (k, "Equals", [v]) for k, v in (selector.get("matchLabels") or {}).items()
+    ]
+    for expr in selector.get("matchExpressions") or []:
+        reqs.append((expr.get("key", ""), expr.get("operator", ""), list(expr.get("values") or [])))
+    reqs.sort(key=lambda r: r[0])
+    return ",".join(_requirement_string(*r) for r in reqs)
+
+
+def format_label_selector(selector: Obj | None) -> str:
+    """metav1.FormatLabelSelector: like label_selector_string, ``<none>`` when empty."""
+    return label_selector_string(selector) or NONE
+
+
+def layout_container_cells(containers: Iterable[Obj]) -> tuple[str, str]:
+    """layoutContainerCells: names and images, each joined by ``,``."""
+    items = list(containers)
+    return (
+        ",".join(c.get("name") or "" for c in items),
+        ",".join(c.get("image") or "" for c in items),
+    )
+
+
+def _template_containers(obj: Obj) -> list[Obj]:
+    return ((_spec(obj).get("template") or {}).get("spec") or {}).get("containers") or []
+
+
+def _join_host_port(host: str, port: int) -> str:
+    """net.JoinHostPort: brackets around IPv6 hosts."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _list_with_more(items: list[str], more: bool, count: int, limit: int) -> str:
+    """printers.go listWithMoreString (``<unset>`` when nothing listed)."""
+    ret = ",".join(items)
+    if more:
+        return f"{ret} + {count - limit} more..."
+    return ret or UNSET
+
+
+# --------------------------------------------------------------------------
+# Pod
+# --------------------------------------------------------------------------
+
+_POD_SUCCEEDED_CONDITIONS = [
+    {"type": "Completed", "status": "True", "reason": "Succeeded", "message": "The pod has completed successfully."}
+]
+_POD_FAILED_CONDITIONS = [{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}]
+
+
+class _PodTally:
+    """The running totals printPod keeps while walking container statuses."""
+
+    def __init__(self, reason: str, total: int) -> None:
+        self.reason = reason
+        self.total = total
+        self.ready = 0
+        self.restarts = 0
+        self.last_restart: datetime.datetime | None = None
+        self.sidecar_restarts = 0
+        self.last_sidecar_restart: datetime.datetime | None = None
+
+
+def _later(a: datetime.datetime | None, b: datetime.datetime | None) -> datetime.datetime | None:
+    """lastRestartDate.Before(&terminatedDate) bookkeeping (zero time is earliest)."""
+    if b is None:
+        return a
+    return b if a is None or a < b else a
+
+
+def _last_terminated(cs: Obj) -> datetime.datetime | None:
+    terminated = (cs.get("lastState") or {}).get("terminated")
+    return parse_time(terminated.get("finishedAt")) if terminated is not None else None
+
+
+def _is_restartable_init(container: Obj | None) -> bool:
+    """podutil.IsRestartableInitContainer: restartPolicy Always (a sidecar)."""
+    return container is not None and container.get("restartPolicy") == "Always"
+
+
+def _init_reason(cs: Obj, index: int, count: int) -> str:
+    """The reason printPod reports for a failed / waiting / running init container."""
+    state = cs.get("state") or {}
+    terminated = state.get("terminated")
+    if terminated is not None:
+        if terminated.get("reason"):
+            return "Init:" + terminated["reason"]
+        if _int(terminated.get("signal")) != 0:
+            return f"Init:Signal:{_int(terminated.get('signal'))}"
+        return f"Init:ExitCode:{_int(terminated.get('exitCode'))}"
+    waiting = state.get("waiting")
+    if waiting is not None and waiting.get("reason") and waiting.get("reason") != "PodInitializing":
+        return "Init:" + waiting["reason"]
+    return f"Init:{index}/{count}"
+
+
+def _walk_init_containers(pod: Obj, tally: _PodTally) -> bool:
+    """First loop of printPod; returns ``initializing``."""
+    init_specs = {c.get("name"): c for c in _spec(pod).get("initContainers") or []}
+    count = len(_spec(pod).get("initContainers") or [])
+    for i, cs in enumerate(_status(pod).get("initContainerStatuses") or []):
+        tally.restarts += _int(cs.get("restartCount"))
+        tally.last_restart = _later(tally.last_restart, _last_terminated(cs))
+        sidecar = _is_restartable_init(init_specs.get(cs.get("name")))
+        if sidecar:
+            tally.sidecar_restarts += _int(cs.get("restartCount"))
+            tally.last_sidecar_restart = _later(tally.last_sidecar_restart, _last_terminated(cs))
+        terminated = (cs.get("state") or {}).get("terminated")
+        if terminated is not None and _int(terminated.get("exitCode")) == 0:
+            continue
+        if sidecar and cs.get("started") is True:
+            if cs.get("ready"):
+                tally.ready += 1
+            continue
+        tally.reason = _init_reason(cs, i, count)
+        return True
+    return False
+
+
+def _condition_true(pod: Obj, type_: str) -> bool:
+    """First condition of ``type_`` decides (isPodInitializedConditionTrue)."""
+    for cond in _status(pod).get("conditions") or []:
+        if cond.get("type") == type_:
+            return cond.get("status") == "True"
+    return False
+
+
+def _has_pod_ready_condition(pod: Obj) -> bool:
+    """hasPodReadyCondition: any Ready condition with status True."""
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in _status(pod).get("conditions") or []
+    )
+
+
+def _walk_containers(pod: Obj, tally: _PodTally) -> None:
+    """Second loop of printPod (containers walked from last to first)."""
+    tally.restarts = tally.sidecar_restarts
+    tally.last_restart = tally.last_sidecar_restart
+    has_running = False
+    for cs in reversed(_status(pod).get("containerStatuses") or []):
+        tally.restarts += _int(cs.get("restartCount"))
+        tally.last_restart = _later(tally.last_restart, _last_terminated(cs))
+        state = cs.get("state") or {}
+        waiting, terminated = state.get("waiting"), state.get("terminated")
+        if waiting is not None and waiting.get("reason"):
+            tally.reason = waiting["reason"]
+        elif terminated is not None and terminated.get("reason"):
+            tally.reason = terminated["reason"]
+        elif terminated is not None:
+            signal = _int(terminated.get("signal"))
+            tally.reason = f"Signal:{signal}" if signal != 0 else f"ExitCode:{_int(terminated.get('exitCode'))}"
+        elif cs.get("ready") and state.get("running") is not None:
+            has_running = True
+            tally.ready += 1
+    if tally.reason == "Completed" and has_running:
+        tally.reason = "Running" if _has_pod_ready_condition(pod) else "NotReady"
+
+
+def pod_status_reason(pod: Obj) -> str:
+    """The STATUS cell of ``kubectl get pods``."""
+    return _pod_tally(pod).reason
+
+
+def _pod_tally(pod: Obj) -> _PodTally:
+    phase = _status(pod).get("phase") or ""
+    reason = _status(pod).get("reason") or phase
+    for cond in _status(pod).get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("reason") == "SchedulingGated":
+            reason = "SchedulingGated"
+    spec = _spec(pod)
+    total = len(spec.get("containers") or []) + sum(
+        1 for c in spec.get("initContainers") or [] if _is_restartable_init(c)
+    )
+    tally = _PodTally(reason, total)
+    initializing = _walk_init_containers(pod, tally)
+    if not initializing or _condition_true(pod, "Initialized"):
+        _walk_containers(pod, tally)
+    if _meta(pod).get("deletionTimestamp") and _status(pod).get("reason") == "NodeLost":
+        tally.reason = "Unknown"
+    elif _meta(pod).get("deletionTimestamp") and phase not in ("Succeeded", "Failed"):
+        tally.reason = "Terminating"
+    return tally
+
+
+def _readiness_gates(pod: Obj) -> str:
+    gates = _spec(pod).get("readinessGates") or []
+    if not gates:
+        return NONE
+    conditions = _status(pod).get("conditions") or []
+    true_count = 0
+    for gate in gates:
+        for cond in conditions:
+            if cond.get("type") == gate.get("conditionType"):
+                true_count += cond.get("status") == "True"
+                break
+    return f"{true_count}/{len(gates)}"
+
+
+def _pod_ip(pod: Obj) -> str:
+    status = _status(pod)
+    ips = status.get("podIPs") or ([{"ip": status["podIP"]}] if status.get("podIP") else [])
+    return (ips[0].get("ip") if ips else "") or NONE
+
+
+def _print_pod(pod: Obj, now: datetime.datetime) -> Row:
+    tally = _pod_tally(pod)
+    restarts = str(tally.restarts)
+    if tally.restarts != 0 and tally.last_restart is not None:
+        restarts = f"{tally.restarts} ({_since(tally.last_restart, now)} ago)"
+    cells: list[Cell] = [
+        _name(pod),
+        f"{tally.ready}/{tally.total}",
+        tally.reason,
+        restarts,
+        _age(pod, now),
+        _pod_ip(pod),
+        _spec(pod).get("nodeName") or NONE,
+        _status(pod).get("nominatedNodeName") or NONE,
+        _readiness_gates(pod),
+    ]
+    row: Row = {"cells": cells}
+    phase = _status(pod).get("phase")
+    if phase == "Succeeded":
+        row["conditions"] = copy.deepcopy(_POD_SUCCEEDED_CONDITIONS)
+    elif phase == "Failed":
+        row["conditions"] = copy.deepcopy(_POD_FAILED_CONDITIONS)
+    return row
+
+
+# --------------------------------------------------------------------------
+# Service, Endpoints, EndpointSlice
+# --------------------------------------------------------------------------
+
+
+def _load_balancer_ips(svc: Obj) -> str:
+    """loadBalancerStatusStringer with wide=true (the server never clips)."""
+    found: set[str] = set()
+    for ing in (_status(svc).get("loadBalancer") or {}).get("ingress") or []:
+        if ing.get("ip"):
+            found.add(ing["ip"])
+        elif ing.get("hostname"):
+            found.add(ing["hostname"])
+    return ",".join(sorted(found))
+
+
+def _service_external_ip(svc: Obj) -> str:
+    """getServiceExternalIP."""
+    spec = _spec(svc)
+    svc_type = spec.get("type") or "ClusterIP"
+    external_ips: list[str] = spec.get("externalIPs") or []
+    if svc_type in ("ClusterIP", "NodePort"):
+        return ",".join(external_ips) if external_ips else NONE
+    if svc_type == "LoadBalancer":
+        lb = _load_balancer_ips(svc)
+        if external_ips:
+            return ",".join((lb.split(",") if lb else []) + external_ips)
+        return lb or "<pending>"
+    if svc_type == "ExternalName":
+        return spec.get("externalName") or ""
+    return UNKNOWN
+
+
+def make_port_string(ports: Iterable[Obj]) -> str:
+    """makePortString: ``80/TCP`` or ``80:30080/TCP``, joined by ``,``."""
+    pieces = []
+    for p in ports:
+        protocol = p.get("protocol") or "TCP"
+        node_port = _int(p.get("nodePort"))
+        if node_port > 0:
+            pieces.append(f"{_int(p.get('port'))}:{node_port}/{protocol}")
+        else:
+            pieces.append(f"{_int(p.get('port'))}/{protocol}")
+    return ",".join(pieces)
+
+
+def _cluster_ip(svc: Obj) -> str:
+    spec = _spec(svc)
+    ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    return ips[0] if ips else NONE
+
+
+def _print_service(svc: Obj, now: datetime.datetime) -> Row:
+    spec = _spec(svc)
+    return {
+        "cells": [
+            _name(svc),
+            spec.get("type") or "ClusterIP",
+            _cluster_ip(svc),
+            _service_external_ip(svc),
+            make_port_string(spec.get("ports") or []) or NONE,
+            _age(svc, now),
+            format_labels(spec.get("selector")),
+        ]
+    }
+
+
+def _endpoint_targets(subset: Obj) -> list[list[str]]:
+    """The address groups formatEndpoints walks for one subset (one per port)."""
+    ips = [a.get("ip") or "" for a in subset.get("addresses") or []]
+    ports = subset.get("ports") or []
+    if not ports:  # headless services may have no ports
+        return [ips]
+    return [[_join_host_port(ip, _int(port.get("port"))) for ip in ips] for port in ports]
+
+
+def format_endpoints(endpoints: Obj) -> str:
+    """formatEndpoints(endpoints, nil): ``ip:port,...`` with the ``+ N more...`` rule."""
+    subsets = endpoints.get("subsets") or []
+    if not subsets:
+        return NONE
+    limit, listed, more, count = 3, [], False, 0
+    for subset in subsets:
+        for group in _endpoint_targets(subset):
+            count += len(group)
+            for target in group:
+                if len(listed) == limit:
+                    more = True
+                    break
+                listed.append(target)
+    ret = ",".join(listed)
+    return f"{ret} + {count - limit} more..." if more else ret
+
+
+def format_discovery_ports(ports: Iterable[Obj] | None) -> str:
+    """formatDiscoveryPorts: port number, else name, else ``*``."""
+    limit, listed, more, count = 3, [], False, 0
+    for port in ports or []:
+        if len(listed) < limit:
+            if port.get("port") is not None:
+                listed.append(str(port["port"]))
+            elif port.get("name") is not None:
+                listed.append(port["name"])
+            else:
+                listed.append("*")
+        elif len(listed) == limit:
+            more = True
+        count += 1
+    return _list_with_more(listed, more, count, limit)
+
+
+def format_discovery_endpoints(endpoints: Iterable[Obj] | None) -> str:
+    """formatDiscoveryEndpoints: every address of every endpoint."""
+    limit, listed, more, count = 3, [], False, 0
+    for endpoint in endpoints or []:
+        for address in endpoint.get("addresses") or []:
+            if len(listed) < limit:
+                listed.append(address)
+            elif len(listed) == limit:
+                more = True
+            count += 1
+    return _list_with_more(listed, more, count, limit)
+
+
+def _print_endpoints(obj: Obj, now: datetime.datetime) -> Row:
+    return {"cells": [_name(obj), format_endpoints(obj), _age(obj, now)]}
+
+
+def _print_endpoint_slice(obj: Obj, now: datetime.datetime) -> Row:
+    return {
+        "cells": [
+            _name(obj),
+            obj.get("addressType") or "",
+            format_discovery_ports(obj.get("ports")),
+            format_discovery_endpoints(obj.get("endpoints")),
+            _age(obj, now),
+        ]
+    }
+
+
+# --------------------------------------------------------------------------
+# Deployment, ReplicaSet
+# --------------------------------------------------------------------------
+
+
+def _print_deployment(obj: Obj, now: datetime.datetime) -> Row:
+    spec, status = _spec(obj), _status(obj)
+    names, images = layout_container_cells(_template_containers(obj))
+    return {
+        "cells": [
+            _name(obj),
+            f"{_int(status.get('readyReplicas'))}/{_int(spec.get('replicas'), 1)}",
+            _int(status.get("updatedReplicas")),
+            _int(status.get("availableReplicas")),
+            _age(obj, now),
+            names,
+            images,
+            label_selector_string(spec.get("selector")),
+        ]
+    }
+
+
+def _print_replica_set(obj: Obj, now: datetime.datetime) -> Row:
+    spec, status = _spec(obj), _status(obj)
+    names, images = layout_container_cells(_template_containers(obj))
+    return {
+        "cells": [
+            _name(obj),
+            _int(spec.get("replicas"), 1),
+            _int(status.get("replicas")),
+            _int(status.get("readyReplicas")),
+            _age(obj, now),
+            names,
+            images,
+            format_label_selector(spec.get("selector")),
+        ]
+    }
+
+
+# --------------------------------------------------------------------------
+# Node, Namespace, Event, ConfigMap, ServiceAccount
+# --------------------------------------------------------------------------
+
+
+def node_status(node: Obj) -> str:
+    """printNode STATUS: Ready / NotReady / Unknown, plus SchedulingDisabled."""
+    conditions = {c.get("type"): c for c in _status(node).get("conditions") or []}
+    parts: list[str] = []
+    ready = conditions.get("Ready")
+    if ready is not None:
+        parts.append("Ready" if ready.get("status") == "True" else "NotReady")
+    if not parts:
+        parts.append("Unknown")
+    if _spec(node).get("unschedulable"):
+        parts.append("SchedulingDisabled")
+    return ",".join(parts)
+
+
+def find_node_roles(node: Obj) -> list[str]:
+    """findNodeRoles: ``node-role.kubernetes.io/<role>`` keys and ``kubernetes.io/role`` values."""
+    roles: set[str] = set()
+    for key, value in (_meta(node).get("labels") or {}).items():
+        if key.startswith("node-role.kubernetes.io/"):
+            role = key[len("node-role.kubernetes.io/") :]
+            if role:
+                roles.add(role)
+        elif key == "kubernetes.io/role" and value != "":
+            roles.add(value)
+    return sorted(roles)
+
+
+def _node_address(node: Obj, type_: str) -> str:
+    for address in _status(node).get("addresses") or []:
+        if address.get("type") == type_:
+            return address.get("address") or ""
+    return NONE
+
+
+def _print_node(node: Obj, now: datetime.datetime) -> Row:
+    info = _status(node).get("nodeInfo") or {}
+    return {
+        "cells": [
+            _name(node),
+            node_status(node),
+            ",".join(find_node_roles(node)) or NONE,
+            _age(node, now),
+            info.get("kubeletVersion") or "",
+            _node_address(node, "InternalIP"),
+            _node_address(node, "ExternalIP"),
+            info.get("osImage") or UNKNOWN,
+            info.get("kernelVersion") or UNKNOWN,
+            info.get("containerRuntimeVersion") or UNKNOWN,
+        ]
+    }
+
+
+def _print_namespace(obj: Obj, now: datetime.datetime) -> Row:
+    return {"cells": [_name(obj), _status(obj).get("phase") or "", _age(obj, now)]}
+
+
+def format_event_source(event: Obj) -> str:
+    """formatEventSource: component (or reportingComponent), then ``, host`` when set."""
+    source = event.get("source") or {}
+    component = source.get("component") or event.get("reportingComponent") or ""
+    instance = source.get("host") or event.get("reportingInstance") or ""
+    return f"{component}, {instance}" if instance else component
+
+
+def _event_times(event: Obj, now: datetime.datetime) -> tuple[str, str, int]:
+    """printEvent's lastTimestamp, firstTimestamp and count."""
+    if event.get("firstTimestamp"):
+        first = translate_timestamp_since(event["firstTimestamp"], now)
+    else:
+        first = translate_timestamp_since(event.get("eventTime"), now)
+    last = translate_timestamp_since(event["lastTimestamp"], now) if event.get("lastTimestamp") else first
+    count = _int(event.get("count"))
+    series = event.get("series")
+    if series is not None:
+        last = translate_timestamp_since(series.get("lastObservedTime"), now)
+        count = _int(series.get("count"))
+    elif count == 0:
+        count = 1
+    return last, first, count
+
+
+def _print_event(event: Obj, now: datetime.datetime) -> Row:
+    last, first, count = _event_times(event, now)
+    involved = event.get("involvedObject") or {}
+    kind = (involved.get("kind") or "").lower()
+    target = f"{kind}/{involved['name']}" if involved.get("name") else kind
+    return {
+        "cells": [
+            last,
+            event.get("type") or "",
+            event.get("reason") or "",
+            target,
+            involved.get("fieldPath") or "",
+            format_event_source(event),
+            (event.get("message") or "").strip(),
+            first,
+            count,
+            _name(event),
+        ]
+    }
+
+
+def _print_config_map(obj: Obj, now: datetime.datetime) -> Row:
+    data = len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
+    return {"cells": [_name(obj), data, _age(obj, now)]}
+
+
+def _print_service_account(obj: Obj, now: datetime.datetime) -> Row:
+    return {"cells": [_name(obj), len(obj.get("secrets") or []), _age(obj, now)]}
+
+
+def _print_default(obj: Obj, now: datetime.datetime) -> Row:
+    """rest/table.go: name and creationTimestamp in RFC3339 (UTC)."""
+    ts = parse_time(_meta(obj).get("creationTimestamp"))
+    created = (
+        ts.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "0001-01-01T00:00:00Z"
+    )
+    return {"cells": [_name(obj), created]}
+
+
+# --------------------------------------------------------------------------
+# Table assembly
+# --------------------------------------------------------------------------
+
+RowPrinter = Callable[[Obj, datetime.datetime], Row]
+
+PRINTERS: dict[str, tuple[list[Column], RowPrinter]] = {
+    "Pod": (POD_COLUMNS, _print_pod),
+    "Service": (SERVICE_COLUMNS, _print_service),
+    "Endpoints": (ENDPOINTS_COLUMNS, _print_endpoints),
+    "EndpointSlice": (ENDPOINTSLICE_COLUMNS, _print_endpoint_slice),
+    "Deployment": (DEPLOYMENT_COLUMNS, _print_deployment),
+    "ReplicaSet": (REPLICASET_COLUMNS, _print_replica_set),
+    "Node": (NODE_COLUMNS, _print_node),
+    "Namespace": (NAMESPACE_COLUMNS, _print_namespace),
+    "Event": (EVENT_COLUMNS, _print_event),
+    "ConfigMap": (CONFIGMAP_COLUMNS, _print_config_map),
+    "ServiceAccount": (SERVICEACCOUNT_COLUMNS, _print_service_account),
+}
+
+INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None")
+
+
+def columns_for(kind: str) -> list[Column]:
+    """The column definitions the server sends for ``kind`` (all priorities)."""
+    return copy.deepcopy(PRINTERS.get(kind, (DEFAULT_COLUMNS, _print_default))[0])
+
+
+def _row_object(obj: Obj, include_object: str) -> Obj | None:
+    """response.go asTable: what goes in ``row.object``."""
+    if include_object in ("Metadata", ""):
+        return {
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": copy.deepcopy(_meta(obj)),
+        }
+    if include_object == "Object":
+        return copy.deepcopy(obj)
+    if include_object == "None":
+        return None
+    raise ValueError(f'unrecognized includeObject value: "{include_object}"')
+
+
+def table(
+    kind: str,
+    objects: list[dict],
+    now: datetime.datetime,
+    include_object: str = "Metadata",
+) -> dict:
+    """A meta.k8s.io/v1 Table for ``objects`` of ``kind``, as a v1.3x API server sends it.
+
+    All columns (priority 0 and 1) and all cells are included, as the server
+    does; kubectl hides priority>0 columns unless ``-o wide``. The caller fills
+    ``metadata.resourceVersion``. ``include_object`` is the TableOptions
+    ``includeObject`` value; an unknown value raises ``ValueError`` (a 400 on a
+    real server).
+    """
+    columns, printer = PRINTERS.get(kind, (DEFAULT_COLUMNS, _print_default))
+    rows: list[Row] = []
+    for obj in objects:
+        row = printer(obj, now)
+        embedded = _row_object(obj, include_object)
+        if embedded is not None:
+            row["object"] = embedded
+        rows.append(row)
+    if not objects:
+        _row_object({}, include_object)  # still reject a bad includeObject
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": ""},
+        "columnDefinitions": copy.deepcopy(columns),
+        "rows": rows,
+    }

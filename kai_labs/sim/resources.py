@@ -1,0 +1,104 @@
+"""The resource types the embedded cluster serves, as data.
+
+Names, short names, categories and verbs are those a v1.3x API server reports in
+discovery (``kubectl api-resources`` on kind), so kubectl resolves ``svc``,
+``po``, ``deploy``, ``ep``, ``all`` the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = tuple(ALL_VERBS)
+    # subresource name -> (kind it answers with, verbs)
+    subresources: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def key(self) -> str:
+        """Storage key: ``group/plural`` (``/pods`` for the core group)."""
+        return f"{self.group}/{self.plural}"
+
+    @property
+    def list_kind(self) -> str:
+        return self.kind + "List"
+
+
+_STATUS = ("Pod", ("get", "patch", "update"))
+
+RESOURCES: list[ResourceType] = [
+    ResourceType("", "v1", "Namespace", "namespaces", "namespace", namespaced=False, short_names=("ns",),
+                 verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+                 subresources={"status": ("Namespace", ("get", "patch", "update")),
+                               "finalize": ("Namespace", ("update",))}),
+    ResourceType("", "v1", "Node", "nodes", "node", namespaced=False, short_names=("no",),
+                 subresources={"status": ("Node", ("get", "patch", "update"))}),
+    ResourceType("", "v1", "Pod", "pods", "pod", short_names=("po",), categories=("all",),
+                 subresources={"status": _STATUS, "log": ("Pod", ("get",)),
+                               "exec": ("PodExecOptions", ("create", "get")),
+                               "attach": ("PodAttachOptions", ("create", "get")),
+                               "portforward": ("PodPortForwardOptions", ("create", "get")),
+                               "binding": ("Binding", ("create",)),
+                               "eviction": ("Eviction", ("create",))}),
+    ResourceType("", "v1", "Service", "services", "service", short_names=("svc",), categories=("all",),
+                 verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
+                 subresources={"status": ("Service", ("get", "patch", "update")),
+                               "proxy": ("ServiceProxyOptions", ("create", "delete", "get", "patch", "update"))}),
+    ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", short_names=("ep",)),
+    ResourceType("", "v1", "Event", "events", "event", short_names=("ev",)),
+    ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", short_names=("cm",)),
+    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", short_names=("sa",)),
+    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice"),
+    ResourceType("apps", "v1", "Deployment", "deployments", "deployment", short_names=("deploy",),
+                 categories=("all",),
+                 subresources={"status": ("Deployment", ("get", "patch", "update")),
+                               "scale": ("Scale", ("get", "patch", "update"))}),
+    ResourceType("apps", "v1", "ReplicaSet", "replicasets", "replicaset", short_names=("rs",),
+                 categories=("all",),
+                 subresources={"status": ("ReplicaSet", ("get", "patch", "update")),
+                               "scale": ("Scale", ("get", "patch", "update"))}),
+]
+
+# The events.k8s.io view shares storage with core events in a real server; here it
+# is served read-through from the same key (see server.py), so ``kubectl events`` works.
+_BY_GROUP_PLURAL = {(r.group, r.plural): r for r in RESOURCES}
+_BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES if r.group != "events.k8s.io"}
+
+
+def by_plural(group: str, plural: str) -> ResourceType | None:
+    return _BY_GROUP_PLURAL.get((group, plural))
+
+
+def by_kind(api_version: str, kind: str) -> ResourceType | None:
+    return _BY_KIND.get((api_version, kind))
+
+
+def storage_key(rt: ResourceType) -> str:
+    """Where objects of this type are stored (events.k8s.io shares core events)."""
+    if rt.group == "events.k8s.io":
+        return "/events"
+    return rt.key
+
+
+def groups() -> dict[str, list[ResourceType]]:
+    """Group name -> resource types, in discovery order (core group first as "")."""
+    out: dict[str, list[ResourceType]] = {}
+    for r in RESOURCES:
+        out.setdefault(r.group, []).append(r)
+    return out

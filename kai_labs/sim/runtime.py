@@ -1,0 +1,288 @@
+"""One embedded cluster: store, API, controllers, kubelet and network, on one event loop.
+
+This is the only place that knows how the parts are wired. Data flows:
+HTTP request -> apiserver -> Api (defaults, validation, allocation) -> Store
+(SQLite + memory) -> store events -> Controllers (work queues) and Kubelet
+(pod workers) -> writes back through Api/Store. Network reads the store's
+current Services, EndpointSlices and Pods for every in-cluster connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from . import errors
+from .api import DNS_IP, KUBERNETES_IP, Api, rt_of
+from .controllers import Controllers, Recorder
+from .ids import Ids
+from .kubelet import Kubelet
+from .network import Network
+from .store import Event, Store
+
+log = logging.getLogger("kai_labs.runtime")
+
+K8S_VERSION = "v1.34.0"
+
+
+def node_names(cluster: str) -> list[str]:
+    return [f"{cluster}-control-plane", f"{cluster}-worker", f"{cluster}-worker2"]
+
+
+class Runtime:
+    def __init__(self, home: Path, name: str = "kai-labs", seed: int | None = None) -> None:
+        self.home = home
+        self.name = name
+        self.clock = time.time
+        self.store = Store(home / "state.db")
+        self.ids = Ids(self.store, seed)
+        self.api = Api(self.store, self.ids, self.clock)
+        self.rec = Recorder(self.api)
+        self.net = Network(self.store, self.ids.seed)
+        self.nodes = node_names(name)
+        self.kubelet = Kubelet(self.api, self.net, self.rec, self.nodes)
+        self.controllers = Controllers(self.api, self.rec, lambda: set(self.nodes))
+        self._drain_scheduled = False
+        self.controllers.on_work = self._schedule_drain
+        self.store.subscribe(self._on_event)
+        self.started = time.time()
+
+    # -- wiring -----------------------------------------------------------------
+    def _on_event(self, ev: Event) -> None:
+        self.controllers.observe(ev)
+        self.kubelet.observe(ev)
+
+    def _schedule_drain(self) -> None:
+        if self._drain_scheduled:
+            return
+        self._drain_scheduled = True
+        try:
+            asyncio.get_running_loop().call_soon(self._drain)
+        except RuntimeError:  # no loop yet (bootstrap): drained at start
+            self._drain_scheduled = False
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        self.controllers.drain()
+
+    def start(self) -> None:
+        """Bootstrap default objects, resume Pods, run pending work (inside the loop)."""
+        self.bootstrap()
+        self.controllers.drain()
+        self.kubelet.resume()
+        for svc in self.store.iter("/services"):
+            self.controllers.queue["service"].add((svc["metadata"]["namespace"], svc["metadata"]["name"]))
+        for d in self.store.iter("apps/deployments"):
+            self.controllers.queue["deployment"].add((d["metadata"]["namespace"], d["metadata"]["name"]))
+        for r in self.store.iter("apps/replicasets"):
+            self.controllers.queue["replicaset"].add((r["metadata"]["namespace"], r["metadata"]["name"]))
+        for p in self.store.iter("/pods"):
+            if not p.get("spec", {}).get("nodeName"):
+                self.controllers.queue["schedule"].add((p["metadata"]["namespace"], p["metadata"]["name"]))
+        for n in self.store.iter("/namespaces"):
+            if n["metadata"].get("deletionTimestamp"):
+                self.controllers.queue["namespace"].add(("", n["metadata"]["name"]))
+        self._schedule_drain()
+
+    async def stop(self) -> None:
+        await self.kubelet.shutdown()
+        self.store.close()
+
+    # -- bootstrap --------------------------------------------------------------
+    def bootstrap(self) -> None:
+        api = self.api
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            if self.store.peek("/namespaces", "", ns) is None:
+                api.create(rt_of("Namespace"), "", {"metadata": {"name": ns, "labels": {
+                    "kubernetes.io/metadata.name": ns}}})
+        for i, node in enumerate(self.nodes):
+            if self.store.peek("/nodes", "", node) is None:
+                api.create(rt_of("Node"), "", self._node(node, i))
+                n = self.store.get("/nodes", "", node)
+                assert n is not None
+                n["status"] = self._node(node, i)["status"]
+                self.store.put("/nodes", n, "MODIFIED")
+        if self.store.peek("/services", "default", "kubernetes") is None:
+            api.create(rt_of("Service"), "default", {
+                "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                "spec": {"clusterIP": KUBERNETES_IP, "ports": [
+                    {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}})
+            api.create(rt_of("Endpoints"), "default", {
+                "metadata": {"name": "kubernetes", "labels": {
+                    "endpointslice.kubernetes.io/skip-mirror": "true"}},
+                "subsets": [{"addresses": [{"ip": "172.18.0.2"}],
+                             "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]})
+            api.create(rt_of("EndpointSlice"), "default", {
+                "metadata": {"name": "kubernetes", "labels": {
+                    "kubernetes.io/service-name": "kubernetes",
+                    "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": ["172.18.0.2"], "conditions": {
+                    "ready": True, "serving": True, "terminating": False}}],
+                "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]})
+        if self.store.peek("/services", "kube-system", "kube-dns") is None:
+            api.create(rt_of("Service"), "kube-system", {
+                "metadata": {"name": "kube-dns", "labels": {
+                    "k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"},
+                    "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"}},
+                "spec": {"clusterIP": DNS_IP, "selector": {"k8s-app": "kube-dns"}, "ports": [
+                    {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                    {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]}})
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            if self.store.peek("/serviceaccounts", ns, "default") is None:
+                api.create(rt_of("ServiceAccount"), ns, {"metadata": {"name": "default"}})
+
+    def _node(self, name: str, index: int) -> dict[str, Any]:
+        control = index == 0
+        labels = {
+            "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+            "topology.kubernetes.io/zone": f"zone-{'abc'[index]}",
+        }
+        if control:
+            labels["node-role.kubernetes.io/control-plane"] = ""
+            labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
+        ip = f"172.18.0.{index + 2}"
+        now = self.api.now()
+        cond = lambda t, s, r, m: {"type": t, "status": s, "lastHeartbeatTime": now,  # noqa: E731
+                                   "lastTransitionTime": now, "reason": r, "message": m}
+        return {
+            "metadata": {"name": name, "labels": labels,
+                         "annotations": {"node.alpha.kubernetes.io/ttl": "0",
+                                         "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+            "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"],
+                     "providerID": f"kind://docker/{self.name}/{name}",
+                     **({"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}
+                        if control else {})},
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+                "capacity": {"cpu": "2", "ephemeral-storage": "263174212Ki", "memory": "24601060Ki", "pods": "110"},
+                "allocatable": {"cpu": "2", "ephemeral-storage": "263174212Ki", "memory": "24601060Ki",
+                                "pods": "110"},
+                "conditions": [
+                    cond("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                         "kubelet has sufficient memory available"),
+                    cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                    cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                    cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+                ],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                "nodeInfo": {"architecture": "amd64", "bootID": self.ids.uid("boot", "", name),
+                             "containerRuntimeVersion": "containerd://2.1.3",
+                             "kernelVersion": platform.release(), "kubeProxyVersion": "",
+                             "kubeletVersion": K8S_VERSION, "machineID": self.ids.uid("machine", "", name)
+                             .replace("-", ""), "operatingSystem": "linux",
+                             "osImage": "Debian GNU/Linux 12 (bookworm)", "systemUUID": self.ids.uid(
+                                 "system", "", name)},
+            },
+        }
+
+    def version_info(self) -> dict[str, Any]:
+        return {"major": "1", "minor": "34", "emulationMajor": "1", "emulationMinor": "34",
+                "minCompatibilityMajor": "1", "minCompatibilityMinor": "33",
+                "gitVersion": K8S_VERSION, "gitCommit": "kai-labs-embedded", "gitTreeState": "clean",
+                "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24.6", "compiler": "gc",
+                "platform": "linux/amd64"}
+
+    # -- subresources the apiserver delegates -----------------------------------
+    def bind(self, ns: str, name: str, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict) or not isinstance(body.get("target"), dict):
+            raise errors.bad_request("a Binding needs a target")
+        pod = self.api.get(rt_of("Pod"), ns, name)
+        if pod["spec"].get("nodeName"):
+            raise errors.conflict("pods", name, "", f"pod {name} is already assigned to node "
+                                                    f"\"{pod['spec']['nodeName']}\"")
+        self.controllers.bind(pod, str(body["target"].get("name", "")))
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+    async def pod_log(self, request: web.Request, ns: str, name: str) -> web.StreamResponse:
+        pod = self.api.get(rt_of("Pod"), ns, name)
+        q = request.query
+        containers = [c["name"] for c in pod["spec"].get("containers", [])]
+        container = q.get("container")
+        if container is None:
+            if len(containers) > 1:
+                raise errors.bad_request(f"a container name must be specified for pod {name}, choose one of: "
+                                         f"[{' '.join(containers)}]")
+            container = containers[0] if containers else None
+        elif container not in containers:
+            raise errors.bad_request(f"container {container} is not valid for pod {name}")
+        buf = self.kubelet.logs(ns, name, container)
+        if buf is None:
+            phase = pod.get("status", {}).get("phase", "Pending")
+            if phase == "Pending" or not pod["spec"].get("nodeName"):
+                waiting = ""
+                for cs in pod.get("status", {}).get("containerStatuses") or []:
+                    if cs["name"] == container:
+                        waiting = (cs.get("state", {}).get("waiting") or {}).get("reason", "")
+                why = waiting or "ContainerCreating"
+                raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: '
+                                         f"{'trying and failing to pull image' if 'Image' in why else why}"
+                                         if why in ("ContainerCreating", "ErrImagePull", "ImagePullBackOff")
+                                         else f'container "{container}" in pod "{name}" is waiting to start')
+            return web.Response(text="")
+        lines = list(buf.previous if q.get("previous") == "true" else buf.lines)
+        if q.get("previous") == "true" and not buf.previous:
+            raise errors.bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
+        if q.get("tailLines"):
+            try:
+                n = int(q["tailLines"])
+            except ValueError:
+                raise errors.bad_request("invalid tailLines") from None
+            lines = lines[-n:] if n > 0 else []
+        stamps = q.get("timestamps") == "true"
+
+        def fmt(t: float, line: str) -> str:
+            if not stamps:
+                return line + "\n"
+            import datetime as dt
+
+            return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z ") + line + "\n"
+
+        if q.get("follow") != "true":
+            return web.Response(text="".join(fmt(t, s) for t, s in lines), content_type="text/plain")
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await resp.prepare(request)
+        for t, s in lines:
+            await resp.write(fmt(t, s).encode())
+        start = len(buf.lines)
+        async for line in self.kubelet.follow(buf, start):
+            await resp.write(fmt(time.time(), line).encode())
+        return resp
+
+    async def pod_stream(self, request: web.Request, sub: str, ns: str, name: str) -> web.StreamResponse:
+        self.api.get(rt_of("Pod"), ns, name)
+        raise errors.bad_request(f"{sub} is not supported by the embedded cluster yet: use `kai-labs net curl` or "
+                                 "a client Pod (`kubectl run ... --restart=Never -- curl ...`) instead")
+
+    # -- kai-labs extension endpoints -------------------------------------------
+    async def handle_extension(self, request: web.Request, seg: list[str]) -> web.StreamResponse:
+        if seg[:2] != ["v1", "net"] or len(seg) != 3 or request.method != "POST":
+            if seg == ["v1", "info"]:
+                return web.json_response({"name": self.name, "seed": self.ids.seed, "nodes": self.nodes,
+                                          "pods_running": len(self.kubelet.workers)})
+            raise errors.unknown_resource()
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, ValueError):
+            raise errors.bad_request("the body must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body must be a JSON object")
+        from . import nethttp
+
+        op = seg[2]
+        if op == "resolve":
+            return web.json_response(nethttp.resolve(self.net, body))
+        if op == "route":
+            return web.json_response(nethttp.route(self.net, body))
+        if op == "curl":
+            return web.json_response(await nethttp.curl(self.net, body, self.nodes[1]))
+        raise errors.unknown_resource()

@@ -1,0 +1,181 @@
+"""Field schemas for strict decoding, derived from the official client's models.
+
+A real API server decodes a body into Go structs: an unknown field is a strict
+decoding error (with ``fieldValidation=Strict``, kubectl's default) and a value
+of the wrong JSON type is a ``json: cannot unmarshal`` error. The official
+``kubernetes`` Python client carries every API type's field names and types
+(``openapi_types`` / ``attribute_map``), so we read the schema from there
+instead of writing it twice. Texts follow
+staging/src/k8s.io/apiserver/pkg/endpoints/handlers/rest.go (transformDecodeError)
+and sigs.k8s.io/json strict decoding ("unknown field").
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+_MODEL_FOR_KIND = {
+    ("v1", "Pod"): "V1Pod",
+    ("v1", "Service"): "V1Service",
+    ("v1", "Namespace"): "V1Namespace",
+    ("v1", "Node"): "V1Node",
+    ("v1", "Endpoints"): "V1Endpoints",
+    ("v1", "Event"): "CoreV1Event",
+    ("v1", "ConfigMap"): "V1ConfigMap",
+    ("v1", "ServiceAccount"): "V1ServiceAccount",
+    ("discovery.k8s.io/v1", "EndpointSlice"): "V1EndpointSlice",
+    ("apps/v1", "Deployment"): "V1Deployment",
+    ("apps/v1", "ReplicaSet"): "V1ReplicaSet",
+    ("autoscaling/v1", "Scale"): "V1Scale",
+}
+
+# Go integer widths where they are int64 in the API types; everything else int32.
+_INT64 = {"terminationGracePeriodSeconds", "activeDeadlineSeconds", "deletionGracePeriodSeconds",
+          "generation", "observedGeneration", "runAsUser", "runAsGroup", "fsGroup", "count"}
+
+_lock = threading.Lock()
+_cache: dict[str, dict[str, tuple[str, str]]] = {}  # model -> json name -> (python type string, go struct name)
+_models: Any = None
+
+
+def _load() -> Any:
+    global _models
+    with _lock:
+        if _models is None:
+            import kubernetes.client.models as models  # noqa: PLC0415 (slow import, done once)
+
+            _models = models
+    return _models
+
+
+def preload() -> None:
+    """Import the models ahead of the first write (called from a worker thread)."""
+    _load()
+
+
+def _fields(model: str) -> dict[str, tuple[str, str]]:
+    if model not in _cache:
+        cls = getattr(_load(), model, None)
+        out: dict[str, tuple[str, str]] = {}
+        if cls is not None:
+            for py, typ in cls.openapi_types.items():
+                out[cls.attribute_map[py]] = (typ, model)
+        _cache[model] = out
+    return _cache[model]
+
+
+def _go_struct(model: str) -> str:
+    return re.sub(r"^(V\d+(?:alpha\d+|beta\d+)?|CoreV1|DiscoveryV1)", "", model)
+
+
+class DecodeError(Exception):
+    def __init__(self, unknown: list[str], type_error: str | None) -> None:
+        self.unknown = unknown
+        self.type_error = type_error
+        super().__init__(self.text())
+
+    def text(self) -> str:
+        if self.type_error:
+            return self.type_error
+        return "strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in self.unknown)
+
+
+def _json_type(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return "null"
+
+
+def _go_type(typ: str, name: str) -> str:
+    if typ == "int":
+        return "int64" if name in _INT64 else "int32"
+    if typ == "str" or typ == "datetime":
+        return "string"
+    if typ == "bool":
+        return "bool"
+    if typ.startswith("List["):
+        return "[]" + _go_type(typ[5:-1], name)
+    if typ.startswith("Dict["):
+        return "map[string]" + _go_type(typ.split(", ", 1)[1][:-1], name)
+    return "v1." + _go_struct(typ)
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.unknown: list[str] = []
+        self.type_error: str | None = None
+
+    def walk(self, typ: str, value: Any, path: str, gopath: str, struct: str, name: str) -> None:
+        if self.type_error or value is None or typ == "object":
+            return
+        jt = _json_type(value)
+
+        def mismatch() -> None:
+            self.type_error = (f"json: cannot unmarshal {jt} into Go struct field {struct}.{gopath} "
+                               f"of type {_go_type(typ, name)}")
+
+        if typ == "int":
+            if jt != "number" or (isinstance(value, float) and not value.is_integer()):
+                mismatch()
+        elif typ in ("str", "datetime"):
+            if jt != "string":
+                mismatch()
+        elif typ == "bool":
+            if jt != "bool":
+                mismatch()
+        elif typ == "float":
+            if jt != "number":
+                mismatch()
+        elif typ.startswith("List["):
+            if jt != "array":
+                mismatch()
+                return
+            inner = typ[5:-1]
+            for i, item in enumerate(value):
+                self.walk(inner, item, f"{path}[{i}]", gopath, struct, name)
+        elif typ.startswith("Dict["):
+            if jt != "object":
+                mismatch()
+                return
+            inner = typ.split(", ", 1)[1][:-1]
+            for k, item in value.items():
+                self.walk(inner, item, f"{path}.{k}", gopath, struct, name)
+        else:
+            if jt != "object":
+                mismatch()
+                return
+            self.model(typ, value, path, gopath)
+
+    def model(self, model: str, value: dict[str, Any], path: str, gopath: str) -> None:
+        fields = _fields(model)
+        if not fields:
+            return
+        for k, v in value.items():
+            if k not in fields:
+                self.unknown.append(f"{path}.{k}" if path else k)
+                continue
+            typ, _ = fields[k]
+            sub_go = f"{gopath}.{k}" if gopath else k
+            self.walk(typ, v, f"{path}.{k}" if path else k, sub_go, _go_struct(model), k)
+
+
+def check(api_version: str, kind: str, obj: dict[str, Any]) -> DecodeError | None:
+    """Unknown fields and type mismatches of ``obj`` against its API type."""
+    model = _MODEL_FOR_KIND.get((api_version, kind))
+    if model is None:
+        return None
+    w = _Walker()
+    w.model(model, obj, "", "")
+    if w.type_error or w.unknown:
+        return DecodeError(w.unknown, w.type_error)
+    return None

@@ -1,0 +1,161 @@
+"""Object storage: SQLite in WAL mode behind an in-memory index, one resourceVersion.
+
+k3s keeps Kubernetes objects in SQLite through kine; we do the same in miniature.
+Every write is its own committed transaction before the API answers, so a process
+killed with SIGKILL loses nothing it acknowledged (WAL + ``synchronous=NORMAL``:
+the commit is in the WAL file before ``commit()`` returns; only an OS crash could
+drop the last transactions, see ARCHITECTURE.md).
+
+The whole object set is also kept in memory (the apiserver's watch cache plays
+this role in Kubernetes), so reads never touch the disk. Watchers get events in
+resourceVersion order from a bounded history, like the watch cache's window.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Obj = dict[str, Any]
+
+HISTORY = 20_000  # events kept for watches that resume from a resourceVersion
+
+
+@dataclass(frozen=True)
+class Event:
+    rv: int
+    type: str  # ADDED | MODIFIED | DELETED
+    key: str  # storage key, e.g. "/pods" or "apps/deployments"
+    obj: Obj
+
+
+class TooOld(Exception):
+    """A watch asked for a resourceVersion older than the kept history."""
+
+
+class Store:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS objects (key TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"
+            " rv INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (key, ns, name))"
+        )
+        self.db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+        self._objects: dict[str, dict[tuple[str, str], Obj]] = {}
+        self.rv = 0
+        for key, ns, name, rv, data in self.db.execute("SELECT key, ns, name, rv, data FROM objects"):
+            self._objects.setdefault(key, {})[(ns, name)] = json.loads(data)
+            self.rv = max(self.rv, rv)
+        row = self.db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
+        if row:
+            self.rv = max(self.rv, int(row[0]))
+        self.history: deque[Event] = deque(maxlen=HISTORY)
+        self.oldest_rv = self.rv  # watches may resume from here on
+        self._listeners: list[Callable[[Event], None]] = []
+
+    # -- reading -----------------------------------------------------------
+    def get(self, key: str, ns: str, name: str) -> Obj | None:
+        obj = self._objects.get(key, {}).get((ns, name))
+        return copy.deepcopy(obj) if obj is not None else None
+
+    def peek(self, key: str, ns: str, name: str) -> Obj | None:
+        """Like get, without copying: the caller must not mutate the result."""
+        return self._objects.get(key, {}).get((ns, name))
+
+    def iter(self, key: str, ns: str | None = None) -> Iterator[Obj]:
+        """Objects of a key in (namespace, name) order, uncopied (read-only)."""
+        items = self._objects.get(key, {})
+        for k in sorted(items):
+            if ns is None or k[0] == ns:
+                yield items[k]
+
+    def list(self, key: str, ns: str | None = None) -> list[Obj]:
+        return [copy.deepcopy(o) for o in self.iter(key, ns)]
+
+    def count(self, key: str) -> int:
+        return len(self._objects.get(key, {}))
+
+    def meta_get(self, k: str) -> str | None:
+        row = self.db.execute("SELECT v FROM meta WHERE k=?", (k,)).fetchone()
+        return row[0] if row else None
+
+    def meta_set(self, k: str, v: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", (k, v))
+
+    # -- writing -----------------------------------------------------------
+    def _next_rv(self) -> int:
+        self.rv += 1
+        return self.rv
+
+    def put(self, key: str, obj: Obj, event_type: str) -> Obj:
+        """Store a new version (ADDED or MODIFIED); sets metadata.resourceVersion."""
+        md = obj["metadata"]
+        ns, name = md.get("namespace", ""), md["name"]
+        rv = self._next_rv()
+        md["resourceVersion"] = str(rv)
+        data = json.dumps(obj, separators=(",", ":"))
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO objects (key, ns, name, rv, data) VALUES (?, ?, ?, ?, ?)",
+                (key, ns, name, rv, data),
+            )
+        stored = json.loads(data)
+        self._objects.setdefault(key, {})[(ns, name)] = stored
+        self._emit(Event(rv, event_type, key, stored))
+        return copy.deepcopy(stored)
+
+    def remove(self, key: str, ns: str, name: str) -> Obj | None:
+        old = self._objects.get(key, {}).pop((ns, name), None)
+        if old is None:
+            return None
+        rv = self._next_rv()
+        old = copy.deepcopy(old)
+        old["metadata"]["resourceVersion"] = str(rv)
+        with self.db:
+            self.db.execute("DELETE FROM objects WHERE key=? AND ns=? AND name=?", (key, ns, name))
+            self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES ('rv', ?)", (str(rv),))
+        self._emit(Event(rv, "DELETED", key, old))
+        return old
+
+    def wipe(self) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM objects")
+        self._objects.clear()
+
+    # -- watching ----------------------------------------------------------
+    def _emit(self, ev: Event) -> None:
+        if len(self.history) == self.history.maxlen:
+            self.oldest_rv = self.history[0].rv
+        self.history.append(ev)
+        for fn in list(self._listeners):
+            fn(ev)
+
+    def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
+        self._listeners.append(fn)
+
+        def cancel() -> None:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
+
+        return cancel
+
+    def since(self, rv: int) -> list[Event]:
+        """Events after rv; raises TooOld when the history no longer reaches back."""
+        if rv < self.oldest_rv:
+            raise TooOld(rv)
+        return [e for e in self.history if e.rv > rv]
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass
