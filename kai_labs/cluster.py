@@ -107,9 +107,6 @@ def up(name: str = "kai-labs", seed: int | None = None, port: int | None = None,
     """Start the cluster in the background (or reuse a running one) and wait until it answers."""
     st = status(name)
     if st.running:
-        if seed is not None and st.seed is not None and int(st.seed) != seed:
-            raise ClusterError(f"cluster {name} is already running with seed {st.seed}; run `kai-labs cluster down "
-                               f"--name {name}` (or reset) to start it with seed {seed}")
         return st
     home = st.home
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -296,6 +293,12 @@ class Cluster:
 
         return client.DiscoveryV1Api(self.api_client())
 
+    def inspect(self, service: str, namespace: str = "default") -> Any:
+        """Follow Service -> selector -> EndpointSlice -> readiness -> targetPort -> app (kai_labs.labs)."""
+        from .labs.inspect import inspect
+
+        return inspect(self, service, namespace)
+
     def kubectl(self, *args: str, check: bool = False, input: str | None = None,  # noqa: A002
                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl against this cluster."""
@@ -307,7 +310,12 @@ class Cluster:
 
 
 def start(name: str = "kai-labs", seed: int | None = None, *, set_env: bool = True) -> Cluster:
-    """Start (or reuse) the embedded cluster and return a handle; sets KUBECONFIG for `!kubectl` cells."""
+    """Start (or reuse) the embedded cluster and return a handle; sets KUBECONFIG for `!kubectl` cells.
+
+    Without a seed, ``KAI_LABS_SEED`` from the environment is used (CI sets it so
+    notebook outputs are reproducible)."""
+    if seed is None and os.environ.get("KAI_LABS_SEED", "").strip().isdigit():
+        seed = int(os.environ["KAI_LABS_SEED"])
     st = up(name, seed)
     return attach(name, set_env=set_env, status_=st)
 

@@ -14,10 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-try:
-    import kai_labs  # noqa: F401
-except ModuleNotFoundError:  # the package is not installed into the venv
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from kai_labs.sim.endpointslices import (  # noqa: E402
     ANNOTATION_TRIGGER_TIME,

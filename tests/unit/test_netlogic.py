@@ -11,9 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-# The repo root is not on sys.path under pytest's default "prepend" import mode
-# (tests/unit has no __init__.py); make the package importable without packaging.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from kai_labs.sim.netlogic import (  # noqa: E402
     Affinity,

@@ -12,9 +12,6 @@ from pathlib import Path
 
 import pytest
 
-# Let `pytest tests/unit/test_printers.py` import the package from the repo root
-# even before the project is installed or configures pytest's pythonpath.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from kai_labs.sim.printers import (  # noqa: E402
     format_discovery_endpoints,

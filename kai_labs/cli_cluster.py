@@ -1,0 +1,156 @@
+"""``kai-labs cluster ...`` and ``kai-labs net ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+
+from . import cluster as cl
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    c = sub.add_parser("cluster", help="start, stop and inspect the embedded cluster")
+    cs = c.add_subparsers(dest="action", metavar="ACTION")
+
+    def add(name: str, help_: str, func: object) -> argparse.ArgumentParser:
+        p = cs.add_parser(name, help=help_)
+        p.add_argument("--name", default="kai-labs", help="cluster name (default kai-labs)")
+        p.set_defaults(func=func)
+        return p
+
+    up = add("up", "start the embedded cluster (reuses a running one)", _up)
+    up.add_argument("--seed", type=int, default=None, help="make names, IPs and ports reproducible")
+    up.add_argument("--port", type=int, default=None, help="API port on 127.0.0.1 (default: a free one)")
+    up.add_argument("--kind", action="store_true", help="use a kind cluster instead (needs Docker and kind)")
+    add("down", "stop the cluster (state is kept)", _down)
+    st = add("status", "is the cluster running?", _status)
+    st.add_argument("--json", action="store_true")
+    add("env", "print `export KUBECONFIG=...` for this cluster", _env)
+    lg = add("logs", "print the cluster process log", _logs)
+    lg.add_argument("--tail", type=int, default=50)
+    add("reset", "stop the cluster and wipe its state", _reset)
+    c.set_defaults(func=lambda a: (c.print_help(), 2)[1])
+
+    n = sub.add_parser("net", help="DNS, routing and HTTP as a Pod in the cluster sees them")
+    ns_ = n.add_subparsers(dest="action", metavar="ACTION")
+    for name, help_ in (("resolve", "DNS lookup from a namespace"), ("route", "the service proxy's decision"),
+                        ("curl", "a real HTTP request through DNS and the service proxy")):
+        p = ns_.add_parser(name, help=help_)
+        p.add_argument("target", help={"resolve": "name, e.g. web or web.demo.svc.cluster.local",
+                                       "route": "destination, e.g. web:80 or 10.96.0.20:80",
+                                       "curl": "URL, e.g. http://web/hostname"}[name])
+        p.add_argument("-n", "--namespace", default="default")
+        p.add_argument("--name", default="kai-labs", help="cluster name")
+        p.add_argument("--json", action="store_true")
+        if name == "resolve":
+            p.add_argument("--type", default="A")
+        if name == "route":
+            p.add_argument("--source-node", default=None)
+            p.add_argument("--source-ip", default=None)
+        if name == "curl":
+            p.add_argument("--timeout", type=float, default=2.0)
+        p.set_defaults(func={"resolve": _resolve, "route": _route, "curl": _curl}[name])
+    n.set_defaults(func=lambda a: (n.print_help(), 2)[1])
+
+
+def _up(a: argparse.Namespace) -> int:
+    if a.kind:
+        raise cl.ClusterError("kind support is not available yet in this version; the embedded cluster needs "
+                              "neither Docker nor kind: run `kai-labs cluster up`")
+    was = cl.status(a.name)
+    t0 = time.monotonic()
+    st = cl.up(a.name, a.seed, a.port)
+    dt = time.monotonic() - t0
+    verb = "is already running" if was.running else f"is up ({dt:.2f}s)"
+    print(f"cluster {a.name} {verb}: https://127.0.0.1:{st.port} (pid {st.pid})")
+    print(f"kubeconfig: {st.kubeconfig}")
+    print(f"use it:     export KUBECONFIG={st.kubeconfig}   (or: eval \"$(kai-labs cluster env)\")")
+    print("then:       kubectl get nodes")
+    return 0
+
+
+def _down(a: argparse.Namespace) -> int:
+    if cl.down(a.name):
+        print(f"cluster {a.name} stopped (state kept in {cl.home_for(a.name)}; `cluster reset` wipes it)")
+    else:
+        print(f"cluster {a.name} is not running")
+    return 0
+
+
+def _status(a: argparse.Namespace) -> int:
+    st = cl.status(a.name)
+    if a.json:
+        print(json.dumps({"name": st.name, "running": st.running, "pid": st.pid, "port": st.port,
+                          "home": str(st.home), "kubeconfig": str(st.kubeconfig)}))
+    elif st.running:
+        print(f"cluster {a.name}: running on https://127.0.0.1:{st.port} (pid {st.pid}); kubeconfig {st.kubeconfig}")
+    else:
+        print(f"cluster {a.name}: not running (start it with `kai-labs cluster up`)")
+    return 0 if st.running else 1
+
+
+def _env(a: argparse.Namespace) -> int:
+    st = cl.status(a.name)
+    if not st.running:
+        raise cl.ClusterError(f"cluster {a.name} is not running; start it with `kai-labs cluster up`")
+    print(f"export KUBECONFIG={st.kubeconfig}")
+    return 0
+
+
+def _logs(a: argparse.Namespace) -> int:
+    path = cl.home_for(a.name) / "cluster.log"
+    if not path.exists():
+        raise cl.ClusterError(f"no log yet for cluster {a.name} ({path})")
+    lines = path.read_text(errors="replace").splitlines()
+    sys.stdout.write("\n".join(lines[-a.tail:]) + "\n")
+    return 0
+
+
+def _reset(a: argparse.Namespace) -> int:
+    cl.reset(a.name)
+    print(f"cluster {a.name} stopped and its state wiped")
+    return 0
+
+
+def _handle(a: argparse.Namespace) -> cl.Cluster:
+    return cl.attach(a.name, set_env=False)
+
+
+def _resolve(a: argparse.Namespace) -> int:
+    ans = _handle(a).net.resolve(a.target, a.namespace, a.type)
+    if a.json:
+        print(json.dumps(asdict(ans), indent=2))
+    else:
+        print(f"{ans.rcode} {ans.fqdn}")
+        for r in ans.answers:
+            print(f"  {r.name}\t{r.ttl}\tIN\t{r.type}\t{r.data}")
+    return 0 if ans.rcode == "NOERROR" else 1
+
+
+def _route(a: argparse.Namespace) -> int:
+    r = _handle(a).net.route(a.target, a.namespace, a.source_node, a.source_ip)
+    if a.json:
+        print(json.dumps(asdict(r), indent=2))
+    else:
+        where = f" -> {r.endpoint[0]} {r.endpoint[1]}:{r.endpoint[2]}" if r.endpoint else ""
+        print(f"{r.action.upper()}{where}\n  {r.reason}")
+    return 0 if r.action == "forward" else 1
+
+
+def _curl(a: argparse.Namespace) -> int:
+    r = _handle(a).net.curl(a.target, a.namespace, a.timeout)
+    if a.json:
+        print(json.dumps(asdict(r), indent=2))
+    elif r.ok or r.status:
+        sys.stdout.write(r.body if r.body.endswith("\n") or not r.body else r.body + "\n")
+        print(f"# HTTP {r.status} from pod {r.backend}", file=sys.stderr)
+    else:
+        print(f"curl: {r.error}: {r.detail}", file=sys.stderr)
+    return 0 if r.ok else 1
+
+
+_ = os

@@ -1,0 +1,481 @@
+"""API-server defaulting for the kinds the embedded cluster serves.
+
+Objects are plain dicts spelled as the Kubernetes JSON API spells them; every
+function mutates in place and never raises on ill-typed input (a field of the
+wrong type is left alone for ``validation.validate`` to report).
+
+Facts carried over (not code) from kubernetes/kubernetes:
+
+* ``pkg/apis/core/v1/defaults.go`` (SetDefaults_Service, SetDefaults_Pod,
+  SetDefaults_PodSpec, SetDefaults_Container, SetDefaults_Probe,
+  SetDefaults_HTTPGetAction, SetDefaults_Endpoints, SetDefaults_Namespace,
+  SetDefaults_NamespaceStatus, SetDefaults_NodeStatus);
+* ``pkg/apis/core/v1/zz_generated.defaults.go`` (declarative ``+default``:
+  ContainerPort.protocol TCP, ServicePort.protocol TCP);
+* ``pkg/apis/apps/v1/defaults.go`` (SetDefaults_Deployment, SetDefaults_ReplicaSet);
+* ``pkg/apis/discovery/v1/defaults.go`` (SetDefaults_EndpointPort);
+* ``pkg/registry/core/service/storage/alloc.go`` (initIPFamilyFields: the
+  ipFamilyPolicy / ipFamilies a single-stack IPv4 cluster fills in) and
+  ``pkg/registry/core/service/strategy.go`` (normalizeClusterIPs,
+  dropTypeDependentFields);
+* ``pkg/registry/core/namespace/strategy.go`` (PrepareForCreate: the
+  ``kubernetes`` finalizer);
+* admission plugins ``plugin/pkg/admission/serviceaccount`` (serviceAccountName
+  ``default``), ``defaulttolerationseconds`` (not-ready/unreachable 300s) and
+  ``priority`` (priority 0, preemptionPolicy PreemptLowerPriority).
+
+Allocation (clusterIP, nodePort) is *not* done here: the server does it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+DEFAULT_CLIENT_IP_TIMEOUT = 10800
+DEFAULT_TOLERATION_SECONDS = 300
+_NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+_UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _as_map(v: Any) -> dict[str, Any] | None:
+    return v if isinstance(v, dict) else None
+
+
+def _as_list(v: Any) -> list[Any] | None:
+    return v if isinstance(v, list) else None
+
+
+def _child_map(parent: dict[str, Any], key: str, create: bool = True) -> dict[str, Any] | None:
+    """Return ``parent[key]`` as a dict, creating it when absent/None (if ``create``)."""
+    v = parent.get(key)
+    if v is None and create:
+        v = {}
+        parent[key] = v
+    return v if isinstance(v, dict) else None
+
+
+def _maps(v: Any) -> list[dict[str, Any]]:
+    """The dict elements of a list (others are skipped: validation reports them)."""
+    lst = _as_list(v)
+    return [x for x in lst if isinstance(x, dict)] if lst is not None else []
+
+
+def _empty(v: Any) -> bool:
+    return v is None or v == "" or v == 0 and _is_int(v)
+
+
+# --------------------------------------------------------------------------- public API
+
+def apply_defaults(kind: str, obj: dict[str, Any]) -> None:
+    """Default ``obj`` (a ``kind`` object) in place, as a v1.3x API server does before validation."""
+    if not isinstance(obj, dict):
+        return
+    fn = _KIND_DEFAULTERS.get(kind)
+    if fn is not None:
+        fn(obj)
+
+
+def default_pod_spec(spec: dict[str, Any]) -> None:
+    """SetDefaults_PodSpec plus per-container/probe defaults; used for Pods and pod templates.
+
+    Source: pkg/apis/core/v1/defaults.go SetDefaults_PodSpec, SetDefaults_Container,
+    SetDefaults_Probe, SetDefaults_HTTPGetAction; zz_generated.defaults.go (ports).
+    """
+    if not isinstance(spec, dict):
+        return
+    if _empty(spec.get("dnsPolicy")):
+        spec["dnsPolicy"] = "ClusterFirst"
+    if _empty(spec.get("restartPolicy")):
+        spec["restartPolicy"] = "Always"
+    if spec.get("securityContext") is None:
+        spec["securityContext"] = {}
+    if spec.get("terminationGracePeriodSeconds") is None:
+        spec["terminationGracePeriodSeconds"] = 30
+    if _empty(spec.get("schedulerName")):
+        spec["schedulerName"] = "default-scheduler"
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        for c in _maps(spec.get(key)):
+            _default_container(c)
+
+
+def image_pull_policy_for(image: Any) -> str:
+    """``Always`` when the image tag is ``latest`` (or absent, no digest), else ``IfNotPresent``.
+
+    Source: SetDefaults_Container + pkg/util/parsers.ParseImageName (an unparsable
+    reference yields an empty tag, hence IfNotPresent).
+    """
+    if not isinstance(image, str) or not _IMAGE_REF.match(image):
+        return "IfNotPresent"
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2] if ":" in last else ""
+    if tag == "" and digest == "":
+        tag = "latest"
+    return "Always" if tag == "latest" else "IfNotPresent"
+
+
+# Loose docker reference grammar: lowercase repository path, optional :tag, optional @digest.
+_IMAGE_REF = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+
+
+# --------------------------------------------------------------------------- containers
+
+def _default_container(c: dict[str, Any]) -> None:
+    """SetDefaults_Container, ContainerPort protocol, probes and lifecycle handlers."""
+    if _empty(c.get("imagePullPolicy")):
+        c["imagePullPolicy"] = image_pull_policy_for(c.get("image"))
+    if _empty(c.get("terminationMessagePath")):
+        c["terminationMessagePath"] = "/dev/termination-log"
+    if _empty(c.get("terminationMessagePolicy")):
+        c["terminationMessagePolicy"] = "File"
+    if c.get("resources") is None:
+        c["resources"] = {}
+    for p in _maps(c.get("ports")):
+        if _empty(p.get("protocol")):
+            p["protocol"] = "TCP"
+    for probe_key in ("livenessProbe", "readinessProbe", "startupProbe"):
+        probe = _as_map(c.get(probe_key))
+        if probe is not None:
+            _default_probe(probe)
+    lifecycle = _as_map(c.get("lifecycle"))
+    if lifecycle is not None:
+        for hook in ("postStart", "preStop"):
+            handler = _as_map(lifecycle.get(hook))
+            if handler is not None:
+                _default_handler(handler)
+
+
+def _default_probe(probe: dict[str, Any]) -> None:
+    """SetDefaults_Probe (R32): zero means unset for these four counters."""
+    for key, value in (("timeoutSeconds", 1), ("periodSeconds", 10),
+                       ("successThreshold", 1), ("failureThreshold", 3)):
+        if _empty(probe.get(key)):
+            probe[key] = value
+    _default_handler(probe)
+
+
+def _default_handler(handler: dict[str, Any]) -> None:
+    """SetDefaults_HTTPGetAction: path ``/`` and scheme ``HTTP``."""
+    http = _as_map(handler.get("httpGet"))
+    if http is not None:
+        if _empty(http.get("path")):
+            http["path"] = "/"
+        if _empty(http.get("scheme")):
+            http["scheme"] = "HTTP"
+
+
+# --------------------------------------------------------------------------- pods
+
+def _default_pod(obj: dict[str, Any]) -> None:
+    """SetDefaults_Pod + SetDefaults_PodSpec + the admission plugins kubectl shows the effect of."""
+    spec = _child_map(obj, "spec")
+    if spec is None:
+        return
+    default_pod_spec(spec)
+    if spec.get("enableServiceLinks") is None:
+        spec["enableServiceLinks"] = True
+    _default_pod_admission(spec)
+
+
+def _default_pod_admission(spec: dict[str, Any]) -> None:
+    """ServiceAccount, DefaultTolerationSeconds and Priority admission (Pods only)."""
+    if _empty(spec.get("serviceAccountName")):
+        sa = spec.get("serviceAccount")
+        spec["serviceAccountName"] = sa if isinstance(sa, str) and sa else "default"
+    if _empty(spec.get("serviceAccount")) and isinstance(spec.get("serviceAccountName"), str):
+        spec["serviceAccount"] = spec["serviceAccountName"]  # deprecated mirror set by conversion
+    if spec.get("priority") is None and _empty(spec.get("priorityClassName")):
+        spec["priority"] = 0
+    if spec.get("preemptionPolicy") is None:
+        spec["preemptionPolicy"] = "PreemptLowerPriority"
+    _add_default_tolerations(spec)
+
+
+def _tolerates_no_execute(tolerations: list[dict[str, Any]], key: str) -> bool:
+    for t in tolerations:
+        effect = t.get("effect") or ""
+        if effect not in ("", "NoExecute"):
+            continue
+        t_key = t.get("key") or ""
+        if t_key == key or (t_key == "" and t.get("operator") == "Exists"):
+            return True
+    return False
+
+
+def _add_default_tolerations(spec: dict[str, Any]) -> None:
+    """plugin/pkg/admission/defaulttolerationseconds: add 300s NoExecute tolerations."""
+    raw = spec.get("tolerations")
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        return
+    present = [t for t in raw if isinstance(t, dict)]
+    added = []
+    for key in (_NOT_READY_TAINT, _UNREACHABLE_TAINT):
+        if not _tolerates_no_execute(present, key):
+            added.append({"key": key, "operator": "Exists", "effect": "NoExecute",
+                          "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
+    if added:
+        spec["tolerations"] = raw + added
+
+
+def _default_template(spec: dict[str, Any]) -> None:
+    template = _child_map(spec, "template")
+    if template is None:
+        return
+    tspec = _child_map(template, "spec")
+    if tspec is not None:
+        default_pod_spec(tspec)
+
+
+# --------------------------------------------------------------------------- workloads
+
+def _default_deployment(obj: dict[str, Any]) -> None:
+    """apps/v1 SetDefaults_Deployment (+ pod template defaults)."""
+    spec = _child_map(obj, "spec")
+    if spec is None:
+        return
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+    strategy = _child_map(spec, "strategy")
+    if strategy is not None:
+        if _empty(strategy.get("type")):
+            strategy["type"] = "RollingUpdate"
+        if strategy.get("type") == "RollingUpdate":
+            ru = _child_map(strategy, "rollingUpdate")
+            if ru is not None:
+                for key in ("maxUnavailable", "maxSurge"):
+                    if ru.get(key) is None:
+                        ru[key] = "25%"
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = 10
+    if spec.get("progressDeadlineSeconds") is None:
+        spec["progressDeadlineSeconds"] = 600
+    _default_template(spec)
+
+
+def _default_replicaset(obj: dict[str, Any]) -> None:
+    """apps/v1 SetDefaults_ReplicaSet (+ pod template defaults)."""
+    spec = _child_map(obj, "spec")
+    if spec is None:
+        return
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+    _default_template(spec)
+
+
+# --------------------------------------------------------------------------- services
+
+def _externally_accessible(spec: dict[str, Any]) -> bool:
+    """pkg/api/v1/service ExternallyAccessible."""
+    t = spec.get("type")
+    ext = spec.get("externalIPs")
+    return t in ("LoadBalancer", "NodePort") or (t == "ClusterIP" and isinstance(ext, list) and len(ext) > 0)
+
+
+def _default_service(obj: dict[str, Any]) -> None:
+    """SetDefaults_Service (R5) + the allocator's IP-family defaults + create-time clusterIPs sync."""
+    spec = _child_map(obj, "spec")
+    if spec is None:
+        return
+    _default_session_affinity(spec)
+    if _empty(spec.get("type")):
+        spec["type"] = "ClusterIP"
+    for sp in _maps(spec.get("ports")):
+        _default_service_port(sp)
+    if _externally_accessible(spec) and _empty(spec.get("externalTrafficPolicy")):
+        spec["externalTrafficPolicy"] = "Cluster"
+    if spec.get("internalTrafficPolicy") is None and spec.get("type") in ("ClusterIP", "NodePort", "LoadBalancer"):
+        spec["internalTrafficPolicy"] = "Cluster"
+    if spec.get("type") == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is None:
+        spec["allocateLoadBalancerNodePorts"] = True
+    normalize_service_cluster_ips(obj, None)
+    _default_ip_families(spec)
+    status = _child_map(obj, "status")
+    if status is not None and status.get("loadBalancer") is None:
+        status["loadBalancer"] = {}
+
+
+def _default_session_affinity(spec: dict[str, Any]) -> None:
+    if _empty(spec.get("sessionAffinity")):
+        spec["sessionAffinity"] = "None"
+    affinity = spec.get("sessionAffinity")
+    if affinity == "None":
+        spec.pop("sessionAffinityConfig", None)
+    elif affinity == "ClientIP":
+        cfg = _as_map(spec.get("sessionAffinityConfig"))
+        client_ip = _as_map(cfg.get("clientIP")) if cfg is not None else None
+        if client_ip is None or client_ip.get("timeoutSeconds") is None:
+            spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": DEFAULT_CLIENT_IP_TIMEOUT}}
+
+
+def _default_service_port(sp: dict[str, Any]) -> None:
+    if _empty(sp.get("protocol")):
+        sp["protocol"] = "TCP"
+    tp = sp.get("targetPort")
+    if tp is None or tp == "" or (_is_int(tp) and tp == 0):
+        if _is_int(sp.get("port")):
+            sp["targetPort"] = sp["port"]
+
+
+def _parse_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def _default_ip_families(spec: dict[str, Any]) -> None:
+    """alloc.go initIPFamilyFields on a single-stack IPv4 cluster.
+
+    Headless + selectorless Services default to RequireDualStack and get both
+    families listed; everything else gets SingleStack / [IPv4]. A family is not
+    inferred from an IPv6 clusterIP (validation reports that IPv6 is not configured).
+    """
+    if spec.get("type") == "ExternalName":
+        return
+    cips = _as_list(spec.get("clusterIPs")) or []
+    first = cips[0] if cips else spec.get("clusterIP")
+    headless = first == "None"
+    selector = spec.get("selector")
+    selectorless = not (isinstance(selector, dict) and len(selector) > 0)
+    if spec.get("ipFamilyPolicy") is None:
+        spec["ipFamilyPolicy"] = "RequireDualStack" if headless and selectorless else "SingleStack"
+    if spec.get("ipFamilies") is not None:
+        return
+    ip = _parse_ip(first)
+    if ip is not None and ip.version == 6:
+        return
+    families = ["IPv4"]
+    if headless and selectorless and spec.get("ipFamilyPolicy") != "SingleStack":
+        families.append("IPv6")
+    spec["ipFamilies"] = families
+
+
+def normalize_service_cluster_ips(obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """Keep ``spec.clusterIP`` and ``spec.clusterIPs`` in step, and drop fields a type change orphans.
+
+    Source: pkg/registry/core/service/strategy.go normalizeClusterIPs and
+    dropTypeDependentFields. ``old`` is the stored object on update, None on create.
+    """
+    spec = _as_map(obj.get("spec")) if isinstance(obj, dict) else None
+    if spec is None:
+        return
+    cip, cips = spec.get("clusterIP"), spec.get("clusterIPs")
+    if old is None:
+        if isinstance(cip, str) and cip and not cips:
+            spec["clusterIPs"] = [cip]
+        return
+    ospec = _as_map(old.get("spec")) if isinstance(old, dict) else None
+    if ospec is None:
+        return
+    ocip, ocips = ospec.get("clusterIP"), ospec.get("clusterIPs")
+    if ocips and not cips and ocip == cip:
+        spec["clusterIPs"] = ocips
+    if ocip != cip and spec.get("clusterIPs") == ocips:
+        if ocip and not cip:
+            spec.pop("clusterIPs", None)
+        elif isinstance(cip, str):
+            spec["clusterIPs"] = [cip]
+    _drop_type_dependent_fields(spec, ospec)
+
+
+def _drop_type_dependent_fields(spec: dict[str, Any], ospec: dict[str, Any]) -> None:
+    """strategy.go dropTypeDependentFields: only fields the user left unchanged are cleared."""
+    new_type, old_type = spec.get("type"), ospec.get("type")
+    if new_type == old_type:
+        return
+    if new_type == "ExternalName":
+        for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+            if key in spec and spec.get(key) == ospec.get(key):
+                spec.pop(key, None)
+    if new_type not in ("NodePort", "LoadBalancer"):
+        old_ports = {(p.get("port"), p.get("protocol")): p.get("nodePort") for p in _maps(ospec.get("ports"))}
+        for p in _maps(spec.get("ports")):
+            if "nodePort" in p and old_ports.get((p.get("port"), p.get("protocol"))) == p.get("nodePort"):
+                p.pop("nodePort", None)
+    if new_type != "LoadBalancer":
+        for key in ("allocateLoadBalancerNodePorts", "loadBalancerClass"):
+            if key in spec and spec.get(key) == ospec.get(key):
+                spec.pop(key, None)
+    if not _externally_accessible(spec):
+        for key in ("externalTrafficPolicy", "healthCheckNodePort"):
+            if key in spec and spec.get(key) == ospec.get(key):
+                spec.pop(key, None)
+
+
+# --------------------------------------------------------------------------- other kinds
+
+def _default_namespace(obj: dict[str, Any]) -> None:
+    """SetDefaults_Namespace (name label), namespace strategy finalizer, SetDefaults_NamespaceStatus."""
+    meta = _child_map(obj, "metadata")
+    name = meta.get("name") if meta is not None else None
+    if meta is not None and isinstance(name, str) and name:
+        labels = _child_map(meta, "labels")
+        if labels is not None:
+            labels["kubernetes.io/metadata.name"] = name
+    spec = _child_map(obj, "spec")
+    if spec is not None and spec.get("finalizers") is None:
+        spec["finalizers"] = ["kubernetes"]
+    status = _child_map(obj, "status")
+    if status is not None and _empty(status.get("phase")):
+        status["phase"] = "Active"
+
+
+def _default_endpoints(obj: dict[str, Any]) -> None:
+    """SetDefaults_Endpoints: port protocol TCP."""
+    for subset in _maps(obj.get("subsets")):
+        for port in _maps(subset.get("ports")):
+            if _empty(port.get("protocol")):
+                port["protocol"] = "TCP"
+
+
+def _default_endpoint_slice(obj: dict[str, Any]) -> None:
+    """discovery/v1 SetDefaults_EndpointPort: name "" and protocol TCP."""
+    for port in _maps(obj.get("ports")):
+        if port.get("name") is None:
+            port["name"] = ""
+        if port.get("protocol") is None:
+            port["protocol"] = "TCP"
+
+
+def _default_node(obj: dict[str, Any]) -> None:
+    """SetDefaults_NodeStatus: allocatable defaults to capacity."""
+    status = _as_map(obj.get("status"))
+    if status is None:
+        return
+    capacity = status.get("capacity")
+    if status.get("allocatable") is None and isinstance(capacity, dict):
+        status["allocatable"] = dict(capacity)
+
+
+def _default_nothing(obj: dict[str, Any]) -> None:
+    """ConfigMap, Event: no visible defaults (SetDefaults_ConfigMap's empty data map is omitted in JSON)."""
+
+
+_KIND_DEFAULTERS = {
+    "Service": _default_service,
+    "Pod": _default_pod,
+    "Deployment": _default_deployment,
+    "ReplicaSet": _default_replicaset,
+    "Namespace": _default_namespace,
+    "Endpoints": _default_endpoints,
+    "EndpointSlice": _default_endpoint_slice,
+    "Node": _default_node,
+    "ConfigMap": _default_nothing,
+    "Event": _default_nothing,
+}

@@ -1,0 +1,936 @@
+"""Container emulator: what the embedded cluster's kubelet runs for a Pod's container.
+
+Each supported image is emulated by a small asyncio program bound on 127.0.0.1
+(one real server per port the app listens on); clients reach it through the
+virtual network (``PodNet.connect``). Texts and behaviours follow the images'
+sources:
+
+* agnhost: kubernetes/kubernetes ``test/images/agnhost/netexec/netexec.go``
+  (flags ``--http-port`` 8080, ``--udp-port`` 8081, ``--sctp-port`` -1; routes
+  ``/``, ``/clientip``, ``/dial``, ``/echo``, ``/exit``, ``/healthz``,
+  ``/hostname``, ``/hostName``, ``/redirect``, ``/shell``, ``/shutdown``,
+  ``/upload``; Go ``log.Printf`` lines), ``serve-hostname/serve_hostname.go``
+  (``--port`` 9376, ``--http`` true, ``--tcp``, ``--close``) and
+  ``pause/pause.go`` (prints ``Paused``; SIGTERM exits 2).
+* hashicorp/http-echo ``main.go``/``handlers.go`` (``-listen`` ``:5678``,
+  ``-text`` or ``$ECHO_TEXT``, ``/health`` -> ``{"status":"ok"}``, the
+  ``X-App-Name``/``X-App-Version`` headers and its access-log format).
+* nginx's official image (docker-entrypoint.sh notices, default welcome page,
+  ``log_format main`` access lines, built-in 404 page).
+* Go ``net/http`` response framing (handler headers sorted, then ``Date``,
+  ``Content-Length``, ``Content-Type``).
+
+Container runtime semantics: ``command`` replaces the image ENTRYPOINT and
+``args`` replace its CMD; ``$(VAR)`` in command/args expands from the
+container's env as the kubelet does. ``/shell`` and ``/upload`` of netexec are
+refused: the embedded cluster never runs a real shell or writes real files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import html
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from . import tools
+from .tools import AGNHOST, go_json, repository, status_text
+
+NGINX_VERSION = "1.27.3"
+HTTP_ECHO_VERSION = "1.0.0"
+
+SUPPORTED_IMAGES: list[str] = [
+    "registry.k8s.io/e2e-test-images/agnhost (netexec, serve-hostname, pause)",
+    "nginx",
+    "hashicorp/http-echo",
+    "curlimages/curl",
+    "busybox",
+    "registry.k8s.io/pause",
+]
+
+
+class DnsAnswerLike(Protocol):
+    rcode: str
+    answers: list[Any]
+    fqdn: str
+    tried: list[str]
+
+
+class PodNet(Protocol):
+    namespace: str
+    pod_name: str
+    pod_ip: str
+    node_name: str
+    dns_ip: str
+
+    def resolve(self, name: str, qtype: str = "A") -> DnsAnswerLike: ...
+
+    def resolv_conf(self) -> str: ...
+
+    async def connect(self, ip: str, port: int, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
+
+    def peer(self, real_peer: tuple[str, int]) -> tuple[str, int]: ...
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    entrypoint: tuple[str, ...]
+    cmd: tuple[str, ...]
+
+
+IMAGES: dict[str, ImageSpec] = {
+    AGNHOST: ImageSpec(("/agnhost",), ()),
+    "nginx": ImageSpec(("/docker-entrypoint.sh",), ("nginx", "-g", "daemon off;")),
+    "hashicorp/http-echo": ImageSpec(("/http-echo",), ()),
+    "curlimages/curl": ImageSpec(("/entrypoint.sh",), ("curl",)),
+    "busybox": ImageSpec((), ("sh",)),
+    "registry.k8s.io/pause": ImageSpec(("/pause",), ()),
+}
+_ALIASES = {"gcr.io/kubernetes-e2e-test-images/agnhost": AGNHOST}
+
+
+def image_repo(image: str) -> str | None:
+    """The emulated image's repository, or None when it is not emulated."""
+    repo = repository(image)
+    repo = _ALIASES.get(repo, repo)
+    return repo if repo in IMAGES else None
+
+
+def _full_reference(image: str) -> str:
+    ref = image.strip()
+    name = ref.split("@", 1)[0]
+    if ":" not in name.rsplit("/", 1)[-1] and "@" not in ref:
+        ref += ":latest"
+    first = ref.split("/", 1)[0]
+    if "/" not in ref or not ("." in first or ":" in first or first == "localhost"):
+        ref = "docker.io/" + (ref if "/" in ref else "library/" + ref)
+    return ref
+
+
+def image_error(image: str) -> str | None:
+    """None when the image is emulated, else the kubelet's ErrImagePull event message."""
+    if image_repo(image):
+        return None
+    ref = _full_reference(image)
+    return (f'Failed to pull image "{image}": failed to pull and unpack image "{ref}": failed to resolve '
+            f'reference "{ref}": {ref}: not found; kai-labs\' embedded cluster can run only: '
+            + ", ".join(SUPPORTED_IMAGES))
+
+
+def container_argv(image: str, command: list[str] | None, args: list[str] | None) -> list[str]:
+    """The process argv a container runtime starts: command replaces ENTRYPOINT, args replace CMD."""
+    spec = IMAGES.get(image_repo(image) or "", ImageSpec((), ()))
+    if command:
+        return list(command) + list(args or [])
+    return list(spec.entrypoint) + (list(args) if args else list(spec.cmd))
+
+
+_ENV_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand_env_refs(text: str, env: dict[str, str]) -> str:
+    """Kubernetes ``$(VAR)`` expansion in command/args (``$$`` escapes, unknown refs stay)."""
+    def repl(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        return env.get(m.group(1), m.group(0))
+    return _ENV_REF.sub(repl, text)
+
+
+# --------------------------------------------------------------------------- logging helpers
+
+class LineLog:
+    """Turns text chunks into whole log lines (what ``kubectl logs`` shows, one call per line)."""
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log = log
+        self.buf = ""
+
+    def write(self, text: str) -> None:
+        self.buf += text
+        while "\n" in self.buf:
+            line, self.buf = self.buf.split("\n", 1)
+            self.log(line)
+
+    def flush(self) -> None:
+        if self.buf:
+            self.log(self.buf)
+            self.buf = ""
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def go_log_time() -> str:
+    return _now().strftime("%Y/%m/%d %H:%M:%S")
+
+
+def go_time_now() -> str:
+    """Go's ``time.Now()`` printed with ``%v`` (monotonic suffix included)."""
+    n = _now()
+    return n.strftime("%Y-%m-%d %H:%M:%S.") + f"{n.microsecond * 1000:09d} +0000 UTC m=+{time.monotonic():.9f}"
+
+
+def http_date() -> str:
+    return _now().strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+# --------------------------------------------------------------------------- tiny HTTP/1.1 server
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    client: tuple[str, int]
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path or "/"
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.target).query, keep_blank_values=True)
+
+    def arg(self, name: str) -> str:
+        return (self.query.get(name) or [""])[0]
+
+    def header(self, name: str) -> str:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), "")
+
+    @property
+    def client_str(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}"
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    abort: bool = False  # close the connection without answering (process exit mid-request)
+    after: Callable[[], Awaitable[None]] | None = None
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def go_response(status: int, body: str | bytes = b"", headers: list[tuple[str, str]] | None = None,
+                content_type: str | None = None) -> Response:
+    """A Go net/http response: handler headers (sorted), then Date, Content-Length, Content-Type."""
+    data = body.encode() if isinstance(body, str) else body
+    hdrs = sorted(headers or [])
+    extra = [("Date", http_date()), ("Content-Length", str(len(data)))]
+    if not any(k == "Content-Type" for k, _ in hdrs):
+        ctype = content_type or ("text/plain; charset=utf-8" if data else None)
+        if data.lstrip().lower().startswith((b"<!doctype html", b"<html")) and content_type is None:
+            ctype = "text/html; charset=utf-8"
+        if ctype:
+            extra.append(("Content-Type", ctype))
+    return Response(status, hdrs + extra, data)
+
+
+async def _read_request(reader: asyncio.StreamReader, client: Callable[[], tuple[str, int]]) -> Request | None:
+    line = await reader.readline()
+    if not line.strip():
+        return None
+    parts = line.decode("latin-1").strip().split(" ")
+    if len(parts) != 3:
+        return None
+    headers: list[tuple[str, str]] = []
+    while True:
+        h = (await reader.readline()).decode("latin-1").rstrip("\r\n")
+        if not h:
+            break
+        k, _, v = h.partition(":")
+        headers.append((k.strip(), v.strip()))
+    req = Request(parts[0], parts[1], parts[2], headers, b"", client())
+    length = req.header("Content-Length")
+    if length.isdigit():
+        req.body = await reader.readexactly(int(length))
+    return req
+
+
+def _encode_response(resp: Response, version: str, head: bool) -> bytes:
+    reason = status_text(resp.status)
+    status_line = f"{version} {resp.status} {reason}" if reason else f"{version} {resp.status} status code {resp.status}"
+    head_text = status_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in resp.headers) + "\r\n"
+    return head_text.encode("latin-1") + (b"" if head else resp.body)
+
+
+class HttpApp:
+    """Serves one listening port: parses requests, calls the handler, keeps connections alive."""
+
+    def __init__(self, handler: Handler, net: PodNet):
+        self.handler = handler
+        self.net = net
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        real = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+
+        def client() -> tuple[str, int]:
+            # asked once a request has arrived: by then the client's connect() has returned and the
+            # virtual network knows which virtual address this real loopback peer stands for
+            return self.net.peer((real[0], real[1]))
+        try:
+            while True:
+                req = await _read_request(reader, client)
+                if req is None:
+                    break
+                resp = await self.handler(req)
+                if resp.abort:
+                    break
+                writer.write(_encode_response(resp, "HTTP/1.1", req.method == "HEAD"))
+                await writer.drain()
+                if resp.after:
+                    asyncio.get_running_loop().create_task(resp.after())
+                if req.header("Connection").lower() == "close" or req.version == "HTTP/1.0":
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, OSError):
+            pass
+        finally:
+            await tools._close(writer)
+
+
+# --------------------------------------------------------------------------- programs
+
+class Program:
+    """One emulated process. Servers list their ports; commands implement ``main``."""
+
+    ports: list[int] = []
+
+    def __init__(self, c: "Container"):
+        self.c = c
+
+    def handler_for(self, port: int) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+        raise NotImplementedError
+
+    def on_start(self) -> None:
+        pass
+
+    async def main(self) -> int | None:
+        """Command programs return an exit code; servers return None (run until stopped)."""
+        return None
+
+    term_code = 143  # exit code when stopped (SIGTERM not handled -> 128+15)
+
+
+class NetExec(Program):
+    def __init__(self, c: "Container", flags: dict[str, str]):
+        super().__init__(c)
+        self.http_port = int(flags.get("http-port", "8080"))
+        self.udp_port = int(flags.get("udp-port", "8081"))
+        self.sctp_port = int(flags.get("sctp-port", "-1"))
+        self.ports = [self.http_port]
+
+    def on_start(self) -> None:
+        self.c.golog(f"Started HTTP server on port {self.http_port}")
+        if self.udp_port != -1:
+            self.c.golog(f"Started UDP server on port  {self.udp_port}")
+
+    def handler_for(self, port: int) -> Any:
+        return HttpApp(self.route, self.c.net).serve
+
+    async def route(self, req: Request) -> Response:
+        routes: dict[str, Callable[[Request], Awaitable[Response]]] = {
+            "/clientip": self.clientip, "/dial": self.dial, "/echo": self.echo, "/exit": self.exit,
+            "/healthz": self.healthz, "/hostname": self.hostname, "/hostName": self.hostname,
+            "/redirect": self.redirect, "/shell": self.shell, "/upload": self.upload, "/shutdown": self.shutdown,
+        }
+        return await routes.get(req.path, self.root)(req)
+
+    async def root(self, req: Request) -> Response:
+        self.c.golog("GET /")
+        return go_response(200, f"NOW: {go_time_now()}")
+
+    async def clientip(self, req: Request) -> Response:
+        self.c.golog("GET /clientip")
+        return go_response(200, req.client_str)
+
+    async def hostname(self, req: Request) -> Response:
+        self.c.golog(f"GET {req.path}")
+        return go_response(200, self.c.net.pod_name)
+
+    async def echo(self, req: Request) -> Response:
+        msg, code = req.arg("msg"), req.arg("code")
+        self.c.golog(f"GET /echo?msg={msg}&code={code}")
+        status = 200
+        if code:
+            if not re.fullmatch(r"[+-]?\d+", code):
+                return go_response(200, f"argument 'code' must be an integer or empty, got {_go_quote(code)}\n")
+            status = int(code)
+        return go_response(status, msg)
+
+    async def healthz(self, req: Request) -> Response:
+        self.c.golog("GET /healthz")
+        ready = self.udp_port != -1 or self.sctp_port != -1
+        return go_response(200 if ready else 412)
+
+    async def redirect(self, req: Request) -> Response:
+        location, code = req.arg("location"), req.arg("code")
+        self.c.golog(f"{req.method} /redirect?msg={location}&code={code}")
+        status = 302
+        if code:
+            if not re.fullmatch(r"[+-]?\d+", code):
+                return go_response(200, f"argument 'code' must be an integer or empty, got {_go_quote(code)}\n")
+            status = int(code)
+        body = f'<a href="{html.escape(location)}">{status_text(status)}</a>.\n\n' if req.method in ("GET", "HEAD") else ""
+        hdrs = [("Location", location)] + ([("Content-Type", "text/html; charset=utf-8")] if body else [])
+        return go_response(status, body, hdrs)
+
+    async def exit(self, req: Request) -> Response:
+        wait_s, timeout_s, code_s = req.arg("wait"), req.arg("timeout"), req.arg("code")
+        self.c.golog(f"GET /exit?code={code_s}&timeout={timeout_s}&wait={wait_s}")
+        timeout, wait = _go_duration(timeout_s), _go_duration(wait_s)
+        if timeout is None and timeout_s:
+            return go_response(200, f"argument 'timeout' must be a valid golang duration or empty, got {_go_quote(timeout_s)}\n")
+        if wait is None and wait_s:
+            return go_response(200, f"argument 'wait' must be a valid golang duration or empty, got {_go_quote(wait_s)}\n")
+        if code_s and not re.fullmatch(r"[+-]?\d+", code_s):
+            return go_response(200, f"argument 'code' must be an integer [0-127] or empty, got {_go_quote(code_s)}\n")
+        code = int(code_s or 0)
+        self.c.golog(f"Will begin shutdown in {_go_dur_str(wait or 0)}, allowing {_go_dur_str(timeout or 0)} "
+                     f"for connections to close, then will exit with {code}")
+        await asyncio.sleep(wait or 0)
+        if not timeout:
+            self.c.exit_soon(code)
+            return Response(0, [], abort=True)
+
+        async def later() -> None:
+            self.c.golog("Graceful shutdown completed with: <nil>")
+            await self.c.exit(code)
+        return Response(200, [("Date", http_date()), ("Content-Length", "0")], after=later)
+
+    async def shutdown(self, req: Request) -> Response:
+        self.c.golog("GET /shutdown")
+        self.c.exit_soon(0)
+        return Response(0, [], abort=True)
+
+    async def shell(self, req: Request) -> Response:
+        cmd = req.arg("shellCommand") or req.arg("cmd")
+        self.c.golog(f"GET /shell?cmd={cmd}")
+        out = {"error": "kai-labs: netexec /shell is not emulated: the embedded cluster never runs shell "
+                        "commands; use kubectl exec"}
+        self.c.golog(f"Output: map[error:{out['error']}]")
+        return go_response(200, go_json(out))
+
+    async def upload(self, req: Request) -> Response:
+        self.c.golog("GET /upload")
+        self.c.golog("Unable to upload file: kai-labs does not store uploads")
+        return go_response(200, go_json({"error": "Unable to upload file."}))
+
+    async def dial(self, req: Request) -> Response:
+        q = req.query
+        host, port, request = (q.get("host") or [""])[0], (q.get("port") or [""])[0], (q.get("request") or [""])[0]
+        protocol, tries_s = (q.get("protocol") or [""])[0], (q.get("tries") or [""])[0]
+        self.c.golog(f"GET /dial?host={host}&protocol={protocol}&port={port}&request={request}&tries={tries_s}")
+        tries = 1
+        if tries_s:
+            if not re.fullmatch(r"[+-]?\d+", tries_s):
+                return _go_error(400, f'tries parameter is invalid. strconv.Atoi: parsing {_go_quote(tries_s)}: invalid syntax')
+            tries = int(tries_s)
+        if not request:
+            return _go_error(400, "request parameter not specified. <nil>")
+        if protocol.lower() not in ("", "http", "udp", "sctp"):
+            return _go_error(400, f"unsupported protocol. {protocol}")
+        addr = self._resolve_addr(host, port)
+        if isinstance(addr, str):
+            return _go_error(400, f"host and/or port param are invalid. {addr}")
+        errors: list[str] = []
+        responses: list[str] = []
+        response = ""
+        for _ in range(tries):
+            response, err = await self._dial_once(protocol.lower() or "http", request, addr)
+            (errors.append(err) if err else responses.append(response))
+        output: dict[str, list[str]] = {}
+        if response:
+            output["responses"] = responses
+        if errors:
+            output["errors"] = errors
+        return go_response(200, go_json(output))
+
+    def _resolve_addr(self, host: str, port: str) -> tuple[str, int] | str:
+        if not port.isdigit():
+            return f"address {host}:{port}: " + ("missing port in address" if not port else "invalid port")
+        ips = tools.resolve_ipv4(self.c.net, host) if host else ["0.0.0.0"]
+        if not ips:
+            return f"lookup {host} on {self.c.net.dns_ip}:53: no such host"
+        return ips[0], int(port)
+
+    async def _dial_once(self, protocol: str, request: str, addr: tuple[str, int]) -> tuple[str, str]:
+        ip, port = addr
+        if protocol != "http":
+            return "", (f"{protocol} dial failed. err:kai-labs emulates TCP only ({protocol.upper()} is not "
+                        "carried by the embedded cluster's virtual network)")
+        url = f"http://{ip}:{port}/{request}"
+        start = time.monotonic()
+        try:
+            reader, writer = await self.c.net.connect(ip, port, 5.0)
+        except (asyncio.TimeoutError, TimeoutError):
+            return "", f'Get "{url}": dial tcp {ip}:{port}: i/o timeout (Client.Timeout exceeded while awaiting headers)'
+        except (ConnectionRefusedError, OSError):
+            return "", f'Get "{url}": dial tcp {ip}:{port}: connect: connection refused'
+        req = (f"GET /{request} HTTP/1.1\r\nHost: {ip}:{port}\r\nUser-Agent: Go-http-client/1.1\r\n"
+               "Accept-Encoding: gzip\r\n\r\n").encode()
+        try:
+            left = max(5.0 - (time.monotonic() - start), 0.0)
+            resp = await asyncio.wait_for(tools.http_exchange(reader, writer, req), left)
+            return resp.body.decode("utf-8", "replace"), ""
+        except (asyncio.TimeoutError, TimeoutError):
+            return "", f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+        except (tools.EmptyReply, ConnectionError, asyncio.IncompleteReadError, OSError):
+            return "", f'Get "{url}": EOF'
+        finally:
+            await tools._close(writer)
+
+
+def _go_error(status: int, msg: str) -> Response:
+    """Go ``http.Error``: text/plain, nosniff, message plus newline."""
+    return go_response(status, msg + "\n", [("Content-Type", "text/plain; charset=utf-8"),
+                                             ("X-Content-Type-Options", "nosniff")])
+
+
+def _go_quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _go_duration(text: str) -> float | None:
+    if not text:
+        return None
+    if text == "0":
+        return 0.0
+    parts = re.findall(r"(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)", text)
+    if not parts or "".join(a + b for a, b in parts) != text:
+        return None
+    return sum(float(a) * _GO_UNITS[b] for a, b in parts)
+
+
+def _go_dur_str(secs: float) -> str:
+    if secs == 0:
+        return "0s"
+    if secs < 1:
+        return f"{secs * 1000:g}ms"
+    m, s = divmod(secs, 60)
+    h, m = divmod(int(m), 60)
+    return (f"{h}h" if h else "") + (f"{m}m" if h or m else "") + f"{s:g}s"
+
+
+class ServeHostname(Program):
+    def __init__(self, c: "Container", flags: dict[str, str]):
+        super().__init__(c)
+        self.port = int(flags.get("port", "9376"))
+        self.http = flags.get("http", "true") != "false"
+        self.tcp = flags.get("tcp", "false") != "false"
+        self.close = flags.get("close", "false") != "false"
+        self.ports = [self.port] if (self.http or self.tcp) else []
+
+    def on_start(self) -> None:
+        self.c.golog(f"Serving on port {self.port}.")
+
+    def handler_for(self, port: int) -> Any:
+        if self.tcp:
+            return self.raw
+        return HttpApp(self.answer, self.c.net).serve
+
+    async def answer(self, req: Request) -> Response:
+        self.c.golog(f"HTTP request from {req.client_str}")
+        return go_response(200, self.c.net.pod_name, [("Connection", "close")] if self.close else None)
+
+    async def raw(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        real = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        for _ in range(3):  # let the dialing side's connect() return and register the virtual peer
+            await asyncio.sleep(0)
+        ip, port = self.c.net.peer((real[0], real[1]))
+        self.c.golog(f"TCP request from {ip}:{port}")
+        writer.write(self.c.net.pod_name.encode())
+        await tools._close(writer)
+
+
+class Pause(Program):
+    def __init__(self, c: "Container", agnhost: bool):
+        super().__init__(c)
+        self.agnhost = agnhost
+        self.term_code = 2 if agnhost else 0
+
+    def on_start(self) -> None:
+        if self.agnhost:
+            self.c.out("Paused\n")
+
+
+class HttpEcho(Program):
+    term_code = 143
+
+    def __init__(self, c: "Container", listen: str, text: str):
+        super().__init__(c)
+        self.listen, self.text = listen, text
+        port = listen.rsplit(":", 1)[-1]
+        self.ports = [int(port)] if port.isdigit() else []
+
+    def on_start(self) -> None:
+        self.c.golog(f"[INFO] server is listening on {self.listen}")
+
+    def handler_for(self, port: int) -> Any:
+        return HttpApp(self.route, self.c.net).serve
+
+    async def route(self, req: Request) -> Response:
+        app = [("X-App-Name", "http-echo"), ("X-App-Version", HTTP_ECHO_VERSION)]
+        if req.path == "/health":
+            return go_response(200, '{"status":"ok"}\n', app)
+        start = time.monotonic()
+        resp = go_response(200, self.text + "\n", app)
+        dur = (time.monotonic() - start) * 1e6 + random.uniform(20, 60)
+        path = urlsplit(req.target).path
+        self.c.out(f'{go_log_time()} {req.header("Host")} {req.client_str} "{req.method} {path} {req.version}" '
+                   f'200 {len(resp.body)} "{req.header("User-Agent")}" {dur:.3f}µs\n')
+        return resp
+
+
+NGINX_WELCOME = """<!DOCTYPE html>
+<html>
+<head>
+<title>Welcome to nginx!</title>
+<style>
+html { color-scheme: light dark; }
+body { width: 35em; margin: 0 auto;
+font-family: Tahoma, Verdana, Arial, sans-serif; }
+</style>
+</head>
+<body>
+<h1>Welcome to nginx!</h1>
+<p>If you see this page, the nginx web server is successfully installed and
+working. Further configuration is required.</p>
+
+<p>For online documentation and support please refer to
+<a href="http://nginx.org/">nginx.org</a>.<br/>
+Commercial support is available at
+<a href="http://nginx.com/">nginx.com</a>.</p>
+
+<p><em>Thank you for using nginx.</em></p>
+</body>
+</html>
+"""
+NGINX_MTIME = _dt.datetime(2024, 11, 26, 15, 55, 0, tzinfo=_dt.timezone.utc)
+
+NGINX_ENTRYPOINT_NOTICES = [
+    "/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform configuration",
+    "/docker-entrypoint.sh: Looking for shell scripts in /docker-entrypoint.d/",
+    "/docker-entrypoint.sh: Launching /docker-entrypoint.d/10-listen-on-ipv6-by-default.sh",
+    "10-listen-on-ipv6-by-default.sh: info: Getting the checksum of /etc/nginx/conf.d/default.conf",
+    "10-listen-on-ipv6-by-default.sh: info: Enabled listen on IPv6 in /etc/nginx/conf.d/default.conf",
+    "/docker-entrypoint.sh: Sourcing /docker-entrypoint.d/15-local-resolvers.envsh",
+    "/docker-entrypoint.sh: Launching /docker-entrypoint.d/20-envsubst-on-templates.sh",
+    "/docker-entrypoint.sh: Launching /docker-entrypoint.d/30-tune-worker-processes.sh",
+    "/docker-entrypoint.sh: Configuration complete; ready for start up",
+]
+
+
+def nginx_error_page(status: int) -> bytes:
+    title = f"{status} {status_text(status) if status != 405 else 'Not Allowed'}"
+    return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
+            f"<hr><center>nginx/{NGINX_VERSION}</center>\r\n</body>\r\n</html>\r\n").encode()
+
+
+class Nginx(Program):
+    ports = [80]
+    term_code = 0
+
+    def __init__(self, c: "Container", notices: bool):
+        super().__init__(c)
+        self.notices = notices
+        self.requests = 0
+
+    def on_start(self) -> None:
+        if self.notices:
+            for line in NGINX_ENTRYPOINT_NOTICES:
+                self.c.out(line + "\n")
+        t = go_log_time()
+        for line in ('using the "epoll" event method', f"nginx/{NGINX_VERSION}",
+                     "built by gcc 12.2.0 (Debian 12.2.0-14) ", "OS: Linux 6.8.0-kai-labs",
+                     "getrlimit(RLIMIT_NOFILE): 1048576:1048576", "start worker processes",
+                     "start worker process 29"):
+            self.c.out(f"{t} [notice] 1#1: {line}\n")
+
+    def handler_for(self, port: int) -> Any:
+        return HttpApp(self.route, self.c.net).serve
+
+    def _headers(self, ctype: str, length: int) -> list[tuple[str, str]]:
+        return [("Server", f"nginx/{NGINX_VERSION}"), ("Date", http_date()), ("Content-Type", ctype),
+                ("Content-Length", str(length))]
+
+    async def route(self, req: Request) -> Response:
+        self.requests += 1
+        path = req.path
+        if path in ("/", "/index.html") and req.method in ("GET", "HEAD"):
+            body = NGINX_WELCOME.encode()
+            mtime = int(NGINX_MTIME.timestamp())
+            hdrs = self._headers("text/html", len(body)) + [
+                ("Last-Modified", NGINX_MTIME.strftime("%a, %d %b %Y %H:%M:%S GMT")), ("Connection", "keep-alive"),
+                ("ETag", f'"{mtime:x}-{len(body):x}"'), ("Accept-Ranges", "bytes")]
+            resp = Response(200, hdrs, body)
+        else:
+            status = 405 if path in ("/", "/index.html") else 404
+            body = nginx_error_page(status)
+            resp = Response(status, self._headers("text/html", len(body)) + [("Connection", "keep-alive")], body)
+            if status == 404:
+                self.c.err(f'{go_log_time()} [error] 29#29: *{self.requests} open() "/usr/share/nginx/html{path}" '
+                           f'failed (2: No such file or directory), client: {req.client[0]}, server: localhost, '
+                           f'request: "{req.method} {req.target} {req.version}", host: "{req.header("Host")}"\n')
+        sent = 0 if req.method == "HEAD" else len(resp.body)
+        stamp = _now().strftime("%d/%b/%Y:%H:%M:%S +0000")
+        self.c.out(f'{req.client[0]} - - [{stamp}] "{req.method} {req.target} {req.version}" {resp.status} {sent} '
+                   f'"{req.header("Referer") or "-"}" "{req.header("User-Agent") or "-"}" '
+                   f'"{req.header("X-Forwarded-For") or "-"}"\n')
+        return resp
+
+
+class Command(Program):
+    """A client process (curl, sh -c ..., sleep ...): runs once through the tools emulator."""
+
+    term_code = 137  # PID 1 shells ignore SIGTERM: the kubelet ends them with SIGKILL
+
+    def __init__(self, c: "Container", argv: list[str]):
+        super().__init__(c)
+        self.argv = argv
+        self.ports = []
+
+    async def main(self) -> int | None:
+        return await tools.run(self.argv, self.c.net, self.c.out, self.c.err, image=self.c.image,
+                               env=self.c.env, fs=self.c.fs)
+
+
+class Exited(Program):
+    """A process that printed something and ended (usage errors, unknown subcommands)."""
+
+    def __init__(self, c: "Container", code: int, text: str = ""):
+        super().__init__(c)
+        self.code, self.text = code, text
+        self.ports = []
+
+    async def main(self) -> int | None:
+        if self.text:
+            self.c.err(self.text)
+        return self.code
+
+
+# --------------------------------------------------------------------------- argv -> program
+
+def parse_long_flags(args: list[str], bools: set[str]) -> tuple[dict[str, str], list[str], str | None]:
+    """pflag/Go-flag style parsing: ``--k=v``, ``--k v``, ``-k=v``; bool flags need no value."""
+    flags: dict[str, str] = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        i += 1
+        if not a.startswith("-") or a in ("-", "--"):
+            rest.append(a)
+            continue
+        name, eq, val = a.lstrip("-").partition("=")
+        if not eq:
+            if name in bools:
+                val = "true"
+            elif i < len(args):
+                val, i = args[i], i + 1
+            else:
+                return flags, rest, f"flag needs an argument: {a}"
+        flags[name] = val
+    return flags, rest, None
+
+
+_NETEXEC_FLAGS = {"http-port", "udp-port", "sctp-port", "tls-cert-file", "tls-private-key-file", "http-override",
+                  "udp-listen-addresses", "delay-shutdown"}
+_SERVE_HOSTNAME_FLAGS = {"port", "http", "tcp", "udp", "close"}
+
+
+def _agnhost(c: "Container", args: list[str]) -> Program:
+    if not args:
+        return Exited(c, 0, "")
+    sub, rest = args[0], args[1:]
+    if sub == "netexec":
+        flags, _, err = parse_long_flags(rest, set())
+        bad = next((f for f in flags if f not in _NETEXEC_FLAGS), None)
+        if err or bad:
+            return Exited(c, 1, f"Error: {err or 'unknown flag: --' + str(bad)}\n")
+        return NetExec(c, flags)
+    if sub == "serve-hostname":
+        flags, _, err = parse_long_flags(rest, {"http", "tcp", "udp", "close"})
+        bad = next((f for f in flags if f not in _SERVE_HOSTNAME_FLAGS), None)
+        if err or bad:
+            return Exited(c, 1, f"Error: {err or 'unknown flag: --' + str(bad)}\n")
+        return ServeHostname(c, flags)
+    if sub == "pause":
+        return Pause(c, agnhost=True)
+    return Exited(c, 1, f'Error: unknown command "{sub}" for "agnhost"\nRun \'agnhost --help\' for usage.\n'
+                        f"kai-labs emulates the agnhost subcommands netexec, serve-hostname and pause.\n")
+
+
+def _http_echo(c: "Container", args: list[str]) -> Program:
+    flags, rest, err = parse_long_flags(args, {"version"})
+    if err:
+        return Exited(c, 2, err + "\n")
+    bad = next((f for f in flags if f not in ("listen", "text", "version")), None)
+    if bad:
+        return Exited(c, 2, f"flag provided but not defined: -{bad}\nUsage of /http-echo:\n")
+    if "version" in flags:
+        return Exited(c, 0, f"http-echo v{HTTP_ECHO_VERSION}\n")
+    text = flags.get("text") or c.env.get("ECHO_TEXT", "")
+    if not text:
+        return Exited(c, 127, "Missing -text option OR ENV var TEXT is empty!\n")
+    if rest:
+        return Exited(c, 127, "Too many arguments!\n")
+    return HttpEcho(c, flags.get("listen", ":5678"), text)
+
+
+def make_program(c: "Container", argv: list[str]) -> Program:
+    if not argv:
+        return Exited(c, 128, "")
+    exe = argv[0].rsplit("/", 1)[-1]
+    repo = c.repo
+    if repo == AGNHOST and exe == "agnhost":
+        return _agnhost(c, argv[1:])
+    if repo == "nginx" and exe == "docker-entrypoint.sh":
+        if len(argv) > 1 and argv[1] in ("nginx", "nginx-debug"):
+            return Nginx(c, notices=True)
+        return make_program(c, argv[1:])
+    if repo == "nginx" and exe in ("nginx", "nginx-debug"):
+        return Nginx(c, notices=False)
+    if repo == "hashicorp/http-echo" and exe == "http-echo":
+        return _http_echo(c, argv[1:])
+    if repo == "curlimages/curl" and exe == "entrypoint.sh":
+        rest = argv[1:]
+        if not rest or rest[0].startswith("-") or not tools.tool_available(c.image, rest[0]):
+            rest = ["curl"] + rest
+        return make_program(c, rest)
+    if repo == "registry.k8s.io/pause" and exe == "pause":
+        return Pause(c, agnhost=False)
+    if tools.tool_available(c.image, argv[0]):
+        return Command(c, argv)
+    c.start_error = start_error_message(argv[0])
+    return Exited(c, 128, "")
+
+
+def start_error_message(exe: str) -> str:
+    """The StartError message containerd/runc report for a missing executable."""
+    return ("failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create "
+            f'failed: unable to start container process: exec: "{exe}": executable file not found in $PATH: unknown')
+
+
+def exec_error_message(exe: str) -> str:
+    return (f'OCI runtime exec failed: exec failed: unable to start container process: exec: "{exe}": '
+            "executable file not found in $PATH: unknown")
+
+
+# --------------------------------------------------------------------------- the container
+
+class Container:
+    """One running container of a Pod, emulating the image it names."""
+
+    def __init__(self, pod: dict, container: dict, net: PodNet, log: Callable[[str], None],
+                 env: dict[str, str] | None = None):
+        self.pod, self.spec, self.net = pod, container, net
+        self.name: str = container.get("name", "")
+        self.image: str = container.get("image", "")
+        self.repo = image_repo(self.image) or ""
+        self.env: dict[str, str] = {e["name"]: str(e.get("value", "")) for e in container.get("env") or []
+                                    if "name" in e and "valueFrom" not in e}
+        self.env.update(env or {})
+        self.fs: dict[str, str] = {}
+        self.start_error: str | None = None
+        self._log = LineLog(log)
+        command = [expand_env_refs(a, self.env) for a in container.get("command") or []]
+        args = [expand_env_refs(a, self.env) for a in container.get("args") or []]
+        self.argv = container_argv(self.image, command or None, args or None)
+        self.program = make_program(self, self.argv)
+        self.listen_ports: list[int] = list(self.program.ports)
+        self.bound: dict[int, int] = {}
+        self._servers: list[asyncio.AbstractServer] = []
+        self._task: asyncio.Task[None] | None = None
+        self._done: asyncio.Future[int] | None = None
+        self._started = False
+
+    # output ------------------------------------------------------------------
+    def out(self, text: str) -> None:
+        self._log.write(text)
+
+    def err(self, text: str) -> None:
+        self._log.write(text)
+
+    def golog(self, msg: str) -> None:
+        self.out(f"{go_log_time()} {msg}\n")
+
+    # lifecycle ---------------------------------------------------------------
+    def _future(self) -> asyncio.Future[int]:
+        if self._done is None:
+            self._done = asyncio.get_running_loop().create_future()
+        return self._done
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        done = self._future()
+        for port in self.listen_ports:
+            server = await asyncio.start_server(self.program.handler_for(port), "127.0.0.1", 0)
+            self._servers.append(server)
+            self.bound[port] = server.sockets[0].getsockname()[1]
+        self.program.on_start()
+        if not self.listen_ports and not isinstance(self.program, Pause) and not done.done():
+            self._task = asyncio.get_running_loop().create_task(self._main())
+
+    async def _main(self) -> None:
+        try:
+            code = await self.program.main()
+        except asyncio.CancelledError:
+            return
+        if code is not None:
+            await self.exit(code)
+
+    async def exit(self, code: int) -> None:
+        """The emulated process ends with ``code``: servers close, wait() resolves."""
+        self._log.flush()
+        for s in self._servers:
+            s.close()
+        self._servers = []
+        done = self._future()
+        if not done.done():
+            done.set_result(code & 0xFF)
+
+    def exit_soon(self, code: int) -> None:
+        asyncio.get_running_loop().create_task(self.exit(code))
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._future())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task and not task.done():
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        await self.exit(self.program.term_code)
+
+    # kubectl exec ------------------------------------------------------------
+    async def exec(self, argv: list[str], stdin: str | None = None) -> tuple[int, str, str]:
+        """Non-interactive ``kubectl exec``: returns (exit code, stdout, stderr)."""
+        if not argv:
+            return 126, "", exec_error_message("")
+        if not tools.tool_available(self.image, argv[0]):
+            return 126, "", exec_error_message(argv[0])
+        out: list[str] = []
+        err: list[str] = []
+        code = await tools.run(argv, self.net, out.append, err.append, image=self.image, env=self.env,
+                               stdin=stdin, fs=self.fs)
+        return code, "".join(out), "".join(err)

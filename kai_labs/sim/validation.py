@@ -1,0 +1,1806 @@
+"""API-server validation for the kinds the embedded cluster serves.
+
+``validate(kind, obj, old)`` returns the ``FieldError`` list a v1.3x API server
+builds for a create (``old is None``) or an update, *after* defaulting
+(``defaults.apply_defaults``). It is total: ill-typed input (a string where an
+integer belongs, a list where a map belongs, ...) yields field errors whose
+detail starts with ``must be of type``, never an exception.
+
+Facts (rules, field paths, message texts, ordering) carried over, not code, from
+kubernetes/kubernetes:
+
+* ``pkg/apis/core/validation/validation.go`` (ValidateObjectMeta wrapper,
+  ValidateService, validateServicePort, ValidatePortNumOrName,
+  ValidateServiceClusterIPsRelatedFields, validateUpgradeDowngradeClusterIPs,
+  validateClientIPAffinityConfig, validateServiceExternalTrafficPolicy,
+  validateServiceInternalTrafficFieldsValue, ValidatePodSpec, validateContainers,
+  validateContainerCommon, validateContainerPorts, validateProbe,
+  validateHandler, validateRestartPolicy, validateDNSPolicy, ValidateTolerations,
+  validateOnlyAddedTolerations, ValidatePodUpdate, ValidateContainerUpdates,
+  ValidatePodTemplateSpec, ValidateConfigMap, ValidateNamespace,
+  ValidateEndpoints, validateEndpointPort, ValidateNonSpecialIP, ValidateNode);
+* ``pkg/apis/apps/validation/validation.go`` (ValidateDeploymentSpec,
+  ValidateReplicaSetSpec, ValidatePodTemplateSpecForReplicaSet,
+  ValidateDeploymentStrategy, ValidateRollingUpdateDeployment,
+  ValidatePositiveIntOrPercent, IsNotMoreThan100Percent) and
+  ``pkg/registry/apps/{deployment,replicaset}/strategy.go`` (selector immutable);
+* ``pkg/apis/discovery/validation/validation.go`` (ValidateEndpointSlice);
+* ``pkg/registry/core/service/storage/alloc.go`` (initIPFamilyFields,
+  allocIPs) and ``pkg/registry/core/service/ipallocator`` (ErrNotInRange);
+* staging ``k8s.io/apimachinery``: ``pkg/util/validation/validation.go``
+  (IsDNS1123Label, IsDNS1123Subdomain, IsDNS1035Label, IsValidPortNum,
+  IsValidPortName, IsValidPercent, IsConfigMapKey, IsHTTPHeaderName,
+  RegexError, MaxLenError, InclusiveRangeError), ``pkg/util/validation/ip.go``
+  (IsValidIP, IsValidIPv4Address), ``pkg/api/validate/content/kube.go``
+  (IsLabelKey, IsLabelValue), ``pkg/api/validation/objectmeta.go``
+  (ValidateObjectMetaAccessor, ValidateAnnotations, ValidateImmutableField),
+  ``pkg/apis/meta/v1/validation/validation.go`` (ValidateLabels,
+  ValidateLabelSelector).
+
+Where the shared notes (k8s-service-semantics.md) and the source disagree, the
+source wins: values that are not strings or numbers render as JSON (current
+``field.Error.ErrorBody`` tries ``json.Marshal`` before ``%#v``), and
+``NotSupported`` keeps the caller's order (only callers passing a set sort).
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+import math
+import re
+from typing import Any, Callable
+
+from kai_labs.sim.defaults import normalize_service_cluster_ips
+from kai_labs.sim.errors import FieldError, duplicate, forbidden, invalid, not_supported, required
+
+Errs = list[FieldError]
+NameFn = Callable[[str, bool], list[str]]
+
+SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/12"
+_SERVICE_NET = ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE)
+MAX_INT32 = 2**31 - 1
+_KUBELET_PORT = 10250
+
+# --------------------------------------------------------------------------- value helpers
+
+
+def _safe(value: Any) -> Any:
+    """A value ``FieldError.render`` can always print (JSON-able), else its ``str``."""
+    try:
+        json.dumps(value, sort_keys=True)
+        return value
+    except (TypeError, ValueError, RecursionError):
+        return str(value)
+
+
+_TYPE_DETAIL = "must be of type "
+
+
+def _type_error(path: str, value: Any, type_name: str) -> FieldError:
+    return invalid(path, _safe(value), _TYPE_DETAIL + type_name)
+
+
+def _ns_ordered(path: str, value: Any, supported: list[str]) -> FieldError:
+    """``field.NotSupported`` with the caller's order kept (Go does not sort)."""
+    detail = "supported values: " + ", ".join(json.dumps(s) for s in supported)
+    return FieldError("NotSupported", path, _safe(value), detail)
+
+
+def _too_long(path: str, limit: int) -> FieldError:
+    return FieldError("TooLong", path, detail=f"may not be more than {limit} bytes")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _blen(s: str) -> int:
+    """Go's ``len`` on a string counts bytes."""
+    return len(s.encode("utf-8", "surrogatepass"))
+
+
+def _get_map(m: dict[str, Any], key: str, path: str, errs: Errs) -> dict[str, Any] | None:
+    v = m.get(key)
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        return v
+    errs.append(_type_error(path, v, "object"))
+    return None
+
+
+def _get_list(m: dict[str, Any], key: str, path: str, errs: Errs) -> list[Any] | None:
+    v = m.get(key)
+    if v is None:
+        return None
+    if isinstance(v, list):
+        return v
+    errs.append(_type_error(path, v, "array"))
+    return None
+
+
+def _get_str(m: dict[str, Any], key: str, path: str, errs: Errs) -> str:
+    """The string at ``key``; absent/null is ``""`` (Go's zero value)."""
+    v = m.get(key)
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    errs.append(_type_error(path, v, "string"))
+    return ""
+
+
+def _get_opt_str(m: dict[str, Any], key: str, path: str, errs: Errs) -> str | None:
+    v = m.get(key)
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    errs.append(_type_error(path, v, "string"))
+    return None
+
+
+def _get_int(m: dict[str, Any], key: str, path: str, errs: Errs) -> int | None:
+    v = m.get(key)
+    if v is None:
+        return None
+    if _is_int(v):
+        return int(v)
+    errs.append(_type_error(path, v, "integer"))
+    return None
+
+
+def _get_bool(m: dict[str, Any], key: str, path: str, errs: Errs) -> bool | None:
+    v = m.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return v
+    errs.append(_type_error(path, v, "boolean"))
+    return None
+
+
+def _get_int_or_str(m: dict[str, Any], key: str, path: str, errs: Errs) -> int | str | None:
+    v = m.get(key)
+    if v is None:
+        return None
+    if _is_int(v) or isinstance(v, str):
+        return v  # type: ignore[no-any-return]
+    errs.append(_type_error(path, v, "integer or string"))
+    return None
+
+
+def _get_str_map(m: dict[str, Any], key: str, path: str, errs: Errs) -> dict[str, str] | None:
+    """A ``map[string]string``; entries with a non-string value are reported and skipped."""
+    raw = _get_map(m, key, path, errs)
+    if raw is None:
+        return None
+    out: dict[str, str] = {}
+    for k, v in raw.items():
+        if not isinstance(k, str):
+            errs.append(_type_error(path, k, "string"))
+        elif not isinstance(v, str):
+            errs.append(_type_error(f"{path}[{k}]", v, "string"))
+        else:
+            out[k] = v
+    return out
+
+
+def _get_str_list(m: dict[str, Any], key: str, path: str, errs: Errs) -> list[str] | None:
+    raw = _get_list(m, key, path, errs)
+    if raw is None:
+        return None
+    out: list[str] = []
+    for i, v in enumerate(raw):
+        if isinstance(v, str):
+            out.append(v)
+        else:
+            errs.append(_type_error(f"{path}[{i}]", v, "string"))
+    return out
+
+
+def _items(m: dict[str, Any], key: str, path: str, errs: Errs) -> list[tuple[int, dict[str, Any]]]:
+    """(index, element) for the object elements of a list; other elements are reported."""
+    raw = _get_list(m, key, path, errs)
+    out: list[tuple[int, dict[str, Any]]] = []
+    for i, v in enumerate(raw or []):
+        if isinstance(v, dict):
+            out.append((i, v))
+        else:
+            errs.append(_type_error(f"{path}[{i}]", v, "object"))
+    return out
+
+
+# --------------------------------------------------------------------------- apimachinery string checks
+# Source: staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go and
+# pkg/api/validate/content/{dns,kube}.go.
+
+
+def max_len_error(length: int) -> str:
+    return f"must be no more than {length} characters"
+
+
+def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """RegexError: note the doubled space before each `` or`` (``'a', `` + `` or 'b', ``)."""
+    if not examples:
+        return f"{msg} (regex used for validation is '{fmt}')"
+    text = msg + " (e.g. "
+    for i, ex in enumerate(examples):
+        if i > 0:
+            text += " or "
+        text += f"'{ex}', "
+    return text + f"regex used for validation is '{fmt}')"
+
+
+def inclusive_range_error(lo: int, hi: int) -> str:
+    return f"must be between {lo} and {hi}, inclusive"
+
+
+_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+                      "and must start and end with an alphanumeric character")
+_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
+_DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+                          "'-' or '.', and must start and end with an alphanumeric character")
+_DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
+_DNS1035_LABEL_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                      "alphabetic character, and end with an alphanumeric character")
+_QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_QNAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+              "alphanumeric character")
+_LABEL_VALUE_FMT = "(" + _QNAME_FMT + ")?"
+_LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "
+                    "'.', and must start and end with an alphanumeric character")
+_PERCENT_FMT = "[0-9]+%"
+_PERCENT_MSG = "a valid percent string must be a numeric string followed by an ending '%'"
+_CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
+_CONFIG_KEY_MSG = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+_HTTP_HEADER_FMT = "[-A-Za-z0-9]+"
+_HTTP_HEADER_MSG = "a valid HTTP header must consist of alphanumeric characters or '-'"
+
+_RE_DNS1123_LABEL = re.compile(_DNS1123_LABEL_FMT)
+_RE_DNS1123_SUBDOMAIN = re.compile(_DNS1123_SUBDOMAIN_FMT)
+_RE_DNS1035_LABEL = re.compile(_DNS1035_LABEL_FMT)
+_RE_QNAME = re.compile(_QNAME_FMT)
+_RE_LABEL_VALUE = re.compile(_LABEL_VALUE_FMT)
+_RE_PERCENT = re.compile(_PERCENT_FMT)
+_RE_CONFIG_KEY = re.compile(_CONFIG_KEY_FMT)
+_RE_HTTP_HEADER = re.compile(_HTTP_HEADER_FMT)
+_RE_PORT_NAME_CHARSET = re.compile("[-a-z0-9]+")
+_RE_ONE_LETTER = re.compile("[a-z]")
+
+
+def _full(rx: re.Pattern[str], value: str) -> bool:
+    return rx.fullmatch(value) is not None
+
+
+def is_dns1123_label(value: str) -> list[str]:
+    errs: list[str] = []
+    if _blen(value) > 63:
+        errs.append(max_len_error(63))
+    if not _full(_RE_DNS1123_LABEL, value):
+        if _full(_RE_DNS1123_SUBDOMAIN, value):
+            errs.append("must not contain dots")
+        else:
+            errs.append(regex_error(_DNS1123_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
+    return errs
+
+
+def is_dns1123_subdomain(value: str) -> list[str]:
+    errs: list[str] = []
+    if _blen(value) > 253:
+        errs.append(max_len_error(253))
+    if not _full(_RE_DNS1123_SUBDOMAIN, value):
+        errs.append(regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
+    return errs
+
+
+def is_dns1035_label(value: str) -> list[str]:
+    errs: list[str] = []
+    if _blen(value) > 63:
+        errs.append(max_len_error(63))
+    if not _full(_RE_DNS1035_LABEL, value):
+        errs.append(regex_error(_DNS1035_LABEL_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
+    return errs
+
+
+def is_qualified_name(value: str) -> list[str]:
+    """content.IsLabelKey (util/validation.IsQualifiedName is an alias of it)."""
+    errs: list[str] = []
+    parts = value.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        else:
+            errs.extend("prefix part " + m for m in is_dns1123_subdomain(prefix))
+    else:
+        return ["a valid label key " + regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
+                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+    if not name:
+        errs.append("name part must be non-empty")
+    elif _blen(name) > 63:
+        errs.append("name part " + max_len_error(63))
+    if not _full(_RE_QNAME, name):
+        errs.append("name part " + regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc"))
+    return errs
+
+
+def is_valid_label_value(value: str) -> list[str]:
+    errs: list[str] = []
+    if _blen(value) > 63:
+        errs.append(max_len_error(63))
+    if not _full(_RE_LABEL_VALUE, value):
+        errs.append(regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+    return errs
+
+
+def is_valid_port_num(port: int) -> list[str]:
+    return [] if 1 <= port <= 65535 else [inclusive_range_error(1, 65535)]
+
+
+def is_valid_port_name(port: str) -> list[str]:
+    """IsValidPortName (IANA_SVC_NAME): one message per failed check, in this order."""
+    errs: list[str] = []
+    if _blen(port) > 15:
+        errs.append(max_len_error(15))
+    if not _full(_RE_PORT_NAME_CHARSET, port):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not _RE_ONE_LETTER.search(port):
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in port:
+        errs.append("must not contain consecutive hyphens")
+    if port and (port[0] == "-" or port[-1] == "-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs
+
+
+def is_valid_percent(value: str) -> list[str]:
+    return [] if _full(_RE_PERCENT, value) else [regex_error(_PERCENT_MSG, _PERCENT_FMT, "1%", "93%")]
+
+
+def is_config_map_key(value: str) -> list[str]:
+    errs: list[str] = []
+    if _blen(value) > 253:
+        errs.append(max_len_error(253))
+    if not _full(_RE_CONFIG_KEY, value):
+        errs.append(regex_error(_CONFIG_KEY_MSG, _CONFIG_KEY_FMT, "key.name", "KEY_NAME", "key-name"))
+    if value == ".":
+        errs.append("must not be '.'")
+    elif value == "..":
+        errs.append("must not be '..'")
+    elif value.startswith(".."):
+        errs.append("must not start with '..'")
+    return errs
+
+
+def _mask_trailing_dash(name: str) -> str:
+    """apimachinery maskTrailingDash (used for generateName prefixes)."""
+    return name[:-2] + "a" if len(name) > 1 and name.endswith("-") else name
+
+
+def name_is_dns_subdomain(name: str, prefix: bool) -> list[str]:
+    return is_dns1123_subdomain(_mask_trailing_dash(name) if prefix else name)
+
+
+def name_is_dns_label(name: str, prefix: bool) -> list[str]:
+    return is_dns1123_label(_mask_trailing_dash(name) if prefix else name)
+
+
+def name_is_dns1035_label(name: str, prefix: bool) -> list[str]:
+    return is_dns1035_label(_mask_trailing_dash(name) if prefix else name)
+
+
+# --------------------------------------------------------------------------- IP checks
+# Source: apimachinery pkg/util/validation/ip.go, core ValidateNonSpecialIP.
+
+_RE_SLOPPY_V4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
+_RE_ATOI = re.compile(r"[+-]?[0-9]+")
+
+
+def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Go net.ParseIP: no zones, no surrounding junk."""
+    if not isinstance(value, str) or "%" in value:
+        return None
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def _sloppy_v4(value: str) -> ipaddress.IPv4Address | None:
+    """Go's ParseIPSloppy accepts IPv4 octets with leading zeros (as decimal)."""
+    m = _RE_SLOPPY_V4.fullmatch(value)
+    if m is None or any(int(o) > 255 for o in m.groups()):
+        return None
+    return ipaddress.IPv4Address(".".join(str(int(o)) for o in m.groups()))
+
+
+def is_valid_ip(path: str, value: str) -> Errs:
+    """IsValidIP: parseable, no leading 0s, not IPv4-mapped IPv6, canonical form."""
+    ip = _parse_ip(value)
+    if ip is None:
+        if _sloppy_v4(value) is not None:
+            return [invalid(path, value, "must not have leading 0s")]
+        return [invalid(path, value, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return [invalid(path, value, "must not be an IPv4-mapped IPv6 address")]
+    if str(ip) != value:
+        return [invalid(path, value, f"must be in canonical form ({json.dumps(str(ip))})")]
+    return []
+
+
+def validate_non_special_ip(path: str, value: str) -> Errs:
+    ip = _parse_ip(value) or _sloppy_v4(value)
+    if ip is None:
+        return [invalid(path, value, "must be a valid IP address")]
+    errs: Errs = []
+    if ip.is_unspecified:
+        errs.append(invalid(path, value, f"may not be unspecified ({value})"))
+    if ip.is_loopback:
+        errs.append(invalid(path, value, "may not be in the loopback range (127.0.0.0/8, ::1/128)"))
+    if ip.is_link_local:
+        errs.append(invalid(path, value, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"))
+    if ip in ipaddress.ip_network("224.0.0.0/24") or ip in ipaddress.ip_network("ff02::/16"):
+        errs.append(invalid(path, value, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"))
+    return errs
+
+
+def cluster_ip_in_range(ip: str) -> bool:
+    """True when ``ip`` is allocatable from 10.96.0.0/12 (network and broadcast are reserved)."""
+    parsed = _parse_ip(ip)
+    if not isinstance(parsed, ipaddress.IPv4Address) or parsed not in _SERVICE_NET:
+        return False
+    return parsed not in (_SERVICE_NET.network_address, _SERVICE_NET.broadcast_address)
+
+
+def cluster_ip_range_error(ip: str, cluster_ips: list[str] | None = None) -> FieldError:
+    """The allocator's answer for a requested clusterIP outside the service range.
+
+    Source: pkg/registry/core/service/storage/alloc.go allocIPs
+    (``failed to allocate IP %v: %v`` on ``spec.clusterIPs`` with the whole
+    clusterIPs list as value) and ipallocator ErrNotInRange.Error.
+    """
+    value = cluster_ips if cluster_ips is not None else [ip]
+    return invalid("spec.clusterIPs", _safe(value),
+                   f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. "
+                   f"The range of valid IPs is {SERVICE_CLUSTER_IP_RANGE}")
+
+
+# --------------------------------------------------------------------------- metadata
+# Source: apimachinery pkg/api/validation/objectmeta.go, pkg/apis/meta/v1/validation.
+
+_STANDARD_FINALIZERS = {"kubernetes", "orphan", "foregroundDeletion"}
+_TOTAL_ANNOTATION_SIZE = 256 * 1024
+
+
+def validate_labels(labels: dict[str, str], path: str) -> Errs:
+    """ValidateLabels (R4): every error on the flat map path, key first then value."""
+    errs: Errs = []
+    for k, v in labels.items():
+        errs.extend(invalid(path, k, m) for m in is_qualified_name(k))
+        errs.extend(invalid(path, v, m) for m in is_valid_label_value(v))
+    return errs
+
+
+def validate_annotations(annotations: dict[str, str], path: str) -> Errs:
+    errs: Errs = []
+    total = 0
+    for k, v in annotations.items():
+        errs.extend(invalid(path, k, m) for m in is_qualified_name(k.lower()))
+        total += _blen(k) + _blen(v)
+    if total > _TOTAL_ANNOTATION_SIZE:
+        errs.append(_too_long(path, _TOTAL_ANNOTATION_SIZE))
+    return errs
+
+
+def _validate_finalizers(finalizers: list[str], path: str) -> Errs:
+    """ValidateFinalizers + core validateKubeFinalizerName."""
+    errs: Errs = []
+    for f in finalizers:
+        msgs = is_qualified_name(f)
+        errs.extend(invalid(path, f, m) for m in msgs)
+        if not msgs and "/" not in f and f not in _STANDARD_FINALIZERS:
+            errs.append(invalid(path, f, "name is neither a standard finalizer name nor is it fully qualified"))
+    if "orphan" in finalizers and "foregroundDeletion" in finalizers:
+        errs.append(invalid(path, finalizers, "finalizer orphan and foregroundDeletion cannot be both set"))
+    return errs
+
+
+def _meta_of(obj: dict[str, Any], errs: Errs) -> dict[str, Any]:
+    return _get_map(obj, "metadata", "metadata", errs) or {}
+
+
+def validate_object_meta(obj: dict[str, Any], name_fn: NameFn) -> Errs:
+    """ValidateObjectMetaAccessor (create): name/generateName, labels, annotations, finalizers."""
+    errs: Errs = []
+    meta = _meta_of(obj, errs)
+    gen = _get_str(meta, "generateName", "metadata.generateName", errs)
+    if gen:
+        errs.extend(invalid("metadata.generateName", gen, m) for m in name_fn(gen, True))
+    name = _get_str(meta, "name", "metadata.name", errs)
+    if not name:
+        errs.append(required("metadata.name", "name or generateName is required"))
+    else:
+        errs.extend(invalid("metadata.name", name, m) for m in name_fn(name, False))
+    errs.extend(_validate_meta_common(meta))
+    return errs
+
+
+def _validate_meta_common(meta: dict[str, Any]) -> Errs:
+    errs: Errs = []
+    generation = _get_int(meta, "generation", "metadata.generation", errs)
+    if generation is not None and generation < 0:
+        errs.append(invalid("metadata.generation", generation, "must be greater than or equal to 0"))
+    labels = _get_str_map(meta, "labels", "metadata.labels", errs)
+    if labels:
+        errs.extend(validate_labels(labels, "metadata.labels"))
+    annotations = _get_str_map(meta, "annotations", "metadata.annotations", errs)
+    if annotations:
+        errs.extend(validate_annotations(annotations, "metadata.annotations"))
+    finalizers = _get_str_list(meta, "finalizers", "metadata.finalizers", errs)
+    if finalizers:
+        errs.extend(_validate_finalizers(finalizers, "metadata.finalizers"))
+    return errs
+
+
+def validate_object_meta_update(obj: dict[str, Any], old: dict[str, Any]) -> Errs:
+    """ValidateObjectMetaAccessorUpdate (the parts the embedded server does not own itself)."""
+    errs: Errs = []
+    meta = _meta_of(obj, errs)
+    old_meta = old.get("metadata") if isinstance(old.get("metadata"), dict) else {}
+    assert isinstance(old_meta, dict)
+    for key in ("name", "namespace", "uid"):
+        new_v, old_v = meta.get(key), old_meta.get(key)
+        if new_v != old_v:
+            errs.append(invalid(f"metadata.{key}", _safe(new_v if new_v is not None else ""), "field is immutable"))
+    errs.extend(_validate_meta_common(meta))
+    return errs
+
+
+def _meta_errs(obj: dict[str, Any], old: dict[str, Any] | None, name_fn: NameFn) -> Errs:
+    return validate_object_meta(obj, name_fn) if old is None else validate_object_meta_update(obj, old)
+
+
+# --------------------------------------------------------------------------- label selectors
+
+def _validate_label_selector(sel: dict[str, Any], path: str, errs: Errs) -> bool:
+    """ValidateLabelSelector; returns whether ``LabelSelectorAsSelector`` would succeed."""
+    before = len(errs)
+    match_labels = _get_str_map(sel, "matchLabels", f"{path}.matchLabels", errs)
+    if match_labels:
+        errs.extend(validate_labels(match_labels, f"{path}.matchLabels"))
+    for i, expr in _items(sel, "matchExpressions", f"{path}.matchExpressions", errs):
+        ep = f"{path}.matchExpressions[{i}]"
+        op = _get_str(expr, "operator", f"{ep}.operator", errs)
+        values = _get_str_list(expr, "values", f"{ep}.values", errs) or []
+        if op in ("In", "NotIn"):
+            if not values:
+                errs.append(required(f"{ep}.values", "must be specified when `operator` is 'In' or 'NotIn'"))
+        elif op in ("Exists", "DoesNotExist"):
+            if values:
+                errs.append(forbidden(f"{ep}.values",
+                                      "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
+        else:
+            errs.append(invalid(f"{ep}.operator", op, "not a valid selector operator"))
+        key = _get_str(expr, "key", f"{ep}.key", errs)
+        errs.extend(invalid(f"{ep}.key", key, m) for m in is_qualified_name(key))
+        for j, v in enumerate(values):
+            errs.extend(invalid(f"{ep}.values[{j}]", v, m) for m in is_valid_label_value(v))
+    return len(errs) == before
+
+
+def _selector_matches(sel: dict[str, Any], labels: dict[str, str]) -> bool:
+    """labels.Selector.Matches for a (valid) metav1.LabelSelector."""
+    match_labels = sel.get("matchLabels") or {}
+    for k, v in match_labels.items():
+        if labels.get(k) != v:
+            return False
+    for expr in sel.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def _selector_empty(sel: dict[str, Any]) -> bool:
+    return not sel.get("matchLabels") and not sel.get("matchExpressions")
+
+
+# --------------------------------------------------------------------------- shared port checks
+
+def validate_port_num_or_name(value: int | str, path: str) -> Errs:
+    """ValidatePortNumOrName (R11): an int must be 1-65535, a string an IANA_SVC_NAME."""
+    if isinstance(value, str):
+        return [invalid(path, value, m) for m in is_valid_port_name(value)]
+    return [invalid(path, value, m) for m in is_valid_port_num(value)]
+
+
+_PORT_PROTOCOLS = ["SCTP", "TCP", "UDP"]
+
+
+def _validate_protocol(proto: str, path: str) -> Errs:
+    if not proto:
+        return [required(path)]
+    if proto not in _PORT_PROTOCOLS:
+        return [not_supported(path, proto, _PORT_PROTOCOLS)]
+    return []
+
+
+# --------------------------------------------------------------------------- Service
+
+_SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
+_AFFINITIES = ["ClientIP", "None"]
+_IP_FAMILIES = ["IPv4", "IPv6"]
+_IP_FAMILY_POLICIES = ["PreferDualStack", "RequireDualStack", "SingleStack"]
+_TRAFFIC_POLICIES = ["Cluster", "Local"]
+_MAX_AFFINITY_TIMEOUT = 86400
+
+
+def _svc_spec(obj: dict[str, Any], errs: Errs) -> dict[str, Any]:
+    return _get_map(obj, "spec", "spec", errs) or {}
+
+
+def _cluster_ips(spec: dict[str, Any], errs: Errs) -> list[str]:
+    return _get_str_list(spec, "clusterIPs", "spec.clusterIPs", errs) or []
+
+
+def _is_headless(spec: dict[str, Any]) -> bool:
+    cips = spec.get("clusterIPs")
+    return isinstance(cips, list) and len(cips) == 1 and cips[0] == "None"
+
+
+def _externally_accessible(spec: dict[str, Any]) -> bool:
+    t = spec.get("type")
+    ext = spec.get("externalIPs")
+    return t in ("LoadBalancer", "NodePort") or (t == "ClusterIP" and isinstance(ext, list) and len(ext) > 0)
+
+
+def validate_service_cluster_ips_related(spec: dict[str, Any]) -> Errs:
+    """ValidateServiceClusterIPsRelatedFields (returns early for ExternalName)."""
+    errs: Errs = []
+    if spec.get("type") == "ExternalName":
+        return errs
+    cip = _get_str(spec, "clusterIP", "spec.clusterIP", errs)
+    cips = _cluster_ips(spec, errs)
+    if cip:
+        if not cips:
+            errs.append(required("spec.clusterIPs"))
+        elif cips[0] != cip:
+            errs.append(invalid("spec.clusterIPs", cips, "first value must match `clusterIP`"))
+    elif cips:
+        errs.append(invalid("spec.clusterIPs", cips, "must be empty when `clusterIP` is not specified"))
+    families = _get_str_list(spec, "ipFamilies", "spec.ipFamilies", errs) or []
+    seen: set[str] = set()
+    for i, fam in enumerate(families):
+        if fam not in _IP_FAMILIES:
+            errs.append(not_supported(f"spec.ipFamilies[{i}]", fam, _IP_FAMILIES))
+        if fam in seen:
+            errs.append(duplicate(f"spec.ipFamilies[{i}]", fam))
+        seen.add(fam)
+    policy = _get_opt_str(spec, "ipFamilyPolicy", "spec.ipFamilyPolicy", errs)
+    if policy is not None and policy not in _IP_FAMILY_POLICIES:
+        errs.append(not_supported("spec.ipFamilyPolicy", policy, _IP_FAMILY_POLICIES))
+    has_invalid = False
+    for i, ip in enumerate(cips):
+        if i == 0 and ip == "None":
+            if len(cips) > 1:
+                has_invalid = True
+                errs.append(invalid("spec.clusterIPs", cips, "'None' must be the first and only value"))
+            continue
+        ip_errs = is_valid_ip(f"spec.clusterIPs[{i}]", ip)
+        has_invalid = has_invalid or bool(ip_errs)
+        errs.extend(ip_errs)
+    if len(cips) > 2:
+        errs.append(invalid("spec.clusterIPs", cips, "may only hold up to 2 values"))
+    if has_invalid:
+        return errs
+    errs.extend(_dual_stack_checks(spec, cips, families))
+    return errs
+
+
+def _dual_stack_checks(spec: dict[str, Any], cips: list[str], families: list[str]) -> Errs:
+    errs: Errs = []
+    if len(cips) > 1:
+        versions = {ip.version for ip in (_parse_ip(c) for c in cips) if ip is not None}
+        if len(cips) != 2 or len(versions) != 2:
+            errs.append(invalid("spec.clusterIPs", cips, "may specify no more than one IP for each IP family"))
+    if not _is_headless(spec) and cips and families:
+        for i, ip in enumerate(cips[: len(families)]):
+            parsed = _parse_ip(ip)
+            is_v6 = parsed is not None and parsed.version == 6
+            if families[i] == "IPv4" and is_v6:
+                errs.append(invalid(f"spec.clusterIPs[{i}]", ip,
+                                    f"expected an IPv4 value as indicated by `ipFamilies[{i}]`"))
+            if families[i] == "IPv6" and not is_v6:
+                errs.append(invalid(f"spec.clusterIPs[{i}]", ip,
+                                    f"expected an IPv6 value as indicated by `ipFamilies[{i}]`"))
+    return errs
+
+
+def validate_service_allocation(obj: dict[str, Any]) -> Errs:
+    """What a Service create is refused with *before* full validation runs.
+
+    The real registry runs allocation in BeginCreate, ahead of the strategy's
+    ValidateService: initIPFamilyFields pre-validates the clusterIP fields
+    (ValidateServiceClusterIPsRelatedFields) and checks the families against a
+    single-stack IPv4 cluster, then allocIPs rejects a requested clusterIP that
+    is outside 10.96.0.0/12. Each stage answers alone. Sources:
+    pkg/registry/core/service/storage/alloc.go (initIPFamilyFields, allocIPs).
+    Node ports are not checked here (the server's allocator owns them).
+    """
+    errs: Errs = []
+    if not isinstance(obj, dict):
+        return errs
+    spec = _svc_spec(obj, errs)
+    if errs or spec.get("type") == "ExternalName":
+        return errs
+    errs.extend(validate_service_cluster_ips_related(spec))
+    if errs:
+        return errs
+    errs.extend(_family_checks(spec))
+    if errs:
+        return errs
+    cips = spec.get("clusterIPs") or []
+    if cips and cips[0] != "None" and not cluster_ip_in_range(cips[0]):
+        errs.append(cluster_ip_range_error(cips[0], list(cips)))
+    return errs
+
+
+def _family_checks(spec: dict[str, Any]) -> Errs:
+    """initIPFamilyFields checks against a single-stack IPv4 cluster."""
+    errs: Errs = []
+    policy = spec.get("ipFamilyPolicy")
+    cips: list[str] = spec.get("clusterIPs") or []
+    families: list[str] = spec.get("ipFamilies") or []
+    if policy == "SingleStack":
+        if len(cips) == 2:
+            errs.append(invalid("spec.ipFamilyPolicy", policy,
+                                "must be 'RequireDualStack' or 'PreferDualStack' when multiple cluster IPs are specified"))
+        if len(families) == 2:
+            errs.append(invalid("spec.ipFamilyPolicy", policy,
+                                "must be 'RequireDualStack' or 'PreferDualStack' when multiple IP families are specified"))
+    for i, ip in enumerate(cips):
+        if ip == "None":
+            break
+        parsed = _parse_ip(ip)
+        if i >= len(families) and parsed is not None and parsed.version == 6:
+            errs.append(invalid(f"spec.clusterIPs[{i}]", cips, "IPv6 is not configured on this cluster"))
+    if errs:
+        return errs
+    selector = spec.get("selector")
+    if _is_headless(spec) and not (isinstance(selector, dict) and selector):
+        return errs
+    if policy == "RequireDualStack":
+        errs.append(invalid("spec.ipFamilyPolicy", policy, "this cluster is not configured for dual-stack services"))
+    for i, fam in enumerate(families):
+        if fam != "IPv4":
+            errs.append(invalid(f"spec.ipFamilies[{i}]", fam, "not configured on this cluster"))
+    return errs
+
+
+def _validate_service_port(sp: dict[str, Any], i: int, require_name: bool, names: set[str], errs: Errs) -> None:
+    """validateServicePort (R8-R11)."""
+    path = f"spec.ports[{i}]"
+    name = _get_str(sp, "name", f"{path}.name", errs)
+    if require_name and not name:
+        errs.append(required(f"{path}.name"))
+    elif name:
+        errs.extend(invalid(f"{path}.name", name, m) for m in is_dns1123_label(name))
+        if name in names:
+            errs.append(duplicate(f"{path}.name", name))
+        else:
+            names.add(name)
+    port = _get_int(sp, "port", f"{path}.port", errs)
+    errs.extend(invalid(f"{path}.port", port or 0, m) for m in is_valid_port_num(port or 0))
+    errs.extend(_validate_protocol(_get_str(sp, "protocol", f"{path}.protocol", errs), f"{path}.protocol"))
+    target = _get_int_or_str(sp, "targetPort", f"{path}.targetPort", errs)
+    errs.extend(validate_port_num_or_name(target if target is not None else 0, f"{path}.targetPort"))
+    app = _get_opt_str(sp, "appProtocol", f"{path}.appProtocol", errs)
+    if app is not None:
+        errs.extend(invalid(f"{path}.appProtocol", app, m) for m in is_qualified_name(app))
+
+
+def _validate_service_type_rules(spec: dict[str, Any], ports: list[tuple[int, dict[str, Any]]], errs: Errs) -> None:
+    """The ``switch service.Spec.Type`` block of ValidateService (R14)."""
+    stype = spec.get("type")
+    cips = spec.get("clusterIPs") if isinstance(spec.get("clusterIPs"), list) else []
+    if stype == "LoadBalancer":
+        for i, p in ports:
+            if p.get("port") == _KUBELET_PORT:
+                errs.append(invalid(f"spec.ports[{i}]", _KUBELET_PORT,
+                                    f"may not expose port {_KUBELET_PORT} externally since it is used by kubelet"))
+    if stype in ("LoadBalancer", "NodePort") and _is_headless(spec):
+        errs.append(invalid("spec.clusterIPs[0]", _safe(cips[0]), f"may not be set to 'None' for {stype} services"))
+    if stype == "ExternalName":
+        if cips:
+            errs.append(forbidden("spec.clusterIPs", "may not be set for ExternalName services"))
+        if spec.get("ipFamilies"):
+            errs.append(forbidden("spec.ipFamilies", "may not be set for ExternalName services"))
+        if spec.get("ipFamilyPolicy") is not None:
+            errs.append(forbidden("spec.ipFamilyPolicy", "may not be set for ExternalName services"))
+        cname = _get_str(spec, "externalName", "spec.externalName", errs).removesuffix(".")
+        if cname:
+            errs.extend(invalid("spec.externalName", cname, m) for m in is_dns1123_subdomain(cname))
+        else:
+            errs.append(required("spec.externalName"))
+
+
+def _validate_session_affinity(spec: dict[str, Any], errs: Errs) -> None:
+    """R15: sessionAffinity values and validateClientIPAffinityConfig."""
+    affinity = _get_str(spec, "sessionAffinity", "spec.sessionAffinity", errs)
+    if not affinity:
+        errs.append(required("spec.sessionAffinity"))
+    elif affinity not in _AFFINITIES:
+        errs.append(not_supported("spec.sessionAffinity", affinity, _AFFINITIES))
+    cfg_path = "spec.sessionAffinityConfig"
+    cfg = _get_map(spec, "sessionAffinityConfig", cfg_path, errs)
+    if affinity == "ClientIP":
+        when = "when session affinity type is ClientIP"
+        client_ip = _get_map(cfg, "clientIP", f"{cfg_path}.clientIP", errs) if cfg is not None else None
+        timeout = (_get_int(client_ip, "timeoutSeconds", f"{cfg_path}.clientIP.timeoutSeconds", errs)
+                   if client_ip is not None else None)
+        if cfg is None:
+            errs.append(required(cfg_path, when))
+        elif client_ip is None:
+            errs.append(required(f"{cfg_path}.clientIP", when))
+        elif timeout is None:
+            errs.append(required(f"{cfg_path}.clientIP.timeoutSeconds", when))
+        elif timeout <= 0 or timeout > _MAX_AFFINITY_TIMEOUT:
+            errs.append(invalid(f"{cfg_path}.clientIP.timeoutSeconds", timeout,
+                                f"must be greater than 0 and less than {_MAX_AFFINITY_TIMEOUT}"))
+    elif affinity == "None" and spec.get("sessionAffinityConfig") is not None:
+        errs.append(forbidden(cfg_path, "must not be set when session affinity is None"))
+
+
+def _validate_node_ports(spec: dict[str, Any], ports: list[tuple[int, dict[str, Any]]], errs: Errs) -> None:
+    """R13: nodePort forbidden for ClusterIP; duplicate (protocol, nodePort)."""
+    node_ports: dict[int, int | None] = {}
+    for i, p in ports:
+        node_ports[i] = _get_int(p, "nodePort", f"spec.ports[{i}].nodePort", errs)
+    if spec.get("type") == "ClusterIP":
+        for i, _ in ports:
+            if node_ports[i]:
+                errs.append(forbidden(f"spec.ports[{i}].nodePort", "may not be used when `type` is 'ClusterIP'"))
+    seen: set[tuple[Any, int]] = set()
+    for i, p in ports:
+        np = node_ports[i]
+        if not np:
+            continue
+        key = (p.get("protocol"), np)
+        if key in seen:
+            errs.append(duplicate(f"spec.ports[{i}].nodePort", np))
+        seen.add(key)
+
+
+def _service_port_key(p: dict[str, Any]) -> dict[str, Any]:
+    """The internal core.ServicePort used as duplicate key, as json.Marshal renders it (R12)."""
+    return {"AppProtocol": None, "Name": "", "NodePort": 0, "Port": _safe(p.get("port", 0)),
+            "Protocol": _safe(p.get("protocol", "")), "TargetPort": 0}
+
+
+def _validate_duplicate_ports(ports: list[tuple[int, dict[str, Any]]], errs: Errs) -> None:
+    seen: set[tuple[str, str]] = set()
+    for i, p in ports:
+        key = (repr(p.get("protocol")), repr(p.get("port")))
+        if key in seen:
+            errs.append(duplicate(f"spec.ports[{i}]", _service_port_key(p)))
+        seen.add(key)
+
+
+def _validate_external_ips(spec: dict[str, Any], errs: Errs) -> None:
+    for i, ip in enumerate(_get_str_list(spec, "externalIPs", "spec.externalIPs", errs) or []):
+        ip_errs = is_valid_ip(f"spec.externalIPs[{i}]", ip)
+        errs.extend(ip_errs or validate_non_special_ip(f"spec.externalIPs[{i}]", ip))
+
+
+def _validate_traffic_policies(spec: dict[str, Any], errs: Errs) -> None:
+    """validateServiceExternalTrafficPolicy + validateServiceInternalTrafficFieldsValue."""
+    lb_only = "may only be used when `type` is 'LoadBalancer'"
+    alloc = _get_bool(spec, "allocateLoadBalancerNodePorts", "spec.allocateLoadBalancerNodePorts", errs)
+    if alloc is not None and spec.get("type") != "LoadBalancer":
+        errs.append(forbidden("spec.allocateLoadBalancerNodePorts", lb_only))
+    if spec.get("type") == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is None:
+        errs.append(required("allocateLoadBalancerNodePorts"))  # sic: the source's path has no "spec."
+    etp = _get_str(spec, "externalTrafficPolicy", "spec.externalTrafficPolicy", errs)
+    if not _externally_accessible(spec):
+        if etp:
+            errs.append(invalid("spec.externalTrafficPolicy", etp, "may only be set for externally-accessible services"))
+    elif not etp:
+        errs.append(required("spec.externalTrafficPolicy"))
+    elif etp not in _TRAFFIC_POLICIES:
+        errs.append(not_supported("spec.externalTrafficPolicy", etp, _TRAFFIC_POLICIES))
+    hc = _get_int(spec, "healthCheckNodePort", "spec.healthCheckNodePort", errs)
+    needs_hc = spec.get("type") == "LoadBalancer" and etp == "Local"
+    if hc and not needs_hc:
+        errs.append(invalid("spec.healthCheckNodePort", hc,
+                            "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
+    elif hc and needs_hc:
+        errs.extend(invalid("spec.healthCheckNodePort", hc, m) for m in is_valid_port_num(hc))
+    itp = _get_opt_str(spec, "internalTrafficPolicy", "spec.internalTrafficPolicy", errs)
+    if spec.get("internalTrafficPolicy") is None and spec.get("type") in ("ClusterIP", "NodePort", "LoadBalancer"):
+        errs.append(required("spec.internalTrafficPolicy"))
+    if itp is not None and itp not in _TRAFFIC_POLICIES:
+        errs.append(not_supported("spec.internalTrafficPolicy", itp, _TRAFFIC_POLICIES))
+
+
+def validate_service_spec(obj: dict[str, Any]) -> Errs:
+    """ValidateService without the metadata part, in the source's order (R7-R17)."""
+    errs: Errs = []
+    spec = _svc_spec(obj, errs)
+    ports = _items(spec, "ports", "spec.ports", errs)
+    stype = _get_str(spec, "type", "spec.type", errs)
+    if not ports and not _is_headless(spec) and stype != "ExternalName":
+        errs.append(required("spec.ports"))
+    _validate_service_type_rules(spec, ports, errs)
+    names: set[str] = set()
+    for i, p in ports:
+        _validate_service_port(p, i, len(ports) > 1, names, errs)
+    selector = _get_str_map(spec, "selector", "spec.selector", errs)
+    if selector is not None:
+        errs.extend(validate_labels(selector, "spec.selector"))
+    _validate_session_affinity(spec, errs)
+    errs.extend(validate_service_cluster_ips_related(spec))
+    _validate_external_ips(spec, errs)
+    if not stype:
+        errs.append(required("spec.type"))
+    elif stype not in _SERVICE_TYPES:
+        errs.append(not_supported("spec.type", stype, _SERVICE_TYPES))
+    _validate_node_ports(spec, ports, errs)
+    _validate_duplicate_ports(ports, errs)
+    _validate_traffic_policies(spec, errs)
+    return errs
+
+
+def _validate_service_update_ips(spec: dict[str, Any], ospec: dict[str, Any]) -> Errs:
+    """validateUpgradeDowngradeClusterIPs (+ the ipFamilies counterpart, basic cases)."""
+    errs: Errs = []
+    if spec.get("type") == "ExternalName" or ospec.get("type") == "ExternalName":
+        return errs
+    if _is_headless(spec) and _is_headless(ospec):
+        return errs
+    new = [c for c in spec.get("clusterIPs") or [] if isinstance(c, str)]
+    old = [c for c in ospec.get("clusterIPs") or [] if isinstance(c, str)]
+    if len(old) == len(new):
+        errs.extend(invalid(f"spec.clusterIPs[{i}]", new, "may not change once set")
+                    for i, ip in enumerate(old) if ip != new[i])
+    elif len(old) > len(new):
+        if not new:
+            errs.append(invalid("spec.clusterIPs[0]", new, "primary clusterIP can not be unset"))
+        elif old and new[0] != old[0]:
+            errs.append(invalid("spec.clusterIPs[0]", new, "may not change once set"))
+    elif old and new[0] != old[0]:
+        errs.append(invalid("spec.clusterIPs[0]", new, "may not change once set"))
+    if not _is_headless(spec) and not _is_headless(ospec):
+        nf, of = spec.get("ipFamilies") or [], ospec.get("ipFamilies") or []
+        if isinstance(nf, list) and isinstance(of, list) and len(nf) == len(of) and nf != of:
+            errs.append(invalid("spec.ipFamilies[0]", _safe(nf), "may not change once set"))
+    return errs
+
+
+def _validate_service(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
+    if old is None:
+        pre = validate_service_allocation(obj)
+        if pre:
+            return pre
+        return validate_object_meta(obj, name_is_dns1035_label) + validate_service_spec(obj)
+    obj = copy.deepcopy(obj)
+    normalize_service_cluster_ips(obj, old)
+    errs = validate_object_meta_update(obj, old)
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    ospec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
+    assert isinstance(spec, dict) and isinstance(ospec, dict)
+    errs.extend(_validate_service_update_ips(spec, ospec))
+    return errs + validate_service_spec(obj)
+
+
+# --------------------------------------------------------------------------- Pod spec
+
+_RESTART_POLICIES = ["Always", "OnFailure", "Never"]
+_DNS_POLICIES = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]
+_PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
+_TERMINATION_MESSAGE_POLICIES = ["File", "FallbackToLogsOnError"]
+_HTTP_SCHEMES = ["HTTP", "HTTPS"]
+_TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
+_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc", "sleep")
+_RELAXED_ENV_MSG = "a valid environment variable name must consist only of printable ASCII characters other than '='"
+
+
+def _nonneg(v: int | None, path: str) -> Errs:
+    if v is not None and v < 0:
+        return [invalid(path, v, "must be greater than or equal to 0")]
+    return []
+
+
+def _validate_container_ports(c: dict[str, Any], path: str, errs: Errs) -> None:
+    """validateContainerPorts: names are IANA_SVC_NAMEs unique within the container."""
+    names: set[str] = set()
+    for i, p in _items(c, "ports", f"{path}.ports", errs):
+        pp = f"{path}.ports[{i}]"
+        name = _get_str(p, "name", f"{pp}.name", errs)
+        if name:
+            msgs = is_valid_port_name(name)
+            if msgs:
+                errs.extend(invalid(f"{pp}.name", name, m) for m in msgs)
+            elif name in names:
+                errs.append(duplicate(f"{pp}.name", name))
+            else:
+                names.add(name)
+        cport = _get_int(p, "containerPort", f"{pp}.containerPort", errs)
+        if not cport:
+            if "containerPort" not in p or cport == 0:
+                errs.append(required(f"{pp}.containerPort"))
+        else:
+            errs.extend(invalid(f"{pp}.containerPort", cport, m) for m in is_valid_port_num(cport))
+        hport = _get_int(p, "hostPort", f"{pp}.hostPort", errs)
+        if hport:
+            errs.extend(invalid(f"{pp}.hostPort", hport, m) for m in is_valid_port_num(hport))
+        errs.extend(_validate_protocol(_get_str(p, "protocol", f"{pp}.protocol", errs), f"{pp}.protocol"))
+
+
+def _validate_env(c: dict[str, Any], path: str, errs: Errs) -> None:
+    """ValidateEnv with RelaxedEnvironmentVariableValidation (on by default)."""
+    for i, ev in _items(c, "env", f"{path}.env", errs):
+        name = _get_str(ev, "name", f"{path}.env[{i}].name", errs)
+        _get_str(ev, "value", f"{path}.env[{i}].value", errs)
+        if not name:
+            errs.append(required(f"{path}.env[{i}].name"))
+        elif any(ord(ch) > 126 or ord(ch) < 32 or ch == "=" for ch in name):
+            errs.append(invalid(f"{path}.env[{i}].name", name, _RELAXED_ENV_MSG))
+
+
+def _validate_volume_mounts(c: dict[str, Any], path: str, volumes: set[str], errs: Errs) -> None:
+    seen: set[str] = set()
+    for i, m in _items(c, "volumeMounts", f"{path}.volumeMounts", errs):
+        mp = f"{path}.volumeMounts[{i}]"
+        name = _get_str(m, "name", f"{mp}.name", errs)
+        mount_path = _get_str(m, "mountPath", f"{mp}.mountPath", errs)
+        if not name:
+            errs.append(required(f"{mp}.name"))
+        if name not in volumes:
+            errs.append(FieldError("NotFound", f"{mp}.name", name))
+        if not mount_path:
+            errs.append(required(f"{mp}.mountPath"))
+        if mount_path in seen:
+            errs.append(invalid(f"{mp}.mountPath", mount_path, "must be unique"))
+        seen.add(mount_path)
+
+
+def _validate_container_common(c: dict[str, Any], path: str, volumes: set[str], errs: Errs) -> None:
+    """validateContainerCommon: name, image, terminationMessagePolicy, ports, env, mounts, pull policy."""
+    name = _get_str(c, "name", f"{path}.name", errs)
+    if not name:
+        errs.append(required(f"{path}.name"))
+    else:
+        errs.extend(invalid(f"{path}.name", name, m) for m in is_dns1123_label(name))
+    if not _get_str(c, "image", f"{path}.image", errs):
+        errs.append(required(f"{path}.image"))
+    tmp = _get_str(c, "terminationMessagePolicy", f"{path}.terminationMessagePolicy", errs)
+    if not tmp:
+        errs.append(required(f"{path}.terminationMessagePolicy"))
+    elif tmp not in _TERMINATION_MESSAGE_POLICIES:
+        errs.append(_ns_ordered(f"{path}.terminationMessagePolicy", tmp, _TERMINATION_MESSAGE_POLICIES))
+    _get_str_list(c, "command", f"{path}.command", errs)
+    _get_str_list(c, "args", f"{path}.args", errs)
+    _validate_container_ports(c, path, errs)
+    _validate_env(c, path, errs)
+    _validate_volume_mounts(c, path, volumes, errs)
+    pull = _get_str(c, "imagePullPolicy", f"{path}.imagePullPolicy", errs)
+    if not pull:
+        errs.append(required(f"{path}.imagePullPolicy"))
+    elif pull not in _PULL_POLICIES:
+        errs.append(not_supported(f"{path}.imagePullPolicy", pull, _PULL_POLICIES))
+    resources = _get_map(c, "resources", f"{path}.resources", errs)
+    if resources is not None:
+        for part in ("limits", "requests"):
+            for k, v in (_get_map(resources, part, f"{path}.resources.{part}", errs) or {}).items():
+                if not (isinstance(v, str) or (isinstance(v, (int, float)) and not isinstance(v, bool))):
+                    errs.append(_type_error(f"{path}.resources.{part}[{k}]", v, "quantity"))
+    _get_map(c, "securityContext", f"{path}.securityContext", errs)
+
+
+def _validate_handler(h: dict[str, Any], path: str, grace: int | None, errs: Errs) -> None:
+    """validateHandler: exactly one handler type."""
+    count = 0
+    for key in _HANDLERS:
+        if h.get(key) is None:
+            continue
+        if count > 0:
+            errs.append(forbidden(f"{path}.{key}", "may not specify more than 1 handler type"))
+            continue
+        count += 1
+        action = _get_map(h, key, f"{path}.{key}", errs)
+        if action is not None:
+            _validate_action(key, action, f"{path}.{key}", grace, errs)
+    if count == 0:
+        errs.append(required(path, "must specify a handler type"))
+
+
+def _validate_action(key: str, a: dict[str, Any], path: str, grace: int | None, errs: Errs) -> None:
+    if key == "exec":
+        if not _get_str_list(a, "command", f"{path}.command", errs):
+            errs.append(required(f"{path}.command"))
+    elif key == "httpGet":
+        if not _get_str(a, "path", f"{path}.path", errs):
+            errs.append(required(f"{path}.path"))
+        _validate_handler_port(a, path, errs)
+        scheme = _get_str(a, "scheme", f"{path}.scheme", errs)
+        if scheme not in _HTTP_SCHEMES:
+            errs.append(not_supported(f"{path}.scheme", scheme, _HTTP_SCHEMES))
+        for _, header in _items(a, "httpHeaders", f"{path}.httpHeaders", errs):
+            hname = _get_str(header, "name", f"{path}.httpHeaders", errs)
+            if not _full(_RE_HTTP_HEADER, hname):
+                errs.append(invalid(f"{path}.httpHeaders", hname,
+                                    regex_error(_HTTP_HEADER_MSG, _HTTP_HEADER_FMT, "X-Header-Name")))
+    elif key == "tcpSocket":
+        _validate_handler_port(a, path, errs)
+    elif key == "grpc":
+        port = _get_int(a, "port", f"{path}.port", errs)
+        errs.extend(validate_port_num_or_name(port or 0, f"{path}.port"))
+    elif key == "sleep":
+        seconds = _get_int(a, "seconds", f"{path}.seconds", errs) or 0
+        limit = grace if grace is not None else 0
+        if seconds <= 0 or seconds > limit:
+            errs.append(invalid(path, seconds,
+                                f"must be greater than 0 and less than terminationGracePeriodSeconds ({limit})"))
+
+
+def _validate_handler_port(a: dict[str, Any], path: str, errs: Errs) -> None:
+    port = _get_int_or_str(a, "port", f"{path}.port", errs)
+    errs.extend(validate_port_num_or_name(port if port is not None else 0, f"{path}.port"))
+
+
+def _validate_probe(c: dict[str, Any], key: str, grace: int | None, errs: Errs, path: str) -> None:
+    """validateLivenessProbe / validateReadinessProbe / validateStartupProbe (R32)."""
+    pp = f"{path}.{key}"
+    probe = _get_map(c, key, pp, errs)
+    if probe is None:
+        return
+    _validate_handler(probe, pp, grace, errs)
+    ints = {k: _get_int(probe, k, f"{pp}.{k}", errs) for k in
+            ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold")}
+    for k, v in ints.items():
+        errs.extend(_nonneg(v, f"{pp}.{k}"))
+    tgps = _get_int(probe, "terminationGracePeriodSeconds", f"{pp}.terminationGracePeriodSeconds", errs)
+    if tgps is not None and tgps <= 0:
+        errs.append(invalid(f"{pp}.terminationGracePeriodSeconds", tgps, "must be greater than 0"))
+    success = ints["successThreshold"] if ints["successThreshold"] is not None else 0
+    if key in ("livenessProbe", "startupProbe") and success != 1:
+        errs.append(invalid(f"{pp}.successThreshold", success, "must be 1"))
+    if key == "readinessProbe" and tgps is not None:
+        errs.append(invalid(f"{pp}.terminationGracePeriodSeconds", tgps, "must not be set for readinessProbes"))
+
+
+def _validate_lifecycle(c: dict[str, Any], path: str, grace: int | None, errs: Errs) -> None:
+    lifecycle = _get_map(c, "lifecycle", f"{path}.lifecycle", errs)
+    if lifecycle is None:
+        return
+    for hook in ("postStart", "preStop"):
+        h = _get_map(lifecycle, hook, f"{path}.lifecycle.{hook}", errs)
+        if h is not None:
+            _validate_handler(h, f"{path}.lifecycle.{hook}", grace, errs)
+
+
+def _validate_containers(spec: dict[str, Any], base: str, volumes: set[str], grace: int | None, errs: Errs) -> set[str]:
+    """validateContainers: required, common checks, unique names, probes, hostPort conflicts."""
+    path = f"{base}.containers"
+    containers = _items(spec, "containers", path, errs)
+    names: set[str] = set()
+    if not containers and not (isinstance(spec.get("containers"), list) and spec["containers"]):
+        errs.append(required(path))
+        return names
+    for i, c in containers:
+        cp = f"{path}[{i}]"
+        _validate_container_common(c, cp, volumes, errs)
+        name = c.get("name") if isinstance(c.get("name"), str) else ""
+        if name in names:
+            errs.append(duplicate(f"{cp}.name", name))
+        else:
+            names.add(name)
+        _validate_lifecycle(c, cp, grace, errs)
+        for key in ("livenessProbe", "readinessProbe", "startupProbe"):
+            _validate_probe(c, key, grace, errs, cp)
+        if c.get("restartPolicy") is not None:
+            errs.append(forbidden(f"{cp}.restartPolicy", "may not be set for non-init containers"))
+    _check_host_ports(containers, path, errs)
+    return names
+
+
+def _validate_init_containers(spec: dict[str, Any], base: str, volumes: set[str], names: set[str],
+                              grace: int | None, errs: Errs) -> None:
+    """validateInitContainers (basic): common checks, names unique across regular and init."""
+    path = f"{base}.initContainers"
+    for i, c in _items(spec, "initContainers", path, errs):
+        cp = f"{path}[{i}]"
+        _validate_container_common(c, cp, volumes, errs)
+        restart = _get_opt_str(c, "restartPolicy", f"{cp}.restartPolicy", errs)
+        if restart is not None and restart != "Always":
+            errs.append(_ns_ordered(f"{cp}.restartPolicy", restart, ["Always"]))
+        name = c.get("name") if isinstance(c.get("name"), str) else ""
+        if name in names:
+            errs.append(duplicate(f"{cp}.name", name))
+        elif name:
+            names.add(name)
+        if restart == "Always":
+            _validate_lifecycle(c, cp, grace, errs)
+            for key in ("livenessProbe", "readinessProbe", "startupProbe"):
+                _validate_probe(c, key, grace, errs, cp)
+        else:
+            for key in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe"):
+                if c.get(key) is not None:
+                    errs.append(forbidden(f"{cp}.{key}", "may not be set for init containers without restartPolicy=Always"))
+
+
+def _check_host_ports(containers: list[tuple[int, dict[str, Any]]], path: str, errs: Errs) -> None:
+    """AccumulateUniqueHostPorts."""
+    seen: set[str] = set()
+    for ci, c in containers:
+        for pi, p in enumerate(c.get("ports") if isinstance(c.get("ports"), list) else []):
+            if not isinstance(p, dict) or not _is_int(p.get("hostPort")) or not p.get("hostPort"):
+                continue
+            key = f"{p.get('protocol', '')}/{p.get('hostIP', '')}/{p['hostPort']}"
+            if key in seen:
+                errs.append(duplicate(f"{path}[{ci}].ports[{pi}].hostPort", key))
+            seen.add(key)
+
+
+def _validate_volumes(spec: dict[str, Any], base: str, errs: Errs) -> set[str]:
+    """ValidateVolumes (names only): required, DNS-1123 label, unique."""
+    names: set[str] = set()
+    for i, v in _items(spec, "volumes", f"{base}.volumes", errs):
+        vp = f"{base}.volumes[{i}]"
+        name = _get_str(v, "name", f"{vp}.name", errs)
+        if not name:
+            errs.append(required(f"{vp}.name"))
+        else:
+            errs.extend(invalid(f"{vp}.name", name, m) for m in is_dns1123_label(name))
+        if name in names:
+            errs.append(duplicate(f"{vp}.name", name))
+        names.add(name)
+    return names
+
+
+def validate_tolerations(tolerations: list[tuple[int, dict[str, Any]]], path: str, errs: Errs) -> None:
+    """ValidateTolerations."""
+    for i, t in tolerations:
+        tp = f"{path}[{i}]"
+        key = _get_str(t, "key", f"{tp}.key", errs)
+        op = _get_str(t, "operator", f"{tp}.operator", errs)
+        value = _get_str(t, "value", f"{tp}.value", errs)
+        effect = _get_str(t, "effect", f"{tp}.effect", errs)
+        seconds = _get_int(t, "tolerationSeconds", f"{tp}.tolerationSeconds", errs)
+        if key:
+            errs.extend(invalid(f"{tp}.key", key, m) for m in is_qualified_name(key))
+        if not key and op != "Exists":
+            errs.append(invalid(f"{tp}.operator", op,
+                                "operator must be Exists when `key` is empty, which means \"match all values and all keys\""))
+        if seconds is not None and effect != "NoExecute":
+            errs.append(invalid(f"{tp}.effect", effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+        if op in ("Equal", ""):
+            msgs = is_valid_label_value(value)
+            if msgs:
+                errs.append(invalid(f"{tp}.operator", value, ";".join(msgs)))
+        elif op == "Exists":
+            if value:
+                errs.append(invalid(f"{tp}.operator", _safe(t), "value must be empty when `operator` is 'Exists'"))
+        else:
+            errs.append(_ns_ordered(f"{tp}.operator", op, ["Equal", "Exists"]))
+        if effect and effect not in _TAINT_EFFECTS:
+            errs.append(_ns_ordered(f"{tp}.effect", effect, _TAINT_EFFECTS))
+
+
+def validate_pod_spec(spec: dict[str, Any], base: str, errs: Errs) -> None:
+    """ValidatePodSpec (the parts the embedded cluster models), field paths under ``base``."""
+    grace = _get_int(spec, "terminationGracePeriodSeconds", f"{base}.terminationGracePeriodSeconds", errs)
+    if spec.get("terminationGracePeriodSeconds") is None:
+        errs.append(required(f"{base}.terminationGracePeriodSeconds"))
+    volumes = _validate_volumes(spec, base, errs)
+    names = _validate_containers(spec, base, volumes, grace, errs)
+    _validate_init_containers(spec, base, volumes, set(names), grace, errs)
+    restart = _get_str(spec, "restartPolicy", f"{base}.restartPolicy", errs)
+    if not restart:
+        errs.append(required(f"{base}.restartPolicy"))
+    elif restart not in _RESTART_POLICIES:
+        errs.append(_ns_ordered(f"{base}.restartPolicy", restart, _RESTART_POLICIES))
+    dns = _get_str(spec, "dnsPolicy", f"{base}.dnsPolicy", errs)
+    if not dns:
+        errs.append(required(f"{base}.dnsPolicy"))
+    elif dns not in _DNS_POLICIES:
+        errs.append(_ns_ordered(f"{base}.dnsPolicy", dns, _DNS_POLICIES))
+    node_selector = _get_str_map(spec, "nodeSelector", f"{base}.nodeSelector", errs)
+    if node_selector:
+        errs.extend(validate_labels(node_selector, f"{base}.nodeSelector"))
+    _get_map(spec, "securityContext", f"{base}.securityContext", errs)
+    for key in ("serviceAccountName", "nodeName"):
+        value = _get_str(spec, key, f"{base}.{key}", errs)
+        if value:
+            errs.extend(invalid(f"{base}.{key}", value, m) for m in is_dns1123_subdomain(value))
+    ads = _get_int(spec, "activeDeadlineSeconds", f"{base}.activeDeadlineSeconds", errs)
+    if ads is not None and (ads < 1 or ads > MAX_INT32):
+        errs.append(invalid(f"{base}.activeDeadlineSeconds", ads, inclusive_range_error(1, MAX_INT32)))
+    for key in ("hostname", "subdomain"):
+        value = _get_str(spec, key, f"{base}.{key}", errs)
+        if value:
+            errs.extend(invalid(f"{base}.{key}", value, m) for m in is_dns1123_label(value))
+    validate_tolerations(_items(spec, "tolerations", f"{base}.tolerations", errs), f"{base}.tolerations", errs)
+    pcn = _get_str(spec, "priorityClassName", f"{base}.priorityClassName", errs)
+    if pcn:
+        errs.extend(invalid(f"{base}.priorityClassName", pcn, m) for m in is_dns1123_subdomain(pcn))
+
+
+def _validate_containers_only_for_pod(spec: dict[str, Any], errs: Errs) -> None:
+    for key in ("containers", "initContainers"):
+        items = spec.get(key) if isinstance(spec.get(key), list) else []
+        for i, c in enumerate(items):
+            image = c.get("image") if isinstance(c, dict) else None
+            if isinstance(image, str) and image != image.strip():
+                errs.append(invalid(f"spec.{key}[{i}].image", image, "must not have leading or trailing whitespace"))
+
+
+# --------------------------------------------------------------------------- Pod
+
+_UPDATABLE_POD_FIELDS = ",".join([
+    "`spec.containers[*].image`",
+    "`spec.initContainers[*].image`",
+    "`spec.activeDeadlineSeconds`",
+    "`spec.tolerations` (only additions to existing tolerations)",
+    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+    "`spec.containers[*].resources` (for CPU/memory only)",
+])
+POD_UPDATE_FORBIDDEN_MESSAGE = f"pod updates may not change fields other than {_UPDATABLE_POD_FIELDS}"
+
+
+def _validate_pod_create(obj: dict[str, Any]) -> Errs:
+    """validatePodMetadataAndSpec."""
+    errs = validate_object_meta(obj, name_is_dns_subdomain)
+    spec = _get_map(obj, "spec", "spec", errs)
+    validate_pod_spec(spec or {}, "spec", errs)
+    _validate_containers_only_for_pod(spec or {}, errs)
+    return errs
+
+
+def _validate_pod_update(obj: dict[str, Any], old: dict[str, Any]) -> Errs:
+    """ValidatePodUpdate (first line of the Forbidden message only: the Go diff is not reproduced)."""
+    errs = validate_object_meta_update(obj, old)
+    spec = _get_map(obj, "spec", "spec", errs) or {}
+    validate_pod_spec(spec, "spec", errs)
+    _validate_containers_only_for_pod(spec, errs)
+    ospec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
+    assert isinstance(ospec, dict)
+    for key in ("containers", "initContainers"):
+        new_c = spec.get(key) if isinstance(spec.get(key), list) else []
+        old_c = ospec.get(key) if isinstance(ospec.get(key), list) else []
+        if len(new_c) != len(old_c):
+            errs.append(forbidden(f"spec.{key}", "pod updates may not add or remove containers"))
+            return errs
+    errs.extend(_pod_update_deadline(spec, ospec))
+    errs.extend(_pod_update_tolerations(spec, ospec))
+    if spec != ospec and _munge_pod_spec(spec, ospec) != ospec:
+        errs.append(forbidden("spec", POD_UPDATE_FORBIDDEN_MESSAGE))
+    return errs
+
+
+def _pod_update_deadline(spec: dict[str, Any], ospec: dict[str, Any]) -> Errs:
+    new, old = spec.get("activeDeadlineSeconds"), ospec.get("activeDeadlineSeconds")
+    if new is None:
+        if old is not None:
+            return [invalid("spec.activeDeadlineSeconds", None, "must not update from a positive integer to nil value")]
+        return []
+    if not _is_int(new):
+        return []
+    if new < 0 or new > MAX_INT32:
+        return [invalid("spec.activeDeadlineSeconds", new, inclusive_range_error(0, MAX_INT32))]
+    if _is_int(old) and old < new:
+        return [invalid("spec.activeDeadlineSeconds", new, "must be less than or equal to previous value")]
+    return []
+
+
+def _pod_update_tolerations(spec: dict[str, Any], ospec: dict[str, Any]) -> Errs:
+    """validateOnlyAddedTolerations: existing tolerations may only change tolerationSeconds."""
+    new = [t for t in spec.get("tolerations") or [] if isinstance(t, dict)] if isinstance(spec.get("tolerations"), list) else []
+    old = [t for t in ospec.get("tolerations") or [] if isinstance(t, dict)] if isinstance(ospec.get("tolerations"), list) else []
+
+    def strip(t: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in t.items() if k != "tolerationSeconds" and v not in (None, "")}
+
+    stripped_new = [strip(t) for t in new]
+    for t in old:
+        if strip(t) not in stripped_new:
+            return [forbidden("spec.tolerations", "existing toleration can not be modified except its tolerationSeconds")]
+    return []
+
+
+def _munge_pod_spec(spec: dict[str, Any], ospec: dict[str, Any]) -> dict[str, Any]:
+    """Copy the updatable fields from the old spec so only forbidden changes remain."""
+    munged = copy.deepcopy(spec)
+    for key in ("containers", "initContainers"):
+        old_c = ospec.get(key) if isinstance(ospec.get(key), list) else []
+        new_c = munged.get(key) if isinstance(munged.get(key), list) else []
+        for c, oc in zip(new_c, old_c):
+            if not (isinstance(c, dict) and isinstance(oc, dict)):
+                continue
+            _copy_key(c, oc, "image")
+            if key == "containers":
+                _munge_cpu_memory(c, oc)
+    for key in ("activeDeadlineSeconds", "tolerations", "schedulingGates"):
+        _copy_key(munged, ospec, key)
+    otg, ntg = ospec.get("terminationGracePeriodSeconds"), munged.get("terminationGracePeriodSeconds")
+    if _is_int(otg) and otg < 0 and ntg == 1:
+        munged["terminationGracePeriodSeconds"] = otg
+    return munged
+
+
+def _copy_key(dst: dict[str, Any], src: dict[str, Any], key: str) -> None:
+    if key in src:
+        dst[key] = copy.deepcopy(src[key])
+    else:
+        dst.pop(key, None)
+
+
+def _munge_cpu_memory(c: dict[str, Any], oc: dict[str, Any]) -> None:
+    """InPlacePodVerticalScaling: cpu/memory requests and limits may change."""
+    res, ores = c.get("resources"), oc.get("resources")
+    if not isinstance(res, dict) or not isinstance(ores, dict):
+        return
+    for part in ("limits", "requests"):
+        new_l, old_l = res.get(part), ores.get(part)
+        if not isinstance(old_l, dict):
+            continue
+        merged = dict(new_l) if isinstance(new_l, dict) else {}
+        for r in ("cpu", "memory"):
+            merged.pop(r, None)
+            if r in old_l:
+                merged[r] = old_l[r]
+        res[part] = merged
+
+
+# --------------------------------------------------------------------------- Deployment / ReplicaSet
+
+def _validate_template(spec: dict[str, Any], sel: dict[str, Any] | None, sel_ok: bool, kind: str, errs: Errs) -> None:
+    """ValidatePodTemplateSpecForReplicaSet + ValidatePodTemplateSpec."""
+    template = _get_map(spec, "template", "spec.template", errs) or {}
+    tmeta = _get_map(template, "metadata", "spec.template.metadata", errs) or {}
+    labels = _get_str_map(tmeta, "labels", "spec.template.metadata.labels", errs)
+    if sel_ok:
+        matches = sel is not None and (_selector_empty(sel) or _selector_matches(sel, labels or {}))
+        if not matches:
+            errs.append(invalid("spec.template.metadata.labels", _safe(tmeta.get("labels")),
+                                "`selector` does not match template `labels`"))
+    if labels:
+        errs.extend(validate_labels(labels, "spec.template.labels"))  # sic: the source's path
+    annotations = _get_str_map(tmeta, "annotations", "spec.template.annotations", errs)
+    if annotations:
+        errs.extend(validate_annotations(annotations, "spec.template.annotations"))
+    tspec = _get_map(template, "spec", "spec.template.spec", errs) or {}
+    validate_pod_spec(tspec, "spec.template.spec", errs)
+    restart = tspec.get("restartPolicy")
+    if restart != "Always":
+        errs.append(_ns_ordered("spec.template.spec.restartPolicy", _safe(restart if restart is not None else ""), ["Always"]))
+    if tspec.get("activeDeadlineSeconds") is not None:
+        errs.append(forbidden("spec.template.spec.activeDeadlineSeconds",
+                              "activeDeadlineSeconds in ReplicaSet is not Supported"))
+
+
+def _validate_workload_selector(spec: dict[str, Any], errs: Errs) -> tuple[dict[str, Any] | None, bool]:
+    sel = _get_map(spec, "selector", "spec.selector", errs)
+    if spec.get("selector") is None:
+        errs.append(required("spec.selector"))
+        return None, True
+    if sel is None:
+        return None, False
+    ok = _validate_label_selector(sel, "spec.selector", errs)
+    if _selector_empty(sel):
+        errs.append(invalid("spec.selector", _safe(sel), "empty selector is invalid for deployment"))
+    if not ok:
+        errs.append(invalid("spec.selector", _safe(sel), "invalid label selector"))
+    return sel, ok
+
+
+def _int_or_percent_value(v: Any) -> int:
+    """getIntOrPercentValue: a valid percent's number, else IntValue (0 for a non-numeric string)."""
+    if isinstance(v, str):
+        if not is_valid_percent(v):
+            return int(v[:-1])
+        return int(v) if _RE_ATOI.fullmatch(v) else 0
+    return v if _is_int(v) else 0
+
+
+def _validate_int_or_percent(v: int | str, path: str) -> Errs:
+    """ValidatePositiveIntOrPercent."""
+    if isinstance(v, str):
+        return [invalid(path, v, m) for m in is_valid_percent(v)]
+    return _nonneg(v, path)
+
+
+def _validate_strategy(spec: dict[str, Any], errs: Errs) -> None:
+    """ValidateDeploymentStrategy + ValidateRollingUpdateDeployment."""
+    strategy = _get_map(spec, "strategy", "spec.strategy", errs) or {}
+    stype = _get_str(strategy, "type", "spec.strategy.type", errs)
+    ru = _get_map(strategy, "rollingUpdate", "spec.strategy.rollingUpdate", errs)
+    if stype == "Recreate":
+        if strategy.get("rollingUpdate") is not None:
+            errs.append(forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"))
+    elif stype == "RollingUpdate":
+        if ru is None:
+            errs.append(required("spec.strategy.rollingUpdate", "this should be defaulted and never be nil"))
+            return
+        base = "spec.strategy.rollingUpdate"
+        mu = _get_int_or_str(ru, "maxUnavailable", f"{base}.maxUnavailable", errs)
+        ms = _get_int_or_str(ru, "maxSurge", f"{base}.maxSurge", errs)
+        mu_v = mu if mu is not None else 0
+        ms_v = ms if ms is not None else 0
+        errs.extend(_validate_int_or_percent(mu_v, f"{base}.maxUnavailable"))
+        errs.extend(_validate_int_or_percent(ms_v, f"{base}.maxSurge"))
+        if _int_or_percent_value(mu_v) == 0 and _int_or_percent_value(ms_v) == 0:
+            errs.append(invalid(f"{base}.maxUnavailable", mu_v, "may not be 0 when `maxSurge` is 0"))
+        if isinstance(mu_v, str) and not is_valid_percent(mu_v) and int(mu_v[:-1]) > 100:
+            errs.append(invalid(f"{base}.maxUnavailable", mu_v, "must not be greater than 100%"))
+    else:
+        errs.append(_ns_ordered("spec.strategy", _safe(strategy), ["Recreate", "RollingUpdate"]))
+
+
+def _validate_workload(obj: dict[str, Any], old: dict[str, Any] | None, kind: str) -> Errs:
+    """ValidateDeploymentSpec / ValidateReplicaSetSpec (+ selector immutability on update)."""
+    errs = _meta_errs(obj, old, name_is_dns_subdomain)
+    spec = _get_map(obj, "spec", "spec", errs) or {}
+    replicas = _get_int(spec, "replicas", "spec.replicas", errs)
+    errs.extend(_nonneg(replicas, "spec.replicas"))
+    if kind == "ReplicaSet":
+        errs.extend(_nonneg(_get_int(spec, "minReadySeconds", "spec.minReadySeconds", errs), "spec.minReadySeconds"))
+    sel, sel_ok = _validate_workload_selector(spec, errs)
+    _validate_template(spec, sel, sel_ok, kind, errs)
+    if kind == "Deployment":
+        _validate_deployment_extras(spec, errs)
+    if old is not None:
+        ospec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
+        assert isinstance(ospec, dict)
+        if spec.get("selector") != ospec.get("selector"):
+            errs.append(invalid("spec.selector", _safe(spec.get("selector")), "field is immutable"))
+    return errs
+
+
+def _validate_deployment_extras(spec: dict[str, Any], errs: Errs) -> None:
+    _validate_strategy(spec, errs)
+    min_ready = _get_int(spec, "minReadySeconds", "spec.minReadySeconds", errs)
+    errs.extend(_nonneg(min_ready, "spec.minReadySeconds"))
+    rhl = _get_int(spec, "revisionHistoryLimit", "spec.revisionHistoryLimit", errs)
+    errs.extend(_nonneg(rhl, "spec.revisionHistoryLimit"))
+    pds = _get_int(spec, "progressDeadlineSeconds", "spec.progressDeadlineSeconds", errs)
+    if pds is not None:
+        errs.extend(_nonneg(pds, "spec.progressDeadlineSeconds"))
+        if pds <= (min_ready or 0):
+            errs.append(invalid("spec.progressDeadlineSeconds", pds, "must be greater than minReadySeconds"))
+
+
+# --------------------------------------------------------------------------- ConfigMap / Namespace / Endpoints / EndpointSlice / Node / Event
+
+_MAX_CONFIG_SIZE = 1024 * 1024
+
+
+def _validate_config_map(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
+    """ValidateConfigMap (+ immutable ConfigMaps on update)."""
+    errs = _meta_errs(obj, old, name_is_dns_subdomain)
+    data = _get_str_map(obj, "data", "data", errs) or {}
+    binary = _get_str_map(obj, "binaryData", "binaryData", errs) or {}
+    total = 0
+    for key, value in data.items():
+        errs.extend(invalid(f"data[{key}]", key, m) for m in is_config_map_key(key))
+        if key in binary:
+            errs.append(invalid(f"data[{key}]", key, "duplicate of key present in binaryData"))
+        total += _blen(value)
+    for key, value in binary.items():
+        errs.extend(invalid(f"binaryData[{key}]", key, m) for m in is_config_map_key(key))
+        total += len(value) * 3 // 4
+    if total > _MAX_CONFIG_SIZE:
+        errs.append(_too_long("", _MAX_CONFIG_SIZE))
+    if old is not None and old.get("immutable") is True:
+        msg = "field is immutable when `immutable` is set"
+        if obj.get("immutable") is not True:
+            errs.append(forbidden("immutable", msg))
+        for key in ("data", "binaryData"):
+            if (obj.get(key) or {}) != (old.get(key) or {}):
+                errs.append(forbidden(key, msg))
+    return errs
+
+
+def _validate_namespace(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
+    """ValidateNamespace: DNS-1123 label name, spec.finalizers names."""
+    errs = _meta_errs(obj, old, name_is_dns_label)
+    spec = _get_map(obj, "spec", "spec", errs) or {}
+    for i, f in enumerate(_get_str_list(spec, "finalizers", "spec.finalizers", errs) or []):
+        path = f"spec.finalizers[{i}]"
+        msgs = is_qualified_name(f)
+        errs.extend(invalid(path, f, m) for m in msgs)
+        if not msgs and "/" not in f and f not in _STANDARD_FINALIZERS:
+            errs.append(invalid(path, f, "name is neither a standard finalizer name nor is it fully qualified"))
+    return errs
+
+
+def _validate_endpoint_address(a: dict[str, Any], path: str, errs: Errs) -> None:
+    ip = _get_str(a, "ip", f"{path}.ip", errs)
+    errs.extend(is_valid_ip(f"{path}.ip", ip))
+    hostname = _get_str(a, "hostname", f"{path}.hostname", errs)
+    if hostname:
+        errs.extend(invalid(f"{path}.hostname", hostname, m) for m in is_dns1123_label(hostname))
+    node = _get_opt_str(a, "nodeName", f"{path}.nodeName", errs)
+    if node is not None:
+        errs.extend(invalid(f"{path}.nodeName", node, m) for m in is_dns1123_subdomain(node))
+    errs.extend(validate_non_special_ip(f"{path}.ip", ip))
+
+
+def _validate_endpoints(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
+    """ValidateEndpoints / validateEndpointSubsets / validateEndpointPort."""
+    errs = _meta_errs(obj, old, name_is_dns_subdomain)
+    for i, ss in _items(obj, "subsets", "subsets", errs):
+        sp = f"subsets[{i}]"
+        addrs = _items(ss, "addresses", f"{sp}.addresses", errs)
+        not_ready = _items(ss, "notReadyAddresses", f"{sp}.notReadyAddresses", errs)
+        if not addrs and not not_ready:
+            errs.append(required(sp, "must specify `addresses` or `notReadyAddresses`"))
+        for j, a in addrs:
+            _validate_endpoint_address(a, f"{sp}.addresses[{j}]", errs)
+        for j, a in not_ready:
+            _validate_endpoint_address(a, f"{sp}.notReadyAddresses[{j}]", errs)
+        ports = _items(ss, "ports", f"{sp}.ports", errs)
+        for j, p in ports:
+            _validate_endpoint_port(p, len(ports) > 1, f"{sp}.ports[{j}]", errs)
+    return errs
+
+
+def _validate_endpoint_port(p: dict[str, Any], require_name: bool, path: str, errs: Errs) -> None:
+    name = _get_str(p, "name", f"{path}.name", errs)
+    if require_name and not name:
+        errs.append(required(f"{path}.name"))
+    elif name:
+        errs.extend(invalid(f"{path}.name", name, m) for m in is_dns1123_label(name))
+    port = _get_int(p, "port", f"{path}.port", errs) or 0
+    errs.extend(invalid(f"{path}.port", port, m) for m in is_valid_port_num(port))
+    errs.extend(_validate_protocol(_get_str(p, "protocol", f"{path}.protocol", errs), f"{path}.protocol"))
+    app = _get_opt_str(p, "appProtocol", f"{path}.appProtocol", errs)
+    if app is not None:
+        errs.extend(invalid(f"{path}.appProtocol", app, m) for m in is_qualified_name(app))
+
+
+_ADDRESS_TYPES = ["FQDN", "IPv4", "IPv6"]
+
+
+def _validate_endpoint_slice(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
+    """ValidateEndpointSlice (+ addressType immutable on update)."""
+    errs = _meta_errs(obj, old, name_is_dns_subdomain)
+    atype = _get_str(obj, "addressType", "addressType", errs)
+    valid_types = _ADDRESS_TYPES if old is None else sorted(_ADDRESS_TYPES + ["IP"])
+    if not atype:
+        errs.append(required("addressType"))
+    elif atype not in valid_types:
+        errs.append(not_supported("addressType", atype, valid_types))
+    for i, ep in _items(obj, "endpoints", "endpoints", errs):
+        _validate_slice_endpoint(ep, atype, f"endpoints[{i}]", errs)
+    names: set[str] = set()
+    for i, p in _items(obj, "ports", "ports", errs):
+        pp = f"ports[{i}]"
+        name = _get_str(p, "name", f"{pp}.name", errs)
+        if name:
+            errs.extend(invalid(f"{pp}.name", name, m) for m in is_dns1123_label(name))
+        if name in names:
+            errs.append(duplicate(f"{pp}.name", name))
+        names.add(name)
+        proto = _get_opt_str(p, "protocol", f"{pp}.protocol", errs)
+        if proto is None:
+            errs.append(required(f"{pp}.protocol"))
+        elif proto not in _PORT_PROTOCOLS:
+            errs.append(not_supported(f"{pp}.protocol", proto, _PORT_PROTOCOLS))
+        port = _get_int(p, "port", f"{pp}.port", errs)
+        if port is not None:
+            errs.extend(invalid(f"{pp}.port", port, m) for m in is_valid_port_num(port) if port != 0)
+    if old is not None and obj.get("addressType") != old.get("addressType"):
+        errs.append(invalid("addressType", _safe(obj.get("addressType", "")), "field is immutable"))
+    return errs
+
+
+def _validate_slice_endpoint(ep: dict[str, Any], atype: str, path: str, errs: Errs) -> None:
+    addrs = _get_str_list(ep, "addresses", f"{path}.addresses", errs) or []
+    if not addrs:
+        errs.append(required(f"{path}.addresses", "must contain at least 1 address"))
+    for i, a in enumerate(addrs):
+        ap = f"{path}.addresses[{i}]"
+        parsed = _parse_ip(a) or _sloppy_v4(a)
+        if atype == "IPv4":
+            if not isinstance(parsed, ipaddress.IPv4Address):
+                errs.append(invalid(ap, a, "must be a valid IPv4 address"))
+            errs.extend(validate_non_special_ip(ap, a))
+        elif atype == "IPv6":
+            if not isinstance(parsed, ipaddress.IPv6Address):
+                errs.append(invalid(ap, a, "must be a valid IPv6 address"))
+            errs.extend(validate_non_special_ip(ap, a))
+    topology = _get_str_map(ep, "deprecatedTopology", f"{path}.deprecatedTopology", errs)
+    if topology:
+        errs.extend(validate_labels(topology, f"{path}.deprecatedTopology"))
+    hostname = _get_opt_str(ep, "hostname", f"{path}.hostname", errs)
+    if hostname is not None:
+        errs.extend(invalid(f"{path}.hostname", hostname, m) for m in is_dns1123_label(hostname))
+    conditions = _get_map(ep, "conditions", f"{path}.conditions", errs) or {}
+    for key in ("ready", "serving", "terminating"):
+        _get_bool(conditions, key, f"{path}.conditions.{key}", errs)
+
+
+def _validate_node(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
+    """ValidateNode: subdomain name; taints (reported under metadata.taints, as the source does)."""
+    errs = _meta_errs(obj, old, name_is_dns_subdomain)
+    spec = _get_map(obj, "spec", "spec", errs) or {}
+    seen: set[tuple[str, str]] = set()
+    for i, t in _items(spec, "taints", "metadata.taints", errs):
+        tp = f"metadata.taints[{i}]"
+        key = _get_str(t, "key", f"{tp}.key", errs)
+        value = _get_str(t, "value", f"{tp}.value", errs)
+        effect = _get_str(t, "effect", f"{tp}.effect", errs)
+        errs.extend(invalid(f"{tp}.key", key, m) for m in is_qualified_name(key))
+        msgs = is_valid_label_value(value)
+        if msgs:
+            errs.append(invalid(f"{tp}.value", value, ";".join(msgs)))
+        if not effect:
+            errs.append(required(f"{tp}.effect"))
+        elif effect not in _TAINT_EFFECTS:
+            errs.append(_ns_ordered(f"{tp}.effect", effect, _TAINT_EFFECTS))
+        if (key, effect) in seen:
+            errs.append(FieldError("Duplicate", tp, _safe(t), "taints must be unique by key and effect pair"))
+        seen.add((key, effect))
+    return errs
+
+
+def _validate_event(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
+    return _meta_errs(obj, old, name_is_dns_subdomain)
+
+
+# --------------------------------------------------------------------------- entry point
+
+def _validate_pod(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
+    return _validate_pod_create(obj) if old is None else _validate_pod_update(obj, old)
+
+
+_VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Errs]] = {
+    "Service": _validate_service,
+    "Pod": _validate_pod,
+    "Deployment": lambda o, old: _validate_workload(o, old, "Deployment"),
+    "ReplicaSet": lambda o, old: _validate_workload(o, old, "ReplicaSet"),
+    "ConfigMap": _validate_config_map,
+    "Namespace": _validate_namespace,
+    "Endpoints": _validate_endpoints,
+    "EndpointSlice": _validate_endpoint_slice,
+    "Node": _validate_node,
+    "Event": _validate_event,
+}
+
+
+def validate(kind: str, obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[FieldError]:
+    """Validate a defaulted ``kind`` object for create (``old is None``) or update.
+
+    For a Service create the allocator-stage errors (see
+    ``validate_service_allocation``) come back alone, as on a real server.
+    """
+    if not isinstance(obj, dict):
+        return [_type_error("", obj, "object")]
+    if old is not None and not isinstance(old, dict):
+        old = {}
+    fn = _VALIDATORS.get(kind)
+    if fn is None:
+        errs = validate_object_meta(obj, name_is_dns_subdomain) if old is None else validate_object_meta_update(obj, old)
+    else:
+        errs = fn(obj, old)
+    type_errs = [e for e in errs if is_type_error(e)]
+    return type_errs or errs
+
+
+def is_type_error(err: FieldError) -> bool:
+    """A wrong-JSON-type error; when any occur ``validate`` returns only those (a decode failure comes first)."""
+    return err.type == "Invalid" and err.detail.startswith(_TYPE_DETAIL)
