@@ -50,7 +50,8 @@ def cluster(kai_home: Path):  # type: ignore[no-untyped-def]
 def namespace(cluster) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A fresh namespace for one test, labelled as created by kai-labs, deleted afterwards."""
     name = "t-" + uuid.uuid4().hex[:8]
-    cluster.kubectl("create", "namespace", name, check=True)
-    cluster.kubectl("label", "namespace", name, "app.kubernetes.io/created-by=kai-labs", check=True)
+    manifest = (f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels:\n"
+                f"    app.kubernetes.io/created-by: kai-labs\n")
+    cluster.kubectl("apply", "-f", "-", input=manifest, check=True)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false")

@@ -318,6 +318,8 @@ class Api:
                     md[k] = old["metadata"][k]
                 else:
                     md.pop(k, None)
+            if rt.kind == "Service":
+                defaults.normalize_service_cluster_ips(new, old)
             defaults.apply_defaults(rt.kind, new)
             errs = validation.validate(rt.kind, new, old)
             if errs:

@@ -549,14 +549,7 @@ class Controllers:
         if cur is None:
             self.api.create(rt_ep, ns, want)
             return
-
-        def core(o: Obj) -> tuple[Any, Any, Any]:
-            md = o["metadata"]
-            return (o.get("subsets") or [], md.get("labels") or {},
-                    {k: v for k, v in (md.get("annotations") or {}).items()
-                     if k != "endpoints.kubernetes.io/last-change-trigger-time"})
-
-        if core(cur) == core(want):
+        if not eps.endpoints_need_write(cur, want):
             return
         want["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
         self.api.update(rt_ep, ns, name, want)

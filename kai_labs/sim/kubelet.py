@@ -541,7 +541,7 @@ class PodWorker:
         delay = 0.0
         for run in self.containers.values():
             if run.app is not None and "running" in run.state:
-                delay = max(delay, float(getattr(run.app, "shutdown_delay", 0.0)))
+                delay = max(delay, _pre_stop_seconds(run.spec))
         delay = min(delay, float(grace))
         if delay > 0:
             for run in self.containers.values():
@@ -565,6 +565,26 @@ class PodWorker:
             run.logs.closed = True
             for w in run.logs.waiters:
                 w.set()
+
+
+def _pre_stop_seconds(container: Obj) -> float:
+    """How long a preStop hook keeps the container serving: ``sleep: {seconds: N}`` (KEP-3960) or an
+    exec of ``sleep N`` / ``sh -c "sleep N"``; agnhost netexec's --delay-shutdown does the same."""
+    hook = ((container.get("lifecycle") or {}).get("preStop") or {})
+    try:
+        if "sleep" in hook:
+            return float(hook["sleep"].get("seconds", 0))
+        cmd = [str(x) for x in (hook.get("exec") or {}).get("command") or []]
+        if cmd[:1] == ["sleep"] and len(cmd) == 2:
+            return float(cmd[1])
+        if cmd[:2] in (["sh", "-c"], ["/bin/sh", "-c"]) and len(cmd) == 3 and cmd[2].split()[:1] == ["sleep"]:
+            return float(cmd[2].split()[1])
+        for a in [str(x) for x in (container.get("command") or []) + (container.get("args") or [])]:
+            if a.startswith("--delay-shutdown="):
+                return float(a.split("=", 1)[1])
+    except (ValueError, IndexError, AttributeError, TypeError):
+        return 0.0
+    return 0.0
 
 
 class Kubelet:

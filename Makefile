@@ -1,0 +1,52 @@
+# kai-labs: `make help` lists the targets. Everything installs into .venv from
+# this project's own files (pyproject.toml); nothing global is touched except
+# Debian's chromium for the browser tests (installed by `make browser-deps`).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+LESSON ?= lessons/01-pod-ips-are-not-an-interface.ipynb
+
+.DEFAULT_GOAL := help
+.PHONY: help venv lab test test-fast unit cluster-tests notebooks bench exercises check-exercises lint clean cluster-up cluster-down
+
+help: ## show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install kai-labs with everything it needs (kubectl included)
+
+lab: $(STAMP) ## set up, start the embedded cluster and open JupyterLab on lesson 1
+	$(BIN)/python -m kai_labs.notebooks install-lab-settings
+	$(BIN)/kai-labs cluster up
+	@echo "JupyterLab stops with Ctrl-C; the cluster keeps running until: $(BIN)/kai-labs cluster down"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root,) \
+		--ServerApp.root_dir="$(CURDIR)" "$(LESSON)"
+
+test: $(STAMP) ## set up and run the whole test suite (unit, cluster, labs, notebooks)
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+unit: $(STAMP) ## fast unit tests only
+	$(BIN)/python -m pytest -p no:cacheprovider tests/unit -q
+
+cluster-tests: $(STAMP) ## tests that drive the embedded cluster with kubectl and the official client
+	$(BIN)/python -m pytest -p no:cacheprovider tests/cluster -q
+
+bench: $(STAMP) ## print the embedded cluster's speed and memory figures
+	$(BIN)/python benchmarks/bench_cluster.py
+
+cluster-up: $(STAMP) ## start the embedded cluster in the background
+	$(BIN)/kai-labs cluster up
+
+cluster-down: $(STAMP) ## stop the embedded cluster
+	$(BIN)/kai-labs cluster down
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
