@@ -6,6 +6,8 @@
 """
 
 from .cluster import Cluster, ClusterError, attach, start
+from .labs import Grade, Scenario, Trace, draw, grade, inspect, panel, scenarios
 
-__all__ = ["Cluster", "ClusterError", "attach", "start"]
+__all__ = ["Cluster", "ClusterError", "Grade", "Scenario", "Trace", "attach", "draw", "grade", "inspect", "panel",
+           "scenarios", "start"]
 __version__ = "0.1.0"

@@ -108,8 +108,10 @@ class Api:
                 {"name": name, "kind": rt.plural},
             )
 
-    def _decode_check(self, rt: ResourceType, obj: Obj, field_validation: str) -> list[str]:
-        """Strict decoding; returns warnings for fieldValidation=Warn."""
+    def _decode_check(self, rt: ResourceType, obj: Obj, field_validation: str | None) -> list[str]:
+        """Strict decoding; returns warnings for fieldValidation=Warn. None: an internal write, not decoded."""
+        if field_validation is None:
+            return []
         if field_validation == "Ignore":
             err = schema.check(rt.api_version, rt.kind, obj)
             if err and err.type_error:
@@ -126,7 +128,7 @@ class Api:
 
     # -- create --------------------------------------------------------------
     def create(self, rt: ResourceType, ns: str, obj: Obj, *, dry_run: bool = False,
-               field_validation: str = "Ignore") -> Obj:
+               field_validation: str | None = None) -> Obj:
         if not isinstance(obj, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
         obj = copy.deepcopy(obj)
@@ -281,7 +283,7 @@ class Api:
 
     # -- update ----------------------------------------------------------------
     def update(self, rt: ResourceType, ns: str, name: str, obj: Obj, *, subresource: str = "",
-               dry_run: bool = False, field_validation: str = "Ignore", force_rv: bool = False) -> Obj:
+               dry_run: bool = False, field_validation: str | None = None, force_rv: bool = False) -> Obj:
         if not isinstance(obj, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
         key = self.key(rt)
@@ -339,7 +341,7 @@ class Api:
         return self.store.put(key, new, "MODIFIED")
 
     def patch(self, rt: ResourceType, ns: str, name: str, patch_type: str, body: Any, *,
-              subresource: str = "", dry_run: bool = False, field_validation: str = "Ignore") -> Obj:
+              subresource: str = "", dry_run: bool = False, field_validation: str | None = None) -> Obj:
         old = self.get(rt, ns, name)
         try:
             if patch_type == "application/json-patch+json":

@@ -100,6 +100,13 @@ class ApiServer:
         if len(raw) > MAX_BODY:
             raise errors.too_large()
         ct = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+        if ct == "application/vnd.kubernetes.protobuf":
+            from . import protobuf
+
+            try:
+                return protobuf.decode(raw)
+            except protobuf.ProtobufError as e:
+                raise errors.bad_request(f"the protobuf body could not be decoded: {e}") from None
         if "protobuf" in ct or "cbor" in ct:
             raise errors.unsupported_media_type(ct)
         text = raw.decode("utf-8", errors="replace")
@@ -216,7 +223,7 @@ class ApiServer:
         dry_run = q.get("dryRun") == "All"
         if "dryRun" in q and q.get("dryRun") not in ("All", ""):
             raise errors.bad_request(f'Invalid dryRun value: "{q.get("dryRun")}"; supported values: "All"')
-        fv = q.get("fieldValidation", "Ignore" if method == "PUT" else "Ignore")
+        fv = q.get("fieldValidation", "Warn")  # the apiserver's default directive
         if fv not in ("Ignore", "Warn", "Strict"):
             raise errors.bad_request(f'fieldValidation must be one of "Ignore", "Warn", or "Strict", got "{fv}"')
         nsv = ns or ""

@@ -83,17 +83,18 @@ class Recorder:
 
     def __init__(self, api: Api) -> None:
         self.api = api
+        self._index: dict[tuple[str, str, str, str, str], str] = {}
 
     def event(self, obj: Obj, etype: str, reason: str, message: str, component: str,
               host: str = "", field_path: str = "") -> None:
         md = obj["metadata"]
         ns = md.get("namespace") or "default"
         now = self.api.now()
-        for ev in self.api.store.iter("/events", ns):
-            io = ev.get("involvedObject", {})
-            if (io.get("uid") == md.get("uid") and ev.get("reason") == reason and ev.get("message") == message
-                    and io.get("fieldPath", "") == field_path):
-                ev = copy.deepcopy(ev)
+        ident = (ns, str(md.get("uid", "")), reason, message, field_path)
+        known = self._index.get(ident)
+        if known is not None:
+            ev = self.api.store.get("/events", ns, known)
+            if ev is not None:
                 ev["count"] = int(ev.get("count", 1)) + 1
                 ev["lastTimestamp"] = now
                 self.api.store.put("/events", ev, "MODIFIED")
@@ -117,6 +118,7 @@ class Recorder:
         }
         try:
             self.api.create(rt_of("Event"), ns, ev)
+            self._index[ident] = ev["metadata"]["name"]
         except errors.ApiError as e:  # namespace going away: events are best effort
             log.debug("event dropped: %s", e)
 
@@ -132,6 +134,7 @@ class Controllers:
         }
         self.on_work: Callable[[], None] = lambda: None
         self.max_per_slice = 100
+        self._load: dict[tuple[str, str], int] | None = None  # scheduler's pods per (node, owner), per pass
 
     # -- event fan-out -------------------------------------------------------
     def observe(self, ev: Event) -> None:
@@ -149,7 +152,7 @@ class Controllers:
             for ref in md.get("ownerReferences") or []:
                 if ref.get("kind") == "ReplicaSet":
                     q["replicaset"].add((ns, ref["name"]))
-            for svc in self.api.store.iter("/services", ns):
+            for svc in self.api.store.scan("/services", ns):
                 q["service"].add((ns, svc["metadata"]["name"]))
             if ev.type != "DELETED" and not ev.obj.get("spec", {}).get("nodeName"):
                 q["schedule"].add((ns, name))
@@ -174,15 +177,22 @@ class Controllers:
     def pending(self) -> bool:
         return any(self.queue.values())
 
-    def drain(self, max_rounds: int = 200) -> None:
-        """Run every queued reconcile until nothing is left (or a round limit)."""
+    def drain(self, max_rounds: int = 200, budget: float | None = None) -> None:
+        """Run queued reconciles until nothing is left, a round limit, or a time budget (seconds)."""
+        import time
+
         order = ["gc", "namespace", "deployment", "replicaset", "schedule", "service"]
+        start = time.monotonic()
         for _ in range(max_rounds):
             if not self.pending():
+                return
+            if budget is not None and time.monotonic() - start > budget:
                 return
             for name in order:
                 items = sorted(self.queue[name])
                 self.queue[name].clear()
+                if name == "schedule":
+                    self._load = None
                 for item in items:
                     try:
                         getattr(self, f"reconcile_{name}")(*item)
@@ -196,7 +206,8 @@ class Controllers:
 
     # -- Deployment ------------------------------------------------------------
     def _owned(self, key: str, ns: str, uid: str) -> list[Obj]:
-        return [o for o in self.api.store.iter(key, ns) if controller_uid(o) == uid]
+        return sorted((o for o in self.api.store.scan(key, ns) if controller_uid(o) == uid),
+                      key=lambda o: o["metadata"]["name"])
 
     def reconcile_deployment(self, ns: str, name: str) -> None:
         d = self.api.store.get("apps/deployments", ns, name)
@@ -468,17 +479,21 @@ class Controllers:
                                                                    self.api.store.count("/nodes")),
                            "default-scheduler")
             return
-        load: dict[str, int] = {n["metadata"]["name"]: 0 for n in nodes}
-        same_owner: dict[str, int] = {n["metadata"]["name"]: 0 for n in nodes}
-        owner = controller_uid(pod)
-        for p in self.api.store.iter("/pods"):
-            nn = p.get("spec", {}).get("nodeName")
-            if nn in load and pod_active(p):
-                load[nn] += 1
-                if owner and controller_uid(p) == owner:
-                    same_owner[nn] += 1
-        best = min(load, key=lambda n: (same_owner[n], load[n], n))
+        owner = controller_uid(pod) or ""
+        if self._load is None:
+            self._load = {}
+            for p in self.api.store.scan("/pods"):
+                nn = p.get("spec", {}).get("nodeName")
+                if nn and pod_active(p):
+                    k = (nn, controller_uid(p) or "")
+                    self._load[k] = self._load.get(k, 0) + 1
+                    self._load[(nn, "*")] = self._load.get((nn, "*"), 0) + 1
+        load = self._load
+        names = [n["metadata"]["name"] for n in nodes]
+        best = min(names, key=lambda n: (load.get((n, owner), 0) if owner else 0, load.get((n, "*"), 0), n))
         self.bind(pod, best)
+        load[(best, owner)] = load.get((best, owner), 0) + 1
+        load[(best, "*")] = load.get((best, "*"), 0) + 1
 
     def bind(self, pod: Obj, node: str) -> Obj:
         pod["spec"]["nodeName"] = node

@@ -594,6 +594,10 @@ class Kubelet:
         self.rec = rec
         self.nodes = set(nodes)
         self.workers: dict[tuple[str, str], PodWorker] = {}
+        self.ips: dict[str, tuple[str, str]] = {}  # Pod IP in use -> (namespace, name)
+        for p in api.store.scan("/pods"):
+            if p.get("status", {}).get("podIP"):
+                self.ips[p["status"]["podIP"]] = (p["metadata"]["namespace"], p["metadata"]["name"])
         self.finished_logs: dict[tuple[str, str], dict[str, LogBuffer]] = {}
 
     def observe(self, ev: Event) -> None:
@@ -603,6 +607,13 @@ class Kubelet:
         key = (md.get("namespace", ""), md["name"])
         node = ev.obj.get("spec", {}).get("nodeName")
         w = self.workers.get(key)
+        ip = ev.obj.get("status", {}).get("podIP")
+        if ip:
+            if ev.type == "DELETED":
+                if self.ips.get(ip) == key:
+                    del self.ips[ip]
+            else:
+                self.ips[ip] = key
         if ev.type == "DELETED":
             if w is not None:
                 w.stopping = True
@@ -656,12 +667,10 @@ class Kubelet:
         existing = pod.get("status", {}).get("podIP")
         if existing and ipaddress.ip_address(existing) in cidr and existing not in self.net.pods:
             return str(existing)
-        used = set(self.net.pods)
-        for p in self.api.store.iter("/pods"):
-            ip = p.get("status", {}).get("podIP")
-            if ip:
-                used.add(ip)
-        return self.api.ids.pick_ip(cidr, used, 2, pod["metadata"]["namespace"], pod["metadata"]["name"])
+        used = set(self.net.pods) | set(self.ips)
+        ip = self.api.ids.pick_ip(cidr, used, 2, pod["metadata"]["namespace"], pod["metadata"]["name"])
+        self.ips[ip] = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        return ip
 
     def node_ip(self, node: str) -> str:
         n = self.api.store.peek("/nodes", "", node)

@@ -64,13 +64,17 @@ class Runtime:
             return
         self._drain_scheduled = True
         try:
-            asyncio.get_running_loop().call_soon(self._drain)
+            # a few milliseconds of batching, as controllers' work queues do
+            asyncio.get_running_loop().call_later(0.003, self._drain)
         except RuntimeError:  # no loop yet (bootstrap): drained at start
             self._drain_scheduled = False
 
     def _drain(self) -> None:
         self._drain_scheduled = False
-        self.controllers.drain()
+        # bounded slices of work so API requests are served in between
+        self.controllers.drain(budget=0.05)
+        if self.controllers.pending():
+            self._schedule_drain()
 
     def start(self) -> None:
         """Bootstrap default objects, resume Pods, run pending work (inside the loop)."""

@@ -13,7 +13,6 @@ resourceVersion order from a bounded history, like the watch cache's window.
 
 from __future__ import annotations
 
-import copy
 import json
 import sqlite3
 from collections import deque
@@ -23,6 +22,12 @@ from pathlib import Path
 from typing import Any
 
 Obj = dict[str, Any]
+
+
+def clone(obj: Obj) -> Obj:
+    """A deep copy of a JSON-shaped object (several times faster than copy.deepcopy)."""
+    out: Obj = json.loads(json.dumps(obj))
+    return out
 
 HISTORY = 20_000  # events kept for watches that resume from a resourceVersion
 
@@ -50,10 +55,11 @@ class Store:
             " rv INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (key, ns, name))"
         )
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
-        self._objects: dict[str, dict[tuple[str, str], Obj]] = {}
+        # key -> namespace -> name -> object ("" is the namespace of cluster-scoped objects)
+        self._objects: dict[str, dict[str, dict[str, Obj]]] = {}
         self.rv = 0
         for key, ns, name, rv, data in self.db.execute("SELECT key, ns, name, rv, data FROM objects"):
-            self._objects.setdefault(key, {})[(ns, name)] = json.loads(data)
+            self._objects.setdefault(key, {}).setdefault(ns, {})[name] = json.loads(data)
             self.rv = max(self.rv, rv)
         row = self.db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
         if row:
@@ -64,25 +70,35 @@ class Store:
 
     # -- reading -----------------------------------------------------------
     def get(self, key: str, ns: str, name: str) -> Obj | None:
-        obj = self._objects.get(key, {}).get((ns, name))
-        return copy.deepcopy(obj) if obj is not None else None
+        obj = self._objects.get(key, {}).get(ns, {}).get(name)
+        return clone(obj) if obj is not None else None
 
     def peek(self, key: str, ns: str, name: str) -> Obj | None:
         """Like get, without copying: the caller must not mutate the result."""
-        return self._objects.get(key, {}).get((ns, name))
+        return self._objects.get(key, {}).get(ns, {}).get(name)
 
     def iter(self, key: str, ns: str | None = None) -> Iterator[Obj]:
         """Objects of a key in (namespace, name) order, uncopied (read-only)."""
-        items = self._objects.get(key, {})
-        for k in sorted(items):
-            if ns is None or k[0] == ns:
-                yield items[k]
+        spaces = self._objects.get(key, {})
+        for n in ([ns] if ns is not None else sorted(spaces)):
+            items = spaces.get(n, {})
+            for name in sorted(items):
+                yield items[name]
+
+    def scan(self, key: str, ns: str | None = None) -> Iterator[Obj]:
+        """Like iter, in no particular order (for controllers' hot paths), uncopied."""
+        spaces = self._objects.get(key, {})
+        if ns is not None:
+            yield from list(spaces.get(ns, {}).values())
+            return
+        for items in list(spaces.values()):
+            yield from list(items.values())
 
     def list(self, key: str, ns: str | None = None) -> list[Obj]:
-        return [copy.deepcopy(o) for o in self.iter(key, ns)]
+        return [clone(o) for o in self.iter(key, ns)]
 
     def count(self, key: str) -> int:
-        return len(self._objects.get(key, {}))
+        return sum(len(v) for v in self._objects.get(key, {}).values())
 
     def meta_get(self, k: str) -> str | None:
         row = self.db.execute("SELECT v FROM meta WHERE k=?", (k,)).fetchone()
@@ -109,16 +125,20 @@ class Store:
                 (key, ns, name, rv, data),
             )
         stored = json.loads(data)
-        self._objects.setdefault(key, {})[(ns, name)] = stored
+        self._objects.setdefault(key, {}).setdefault(ns, {})[name] = stored
         self._emit(Event(rv, event_type, key, stored))
-        return copy.deepcopy(stored)
+        out: Obj = json.loads(data)
+        return out
 
     def remove(self, key: str, ns: str, name: str) -> Obj | None:
-        old = self._objects.get(key, {}).pop((ns, name), None)
+        space = self._objects.get(key, {}).get(ns, {})
+        old = space.pop(name, None)
         if old is None:
             return None
+        if not space:
+            self._objects[key].pop(ns, None)
         rv = self._next_rv()
-        old = copy.deepcopy(old)
+        old = clone(old)
         old["metadata"]["resourceVersion"] = str(rv)
         with self.db:
             self.db.execute("DELETE FROM objects WHERE key=? AND ns=? AND name=?", (key, ns, name))

@@ -1,0 +1,146 @@
+"""Speed and memory figures of the embedded cluster (run: `make bench`).
+
+Prints one line per figure with its target. Not a test: figures vary with the
+machine; the targets are those of the [cluster] issue on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kai_labs import cluster as cl  # noqa: E402
+
+KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
+
+WEB = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: REPLICAS
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: agnhost
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: ["netexec", "--http-port=8080"]
+        ports: [{name: http, containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}]}
+"""
+
+
+def line(name: str, value: str, target: str) -> None:
+    print(f"{name:<58} {value:>14}   (target {target})", flush=True)
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                return int(ln.split()[1]) / 1024
+    return 0.0
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, check=True,
+                          env=dict(os.environ, KUBECONFIG=str(kubeconfig)))
+
+
+def settled(c: cl.Cluster, ns: str, n: int) -> bool:
+    core = c.core()
+    pods = core.list_namespaced_pod(ns, label_selector="app=web").items
+    if len(pods) != n or not all(p.status.conditions and any(
+            x.type == "Ready" and x.status == "True" for x in p.status.conditions) for p in pods):
+        return False
+    slices = c.discovery().list_namespaced_endpoint_slice(ns, label_selector="kubernetes.io/service-name=web").items
+    ready = sum(1 for s in slices for e in (s.endpoints or []) if e.conditions.ready)
+    return ready == n
+
+
+def main() -> int:
+    root = Path(tempfile.mkdtemp(prefix="kai-labs-bench-"))
+    os.environ["KAI_LABS_HOME"] = str(root)
+    try:
+        cold, warm = [], []
+        for i in range(5):
+            t = time.perf_counter()
+            cl.up(f"b{i}", seed=1)
+            cold.append(time.perf_counter() - t)
+            cl.down(f"b{i}")
+            t = time.perf_counter()
+            cl.up(f"b{i}", seed=1)
+            warm.append(time.perf_counter() - t)
+            cl.down(f"b{i}")
+        line("cluster up -> API ready, first start (median of 5)", f"{statistics.median(cold):.3f} s", "< 0.5 s")
+        line("cluster up -> API ready, restart (median of 5)", f"{statistics.median(warm):.3f} s", "< 0.5 s")
+
+        c = cl.start("bench", seed=1, set_env=False)
+        kc = c.kubeconfig
+        times = []
+        for i in range(5):
+            ns = f"apply{i}"
+            kubectl(kc, "create", "namespace", ns) if False else kubectl(
+                kc, "apply", "-f", "-", stdin=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n")
+            t = time.perf_counter()
+            kubectl(kc, "-n", ns, "apply", "-f", "-", stdin=WEB.replace("REPLICAS", "3"))
+            while not settled(c, ns, 3):
+                time.sleep(0.005)
+            times.append(time.perf_counter() - t)
+        line("kubectl apply 3-replica Deployment+Service -> settled", f"{statistics.median(times):.3f} s",
+             "< 0.5 s")
+
+        def run_many(*args: str) -> float:
+            ts = []
+            for _ in range(10):
+                t = time.perf_counter()
+                kubectl(kc, *args)
+                ts.append(time.perf_counter() - t)
+            return statistics.median(ts)
+
+        client_only = run_many("version", "--client")
+        get_pods = run_many("get", "pods", "-n", "apply0")
+        line("kubectl version --client (median of 10)", f"{client_only * 1000:.0f} ms", "reference")
+        line("kubectl get pods, whole process (median of 10)", f"{get_pods * 1000:.0f} ms",
+             f"< {client_only * 1.1 * 1000:.0f} ms (within 10%)")
+        line("  overhead over the client alone", f"{(get_pods / client_only - 1) * 100:+.0f} %", "< +10 %")
+
+        kubectl(kc, "apply", "-f", "-", stdin="apiVersion: v1\nkind: Namespace\nmetadata: {name: big}\n")
+        t = time.perf_counter()
+        kubectl(kc, "-n", "big", "apply", "-f", "-", stdin=WEB.replace("REPLICAS", "1000"))
+        while not settled(c, "big", 1000):
+            time.sleep(0.05)
+        big = time.perf_counter() - t
+        st = cl.status("bench")
+        assert st.pid
+        line("1,000 Pods behind one Service: apply -> settled", f"{big:.2f} s", "< 2 s")
+        line("cluster process RSS with 1,000 Pods", f"{rss_mb(st.pid):.0f} MB", "< 150 MB")
+        r = c.net.curl("http://web/hostname", "big")
+        line("  a request through the Service still answers", "yes" if r.ok else f"no ({r.error})", "yes")
+        info = json.loads(kubectl(kc, "get", "--raw", "/api/v1/namespaces/big/pods?limit=1").stdout)
+        _ = info
+        cl.down("bench")
+    finally:
+        for d in root.iterdir() if root.exists() else []:
+            cl.down(d.name)
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""Checks: small read-only functions over the cluster that grade a fix by its outcome.
+
+Each check takes a :class:`Context` (snapshots of the scenario's namespaces plus
+the cluster handle for real requests) and its parameters from ``spec.yaml``, and
+returns a :class:`CheckResult` whose message names the hop and shows expected
+against found. Checks never create, change or delete anything.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import kube
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    hop: str
+    passed: bool
+    message: str
+    expected: str = ""
+    found: str = ""
+    hint: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Context:
+    cluster: Any
+    scenario: Any  # Scenario (effective)
+    snaps: dict[str, kube.Snapshot] = field(default_factory=dict)
+
+    @property
+    def ns(self) -> str:
+        return str(self.scenario.namespace)
+
+    @property
+    def snap(self) -> kube.Snapshot:
+        return self.snaps[self.ns]
+
+
+CHECKS: dict[str, Callable[..., CheckResult]] = {}
+
+
+def check(name: str) -> Callable[[Callable[..., CheckResult]], Callable[..., CheckResult]]:
+    def deco(fn: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
+        CHECKS[name] = fn
+        return fn
+
+    return deco
+
+
+def _sel(sel: dict[str, str] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((sel or {}).items())) or "<none>"
+
+
+def _ports(svc: kube.Obj) -> str:
+    return ", ".join(f"{p.get('port')}->{p.get('targetPort', p.get('port'))}" for p in svc["spec"].get("ports") or [])
+
+
+@check("service_kept")
+def service_kept(ctx: Context) -> CheckResult:
+    sc, snap = ctx.scenario, ctx.snap
+    svc = snap.service(sc.service)
+    name = "Service kept"
+    if svc is None:
+        others = [kube.name(s) for s in snap.services]
+        return CheckResult(
+            name, "service", False,
+            f"Service {sc.service} is gone from namespace {ctx.ns}"
+            + (f" (found: {', '.join(others)})" if others else "") + ". Clients call it by the name "
+            f"{sc.service}; a Service under another name does not help them.",
+            expected=f"Service {sc.service} in {ctx.ns}", found=", ".join(others) or "no Services",
+            hint=f"Fix Service {sc.service} in place (kubectl edit/patch), or recreate it under the same name.")
+    if svc["spec"].get("type") == "ExternalName":
+        return CheckResult(name, "service", False, f"Service {sc.service} became an ExternalName Service.",
+                           "a ClusterIP or headless Service", "ExternalName",
+                           "Keep the Service's type; fix the hop that is broken.")
+    if not svc["spec"].get("selector"):
+        return CheckResult(
+            name, "selector", False,
+            f"Service {sc.service} has no selector: its endpoints would have to be written by hand and would "
+            "freeze today's Pod IPs.", "a selector that matches the Pods", "no selector",
+            "Give the Service a selector that matches the Pods of Deployment " f"{sc.intended}.")
+    return CheckResult(name, "service", True, f"Service {sc.service} exists in {ctx.ns} and selects "
+                       f"{_sel(svc['spec'].get('selector'))}.", found=_sel(svc["spec"].get("selector")))
+
+
+@check("service_ports")
+def service_ports(ctx: Context) -> CheckResult:
+    sc = ctx.scenario
+    svc = ctx.snap.service(sc.service)
+    want = [(int(p["port"]), p.get("targetPort")) for p in sc.keep_ports]
+    exp = ", ".join(f"{a}->{b}" for a, b in want)
+    if svc is None:
+        return CheckResult("Service ports kept", "port", False, f"Service {sc.service} is missing.", exp, "nothing")
+    have = [(int(p["port"]), p.get("targetPort", p.get("port"))) for p in svc["spec"].get("ports") or []]
+    if have != want:
+        return CheckResult(
+            "Service ports kept", "port", False,
+            f"Service {sc.service}'s ports changed: other clients already use it as it was. Expected {exp}; "
+            f"found {_ports(svc)}.", exp, _ports(svc),
+            "Put the Service's ports back and change the client that dials the wrong port.")
+    return CheckResult("Service ports kept", "port", True, f"Service {sc.service} still maps {exp}.", exp, exp)
+
+
+@check("service_headless")
+def service_headless(ctx: Context) -> CheckResult:
+    sc = ctx.scenario
+    svc = ctx.snap.service(sc.service)
+    ip = (svc or {}).get("spec", {}).get("clusterIP")
+    if svc is None or ip != "None":
+        return CheckResult(
+            "Service stays headless", "service", False,
+            f"Service {sc.service} must stay headless (clusterIP: None): other clients use its per-Pod DNS "
+            f"records. Found clusterIP {ip or 'nothing (Service missing)'}.", "clusterIP: None", str(ip),
+            "Keep the headless Service and change the client's URL instead.")
+    return CheckResult("Service stays headless", "service", True, f"Service {sc.service} is still headless.",
+                       "clusterIP: None", "clusterIP: None")
+
+
+@check("workloads_kept")
+def workloads_kept(ctx: Context) -> CheckResult:
+    sc = ctx.scenario
+    for k in sc.keep:
+        dep = ctx.snap.deployment(k["deployment"])
+        want = int(k.get("replicas", 1))
+        got = int((dep or {}).get("spec", {}).get("replicas", 0)) if dep else 0
+        if dep is None or got < want:
+            return CheckResult(
+                "Other workloads untouched", "pods", False,
+                f"Deployment {k['deployment']} belongs to someone else and must keep running; expected "
+                f"{want} replica(s), found {'no Deployment' if dep is None else got}.",
+                f"{want} replica(s)", "missing" if dep is None else str(got),
+                f"Restore Deployment {k['deployment']} and narrow the Service's selector instead.")
+    kept = ", ".join(k["deployment"] for k in sc.keep)
+    return CheckResult("Other workloads untouched", "pods", True, f"Deployment(s) {kept} still run.")
+
+
+@check("readiness_probe_kept")
+def readiness_probe_kept(ctx: Context, deployment: str = "web", path: str = "/healthz",
+                         port: int = 8080) -> CheckResult:
+    dep = ctx.snap.deployment(deployment)
+    name = "Readiness probe kept"
+    if dep is None:
+        return CheckResult(name, "readiness", False, f"Deployment {deployment} is missing from {ctx.ns}.",
+                           f"Deployment {deployment}", "nothing")
+    c = (dep["spec"]["template"]["spec"].get("containers") or [{}])[0]
+    probe = c.get("readinessProbe")
+    exp = f"httpGet {path} on port {port}"
+    if not probe:
+        return CheckResult(
+            name, "readiness", False,
+            f"Deployment {deployment} has no readiness probe any more. The task says the probe is right: without "
+            "it, traffic would go to Pods that cannot answer.", exp, "no readinessProbe",
+            "Put the probe back and fix what it finds: where does the app listen?")
+    hg = probe.get("httpGet") or {}
+    p = hg.get("port")
+    num = p if isinstance(p, int) else next((q.get("containerPort") for q in c.get("ports") or []
+                                             if q.get("name") == p), None)
+    found = f"httpGet {hg.get('path')} on port {p}" + (f" ({num})" if num != p else "")
+    if hg.get("path") != path or num != port:
+        return CheckResult(name, "readiness", False,
+                           f"Deployment {deployment}'s readiness probe changed: expected {exp}, found {found}. "
+                           "The probe is the contract; make the app meet it.", exp, found,
+                           "Restore the probe; look at the container's args.")
+    return CheckResult(name, "readiness", True, f"The readiness probe still checks {exp}.", exp, found)
+
+
+@check("client_url")
+def client_url(ctx: Context) -> CheckResult:
+    from .scenario import client_url_from
+
+    cs = ctx.scenario.client
+    snap = ctx.snaps[cs.namespace]
+    name = "Client uses a Service name"
+    url = client_url_from(snap, cs)
+    if url is None:
+        return CheckResult(name, "client", False,
+                           f"Deployment {cs.deployment} in {cs.namespace} (or its env {cs.env}) is missing.",
+                           f"Deployment {cs.deployment} with env {cs.env}", "nothing",
+                           f"Restore Deployment {cs.deployment} and change only {cs.env}.")
+    host = urlsplit(url if "://" in url else "http://" + url).hostname or ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return CheckResult(name, "client", True, f"{cs.env}={url} names a host, not an IP.", found=url)
+    owner = ""
+    for s in ctx.snaps.values():
+        for p in s.pods:
+            if kube.pod_ip(p) == str(ip):
+                owner = f" (Pod {kube.name(p)})"
+    what = "a Pod IP" if owner else "an IP address"
+    return CheckResult(
+        name, "client", False,
+        f"{cs.env}={url} points at {what}{owner}. Pod IPs change with every rollout and a ClusterIP hides the "
+        "name clients should depend on: use the Service's DNS name.",
+        "a Service DNS name", url, "Use web.<namespace> (or the full web.<namespace>.svc.cluster.local).")
+
+
+def _intended_pods(ctx: Context) -> dict[str, kube.Obj]:
+    return {kube.name(p): p for p in ctx.snap.pods_of(ctx.scenario.intended)}
+
+
+@check("endpoints_ready")
+def endpoints_ready(ctx: Context, min: int = 1) -> CheckResult:  # noqa: A002 - spec.yaml spells it min
+    sc, snap = ctx.scenario, ctx.snap
+    name = "EndpointSlice holds the right ready endpoints"
+    svc = snap.service(sc.service)
+    exp = f"at least {min} ready endpoint(s), all Pods of Deployment {sc.intended}"
+    if svc is None:
+        return CheckResult(name, "endpointslice", False, f"Service {sc.service} is missing, so it has no "
+                           "EndpointSlice.", exp, "no Service")
+    port_names = {p.get("name", "") for p in svc["spec"].get("ports") or []}
+    intended = _intended_pods(ctx)
+    ready: list[str] = []
+    wrong: list[str] = []
+    portless: list[str] = []
+    for sl in snap.slices_for(sc.service):
+        names = {p.get("name", "") for p in sl.get("ports") or []}
+        for ep in sl.get("endpoints") or []:
+            if not (ep.get("conditions") or {}).get("ready", True):
+                continue
+            ref = (ep.get("targetRef") or {}).get("name")
+            label = ref or ",".join(ep.get("addresses") or [])
+            if ref not in intended:
+                owner = next((snap.owner_deployment(p) for p in snap.pods if kube.name(p) == ref), None)
+                why = (f"Deployment {owner}" if owner else "no Deployment: a bare Pod" if ref
+                       else "no Pod: a hand-written endpoint")
+                wrong.append(f"{label} ({why})")
+            elif not port_names <= names:
+                portless.append(label)
+            else:
+                ready.append(label)
+    found = f"{len(ready)} ready: {', '.join(sorted(ready)) or 'none'}"
+    if wrong:
+        return CheckResult(
+            name, "selector", False,
+            f"EndpointSlice of Service {sc.service} also holds {', '.join(sorted(wrong))}: those Pods are not "
+            f"part of Deployment {sc.intended}.", exp, found + f"; unintended: {', '.join(sorted(wrong))}",
+            f"The selector must match only the Pods of Deployment {sc.intended}.")
+    if portless:
+        return CheckResult(
+            name, "targetPort", False,
+            f"Endpoints {', '.join(sorted(portless))} are ready but have no port for Service {sc.service}'s "
+            f"targetPort: no container port carries that name.", exp, found,
+            "A named targetPort must match a container port's name (and protocol).")
+    if len(ready) < min:
+        unready = [(e.get("targetRef") or {}).get("name", "?") for sl in snap.slices_for(sc.service)
+                   for e in sl.get("endpoints") or [] if not (e.get("conditions") or {}).get("ready", True)]
+        if unready:
+            why = f"not ready: {', '.join(sorted(unready))}"
+            hop, hint = "readiness", "Find out why the Pods' readiness probe fails (kubectl describe pod)."
+        elif not intended:
+            why = f"Deployment {sc.intended} runs no Pods"
+            hop, hint = "pods", f"A Service never creates Pods: does Deployment {sc.intended} have replicas?"
+        else:
+            sel = _sel(svc["spec"].get("selector"))
+            sel_map = svc["spec"].get("selector") or {}
+            have = sorted({_sel({k: kube.labels(p).get(k, "<missing>") for k in sel_map}) for p in intended.values()})
+            why = f"selector {sel} matches none of its Pods (they have {'; '.join(have)})"
+            hop, hint = "selector", "Make the selector and the Pod labels agree."
+        return CheckResult(name, hop, False,
+                           f"Service {sc.service} has {len(ready)} ready endpoint(s), needs {min}: {why}.",
+                           exp, found, hint)
+    return CheckResult(name, "endpointslice", True, f"Service {sc.service} has {len(ready)} ready endpoints, "
+                       f"all Pods of Deployment {sc.intended}.", exp, found)
+
+
+def traffic_target(ctx: Context) -> tuple[str, str]:
+    """(url, namespace) a real request should use: the scenario client's URL, else http://<svc>/hostname."""
+    from .scenario import client_url_from
+
+    cs = ctx.scenario.client
+    if cs is not None:
+        url = client_url_from(ctx.snaps[cs.namespace], cs) or ""
+        return url, cs.namespace
+    return f"http://{ctx.scenario.service}/hostname", ctx.ns
+
+
+@check("traffic")
+def traffic(ctx: Context, requests: int = 6, timeout: float = 1.0) -> CheckResult:
+    sc = ctx.scenario
+    url, ns = traffic_target(ctx)
+    name = "Requests reach the intended Pods"
+    exp = f"{requests}/{requests} requests answered by Pods of Deployment {sc.intended}"
+    if not url:
+        return CheckResult(name, "request", False, "The client has no URL to call.", exp, "no URL")
+    intended = _intended_pods(ctx)
+    ok = 0
+    errors: list[str] = []
+    wrong: dict[str, int] = {}
+    hit: set[str] = set()
+    for _ in range(requests):
+        r = ctx.cluster.net.curl(url, namespace=ns, timeout=timeout)
+        if not r.ok:
+            errors.append(f"{r.error or ('HTTP ' + str(r.status))}: {r.detail or r.body.strip()[:80]}")
+            continue
+        if r.backend not in intended:
+            wrong[r.backend or "?"] = wrong.get(r.backend or "?", 0) + 1
+            continue
+        ok += 1
+        hit.add(str(r.backend))
+    found = f"{ok}/{requests} answered by {', '.join(sorted(hit)) or 'no intended Pod'}"
+    where = f"{url} from namespace {ns}"
+    if wrong:
+        owners = {b: next((ctx.snap.owner_deployment(p) for p in ctx.snap.pods if kube.name(p) == b), None)
+                  for b in wrong}
+        detail = ", ".join(f"{n}x {b}" + (f" (Deployment {owners[b]})" if owners[b] else "")
+                           for b, n in sorted(wrong.items()))
+        return CheckResult(name, "selector", False,
+                           f"Requests to {where} landed in the wrong place: {detail}.", exp,
+                           found + f"; elsewhere: {detail}", "Only the intended Pods may stand behind the Service.")
+    if errors:
+        first = errors[0]
+        return CheckResult(name, "request", False,
+                           f"{len(errors)} of {requests} requests to {where} failed; first: {first}.", exp, found,
+                           "Inspect the path (scenario.inspect) and fix the first broken hop.")
+    return CheckResult(name, "request", True, f"{ok}/{requests} requests to {where} succeeded, answered by "
+                       f"{', '.join(sorted(hit))}.", exp, found)
+
+
+def run(ctx: Context, name: str, params: dict[str, Any]) -> CheckResult:
+    fn = CHECKS[name]
+    try:
+        return fn(ctx, **params)
+    except Exception as e:  # noqa: BLE001 - a grade must report, never raise in a learner's notebook
+        from ..errors import friendly
+
+        msg = friendly(e) or f"{type(e).__name__}: {e}"
+        return CheckResult(name, "cluster", False, f"the check could not run: {msg}")

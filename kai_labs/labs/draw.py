@@ -1,0 +1,308 @@
+"""Diagrams: a trace drawn as client -> Service -> EndpointSlices -> Pods with Graphviz.
+
+``draw(trace)`` returns a :class:`Diagram`, a ``graphviz.Digraph`` whose DOT
+source is deterministic (stable node ids, sorted objects), so tests compare it
+with golden files without rendering. Rendering uses the ``graphviz-pure`` binary
+that pip installs (no system Graphviz needed) and falls back to a system
+``dot``; it is quiet (``-q``, stderr captured). Every SVG carries alt text: a
+``<title>``/``<desc>`` pair and ``role="img"``/``aria-label`` on ``<svg>``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import graphviz
+
+from .inspect import FAILED, OK, Trace
+
+RED = "#cf222e"
+DIM = "#8c959f"
+GREEN = "#1a7f37"
+MAX_PODS = 12  # more than this: Pods and endpoints collapse into summary nodes
+FONT = "Helvetica"
+
+
+class DiagramError(Exception):
+    """No Graphviz renderer is available, or it failed."""
+
+
+def find_dot() -> str | None:
+    """The renderer: $KAI_LABS_DOT, graphviz-pure (next to Python or on PATH), else a system ``dot``."""
+    env = os.environ.get("KAI_LABS_DOT")
+    if env:
+        return env
+    here = Path(sys.executable).parent / "graphviz-pure"
+    if here.exists():
+        return str(here)
+    return shutil.which("graphviz-pure") or shutil.which("dot")
+
+
+def use_graphviz_pure() -> None:
+    """Point the graphviz package's own backend (``Digraph.render``/``pipe``) at our renderer when no
+    system ``dot`` is on PATH."""
+    import graphviz.backend.dot_command as dc
+
+    if shutil.which("dot") is None:
+        exe = find_dot()
+        if exe:
+            dc.DOT_BINARY = Path(exe)
+
+
+def render_svg(source: str, alt: str = "") -> str:
+    exe = find_dot()
+    if exe is None:
+        raise DiagramError("no Graphviz renderer found: `pip install graphviz-pure` (or install Graphviz)")
+    try:
+        r = subprocess.run([exe, "-Tsvg", "-q"], input=source.encode(), capture_output=True, timeout=60)
+    except OSError as e:
+        raise DiagramError(f"could not run {exe}: {e}") from None
+    if r.returncode != 0:
+        raise DiagramError(f"{Path(exe).name} failed: {r.stderr.decode(errors='replace').strip()[:300]}")
+    svg = r.stdout.decode()
+    return add_alt_text(svg, alt) if alt else svg
+
+
+def add_alt_text(svg: str, alt: str) -> str:
+    """Put alt text where screen readers and browsers look: aria-label, <title>, <desc>."""
+    a = html.escape(alt, quote=True)
+    i = svg.find("<svg")
+    j = svg.find(">", i)
+    if i < 0 or j < 0:
+        return svg
+    head = svg[i:j]
+    return (svg[:i] + head + f' role="img" aria-label="{a}">' + f"\n<title>{a}</title>\n<desc>{a}</desc>"
+            + svg[j + 1:])
+
+
+class Diagram(graphviz.Digraph):
+    """A ``graphviz.Digraph`` that renders with graphviz-pure and carries its alt text."""
+
+    alt_text: str = ""
+
+    def svg(self) -> str:
+        return render_svg(self.source, self.alt_text)
+
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, str]:
+        try:
+            return {"image/svg+xml": self.svg(), "text/plain": self.alt_text}
+        except DiagramError as e:
+            return {"text/plain": f"{self.alt_text}\n(diagram not rendered: {e})"}
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``.svg`` (rendered, with alt text) or ``.dot``/``.gv`` (source)."""
+        p = Path(path)
+        if p.suffix in (".dot", ".gv"):
+            p.write_text(self.source)
+        elif p.suffix == ".svg":
+            p.write_text(self.svg())
+        else:
+            raise DiagramError(f"unsupported diagram format {p.suffix or '(none)'}: use .svg or .dot")
+        return p
+
+
+def _esc(s: Any) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _lbl(d: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(d.items()))
+
+
+def _nid(prefix: str, name: str) -> str:
+    return prefix + "_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+def alt_text(trace: Trace) -> str:
+    svc = trace.svc
+    n_eps = sum(len(s.endpoints) for s in trace.slices)
+    ready = sum(e.ready for s in trace.slices for e in s.endpoints)
+    sel = [p for p in trace.pods if p.selected]
+    parts = [f"Diagram of Service {trace.service} in namespace {trace.namespace}:",
+             f"client in {trace.client.namespace} calls {trace.client.url};"]
+    if svc is None:
+        parts.append("the Service does not exist.")
+    else:
+        ip = "headless" if svc.cluster_ip == "None" else f"ClusterIP {svc.cluster_ip}"
+        parts.append(f"Service {svc.name} ({ip}, selector {_lbl(svc.selector) or 'none'})"
+                     f" -> {len(trace.slices)} EndpointSlice(s) with {n_eps} endpoint(s), {ready} ready"
+                     f" -> {len(sel)} selected Pod(s); {len(trace.pods) - len(sel)} Pod(s) outside the selector.")
+    d = trace.diagnosis
+    parts.append(f"First broken hop: {d.hop}: {d.explanation}." if d else "Every hop is ok.")
+    return " ".join(parts)
+
+
+def _wrap(text: str, width: int = 42) -> str:
+    words, lines, cur = text.split(), [], ""
+    for w in words:
+        if cur and len(cur) + 1 + len(w) > width:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}" if cur else w
+    if cur:
+        lines.append(cur)
+    return "\n".join(lines[:4]) + (" ..." if len(lines) > 4 else "")
+
+
+def draw(trace: Trace, max_pods: int = MAX_PODS, legend: bool = True) -> Diagram:
+    """Draw ``trace``; the first broken link is red with its reason."""
+    g = Diagram(name=_nid("service", f"{trace.namespace}_{trace.service}"))
+    g.alt_text = alt_text(trace)
+    g.attr(rankdir="LR", fontname=FONT, fontsize="11", nodesep="0.3", ranksep="0.7",
+           label=_esc(f"Service {trace.service} in {trace.namespace}"), labelloc="t", tooltip=g.alt_text)
+    g.attr("node", fontname=FONT, fontsize="10", shape="box", style="rounded")
+    g.attr("edge", fontname=FONT, fontsize="9")
+    d = trace.diagnosis
+    broken = d.hop if d else None
+    reason = _wrap(f"{d.hop}: {d.explanation}") if d else ""
+
+    told = []
+
+    def edge(a: str, b: str, hops: tuple[str, ...], label: str = "", **kw: str) -> None:
+        if broken in hops:
+            why = "" if told else "BROKEN: " + reason
+            told.append(a)
+            g.edge(a, b, label="\n".join(x for x in (label, why) if x), color=RED, fontcolor=RED,
+                   penwidth="2.5", style="bold")
+        else:
+            g.edge(a, b, label=label, **kw)
+
+    # client
+    cl = trace.client
+    g.node("client", f"client\n{cl.source or 'a Pod'}\nnamespace {cl.namespace}\nGET {cl.url}", shape="box",
+           style="rounded,dashed")
+    svc = trace.svc
+    if svc is None:
+        g.node("svc", f"Service {trace.service}\n(does not exist)", color=RED, fontcolor=RED)
+        edge("client", "svc", ("service", "dns", "port", "request"))
+        if legend:
+            _legend(g)
+        return g
+    ip = "None (headless)" if svc.cluster_ip == "None" else svc.cluster_ip
+    ports = "<BR/>".join(_esc(f"{p['name'] or '-'}: {p['port']} -> {p['targetPort']}/{p['protocol']}")
+                         for p in svc.ports) or "no ports"
+    g.node("svc", "<<TABLE BORDER='0' CELLBORDER='0' CELLSPACING='1'>"
+           f"<TR><TD><B>Service {_esc(svc.name)}</B></TD></TR>"
+           f"<TR><TD>{_esc(svc.dns)}</TD></TR><TR><TD>ClusterIP {_esc(ip)}</TD></TR>"
+           f"<TR><TD>{ports}</TD></TR><TR><TD>selector {_esc(_lbl(svc.selector) or '<none>')}</TD></TR></TABLE>>",
+           shape="box", style="rounded,bold")
+    edge("client", "svc", ("dns", "port", "request"), label=f"{cl.host}:{cl.port}")
+
+    selected = sorted((p for p in trace.pods if p.selected), key=lambda p: p.name)
+    others = sorted((p for p in trace.pods if not p.selected), key=lambda p: p.name)
+    big = len(selected) > max_pods
+
+    # EndpointSlices
+    slice_ids: list[str] = []
+    if not trace.slices:
+        g.node("slice_none", "no EndpointSlice", style="rounded,dashed")
+        slice_ids.append("slice_none")
+    for i, sl in enumerate(trace.slices):
+        sid = f"slice_{i}"
+        slice_ids.append(sid)
+        sports = ", ".join(f"{p['name'] or '-'}:{p['port']}" for p in sl.ports) or "&lt;unset&gt;"
+        rows = [f"<TR><TD COLSPAN='2'><B>EndpointSlice {_esc(sl.name)}</B></TD></TR>",
+                f"<TR><TD COLSPAN='2'>ports {sports if sports == '&lt;unset&gt;' else _esc(sports)}</TD></TR>"]
+        if big:
+            r = sum(e.ready for e in sl.endpoints)
+            rows.append(f"<TR><TD COLSPAN='2'>{len(sl.endpoints)} endpoints, {r} ready</TD></TR>")
+        else:
+            if not sl.endpoints:
+                rows.append("<TR><TD COLSPAN='2'>no endpoints</TD></TR>")
+            for e in sl.endpoints:
+                cond = ", ".join(f"{k}: {'yes' if v else 'NO' if k != 'terminating' else 'no'}" for k, v in
+                                (("ready", e.ready), ("serving", e.serving), ("terminating", e.terminating)))
+                rows.append(f"<TR><TD ALIGN='LEFT'>{_esc(e.address)} {_esc(e.pod or '')}</TD>"
+                            f"<TD ALIGN='LEFT'>{cond}</TD></TR>")
+        g.node(sid, "<<TABLE BORDER='0' CELLBORDER='0' CELLSPACING='1'>" + "".join(rows) + "</TABLE>>",
+               shape="box", style="rounded")
+        edge("svc", sid, ("selector", "pods", "endpointslice"), label="selector" if i == 0 else "")
+    if not trace.slices:
+        edge("svc", "slice_none", ("selector", "pods", "endpointslice"))
+
+    # Pods behind the Service
+    if big:
+        ready = sum(p.ready for p in selected)
+        g.node("pods_summary", f"{len(selected)} Pods selected\n{ready} Ready, {len(selected) - ready} not Ready\n"
+               f"owners: {', '.join(sorted({p.owner or 'bare Pod' for p in selected}))}", shape="box3d")
+        for sid in slice_ids:
+            edge(sid, "pods_summary", ("readiness", "targetPort", "app"))
+    else:
+        by_name = {p.name: p for p in selected}
+        for p in selected:
+            g.node(_nid("pod", p.name), _pod_label(p), shape="box",
+                   style="rounded" if p.ready else "rounded,dashed")
+        for i, sl in enumerate(trace.slices):
+            for e in sl.endpoints:
+                if e.pod in by_name:
+                    port = ",".join(str(x["port"]) for x in sl.ports) or "no port"
+                    hops: tuple[str, ...] = ("readiness",) if not e.ready else ("targetPort", "app")
+                    edge(f"slice_{i}", _nid("pod", e.pod), hops if _edge_broken(trace, e) else (),
+                         label=f":{port}", style="solid" if e.ready else "dashed")
+
+    # Pods the selector misses: apart, dimmed, with the label that differs
+    if others:
+        with g.subgraph(name="cluster_unselected") as sub:
+            sub.attr(label="not selected by the Service", style="dashed", color=DIM, fontcolor=DIM)
+            for p in others[:max_pods]:
+                diff = "; ".join(f"{k}: wants {w}, has {h if h is not None else '(none)'}"
+                                 for k, (w, h) in sorted(p.diff.items()))
+                sub.node(_nid("pod", p.name), _pod_label(p) + (f"\ndiffers: {diff}" if diff else ""),
+                         color=DIM, fontcolor=DIM, style="rounded,dashed")
+            if len(others) > max_pods:
+                sub.node("others_more", f"... {len(others) - max_pods} more Pods", color=DIM, fontcolor=DIM)
+        first = others[0]
+        if broken in ("selector",) and not selected:
+            g.edge("svc", _nid("pod", first.name), label="selector misses", color=RED, fontcolor=RED,
+                   style="dotted", constraint="false")
+        else:
+            g.edge("svc", _nid("pod", first.name), label="selector misses", color=DIM, fontcolor=DIM,
+                   style="dotted", constraint="false")
+    if legend:
+        _legend(g)
+    return g
+
+
+def _edge_broken(trace: Trace, e: Any) -> bool:
+    d = trace.diagnosis
+    if d is None:
+        return False
+    if d.hop == "readiness":
+        return not e.ready
+    if d.hop in ("targetPort", "app"):
+        return bool(e.ready)
+    return False
+
+
+def _pod_label(p: Any) -> str:
+    ports = ", ".join(f"{x.get('name') or '-'}:{x.get('containerPort')}" for x in p.ports) or "none"
+    ready = "Ready: yes" if p.ready else "Ready: NO"
+    owner = f"Deployment {p.owner}" if p.owner else "bare Pod"
+    return f"Pod {p.name}\n{owner}\n{_lbl(p.labels)}\nIP {p.ip or '-'}\ncontainerPorts {ports}\n{p.phase}, {ready}"
+
+
+def _legend(g: graphviz.Digraph) -> None:
+    with g.subgraph(name="cluster_legend") as lg:
+        lg.attr(label="legend", fontsize="9", style="rounded", color=DIM)
+        lg.attr("node", fontsize="8", shape="plaintext", style="")
+        lg.node("legend_ok", "solid arrow: traffic path, ok")
+        lg.node("legend_broken", "red bold arrow: first broken link", fontcolor=RED)
+        lg.node("legend_dim", "grey dashed: Pod the selector misses", fontcolor=DIM)
+        lg.node("legend_ready", "Ready: NO and dashed edge: endpoint not ready")
+        lg.edge("legend_ok", "legend_broken", style="invis")
+        lg.edge("legend_broken", "legend_dim", style="invis")
+        lg.edge("legend_dim", "legend_ready", style="invis")
+
+
+_ = (OK, FAILED, GREEN)
+use_graphviz_pure()

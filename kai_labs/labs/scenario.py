@@ -1,0 +1,332 @@
+"""Scenarios: a folder of real manifests plus a small spec, and what you can do with one.
+
+A scenario's break is visible in its ``manifests.yaml`` (they apply unchanged to
+a kind cluster: ``kubectl apply -f manifests.yaml``). ``spec.yaml`` says what a
+learner sees (title, symptom, objective, hints, debrief) and which checks grade
+it; ``solution.yaml`` holds the reference fix as kubectl invocations and never
+reaches learner output.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import random
+import re
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import kube
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+VARIANT_ANNOTATION = "kai-labs.dev/variant"
+SCENARIO_LABEL = "kai-labs.dev/scenario"
+
+
+class ScenarioError(Exception):
+    """A learner-facing problem with a scenario (unknown name, invalid manifest, wrong namespace)."""
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """The scenario's client: a Deployment whose container env var holds the URL it calls."""
+
+    namespace: str
+    deployment: str
+    env: str = "WEB_URL"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    namespace: str
+    service: str
+    symptom: str
+    objective: str
+    hints: tuple[str, ...]
+    debrief: str
+    checks: tuple[tuple[str, dict[str, Any]], ...]
+    change: dict[str, Any] = field(default_factory=dict)
+    namespaces: tuple[str, ...] = ()
+    client: ClientSpec | None = None
+    intended: str = "web"  # the Deployment whose Pods should receive the traffic
+    keep: tuple[dict[str, Any], ...] = ()
+    keep_ports: tuple[dict[str, Any], ...] = ()
+    keep_headless: bool = False
+    diagnosis: str | None = None  # the hop the walker must name (tests)
+    variants: tuple[str, ...] = ()
+    minutes: int = 10
+    path: Path = SCENARIO_DIR
+    variant_of: str | None = None
+
+    # ------------------------------------------------------------------ text
+    @property
+    def all_namespaces(self) -> tuple[str, ...]:
+        return self.namespaces or (self.namespace,)
+
+    def describe(self) -> str:
+        lines = [f"{self.title}  ({self.name}, about {self.minutes} min)", "",
+                 f"Namespace: {', '.join(self.all_namespaces)}", f"Symptom:   {self.symptom}",
+                 f"Objective: {self.objective}"]
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return (f"### {self.title}\n\n*Scenario `{self.name}`, namespace `{', '.join(self.all_namespaces)}`, "
+                f"about {self.minutes} minutes.*\n\n**Symptom.** {self.symptom}\n\n**Objective.** {self.objective}\n")
+
+    def __repr__(self) -> str:
+        return f"<Scenario {self.name!r}: {self.title}>"
+
+    def hint(self, n: int) -> str:
+        """Hint ``n`` (1-based): they escalate, the last one is nearly the answer."""
+        if not 1 <= n <= len(self.hints):
+            raise ScenarioError(f"scenario {self.name} has hints 1 to {len(self.hints)}")
+        return self.hints[n - 1]
+
+    def hint_box(self) -> HintBox:
+        return HintBox(self)
+
+    # ------------------------------------------------------------------ manifests
+    def manifests(self, variant: str | None = None) -> str:
+        """The manifests text (for ``mystery``: the chosen variant, rendered into this namespace)."""
+        text = (self.path / "manifests.yaml").read_text()
+        if not self.variants:
+            return text
+        if variant is None:
+            return text
+        base = get(variant)
+        docs = [d for d in yaml.safe_load_all(base.manifests()) if d]
+        out = [d for d in yaml.safe_load_all(text) if d]
+        for d in docs:
+            if d.get("kind") == "Namespace":
+                continue
+            d["metadata"]["namespace"] = self.namespace
+            out.append(d)
+        out[0].setdefault("metadata", {}).setdefault("annotations", {})[VARIANT_ANNOTATION] = variant
+        return yaml.safe_dump_all(out, sort_keys=False)
+
+    def solution_ops(self, variant: str | None = None) -> list[list[str]]:
+        if self.variants:
+            if variant is None:
+                raise ScenarioError("mystery: create the scenario first (the variant is chosen then)")
+            base = get(variant)
+            return [[a.replace(base.namespace, self.namespace) for a in op] for op in base.solution_ops()]
+        data = yaml.safe_load((self.path / "solution.yaml").read_text()) or []
+        return [list(map(str, op["kubectl"])) for op in data]
+
+    # ------------------------------------------------------------------ cluster
+    def variant(self, cluster: Any) -> str | None:
+        """For ``mystery``: which variant is running (read from its namespace's annotation)."""
+        if not self.variants:
+            return None
+        ns = kube.get_namespace(cluster, self.namespace)
+        if ns is None:
+            return None
+        v = ((ns.get("metadata") or {}).get("annotations") or {}).get(VARIANT_ANNOTATION)
+        return str(v) if v else None
+
+    def effective(self, cluster: Any) -> Scenario:
+        """The scenario whose checks apply (a mystery's running variant, rebased into its namespace)."""
+        v = self.variant(cluster)
+        if not v:
+            return self
+        base = get(v)
+        return replace(base, name=self.name, namespace=self.namespace, namespaces=(), title=self.title,
+                       symptom=self.symptom, objective=self.objective, hints=self.hints, debrief=self.debrief,
+                       path=self.path, variants=self.variants, variant_of=v)
+
+    def create(self, cluster: Any, seed: int | None = None, wait: bool = True, timeout: float = 20.0) -> Scenario:
+        """Create the scenario's objects that are missing (idempotent: existing objects are left as they are)."""
+        variant = None
+        if self.variants:
+            variant = self.variant(cluster)
+            if variant is None:
+                if seed is None and os.environ.get("KAI_LABS_SEED", "").strip().isdigit():
+                    seed = int(os.environ["KAI_LABS_SEED"])
+                variant = random.Random(seed).choice(sorted(self.variants))
+        text = self.manifests(variant)
+        docs = [d for d in yaml.safe_load_all(text) if d]
+        missing = [d for d in docs if not _exists(cluster, d)]
+        if missing:
+            r = cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(missing, sort_keys=False))
+            if r.returncode != 0:
+                raise ScenarioError(f"could not create scenario {self.name}: {r.stderr.strip()}")
+        if wait:
+            self.wait(cluster, timeout)
+        return self
+
+    def wait(self, cluster: Any, timeout: float = 20.0) -> bool:
+        """Wait until the scenario's namespaces stop changing (rollouts done, slices caught up)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            snaps = [kube.snapshot(cluster, ns) for ns in self.all_namespaces]
+            if all(s.settled()[0] for s in snaps):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+    def delete(self, cluster: Any) -> None:
+        for ns in self.all_namespaces:
+            obj = kube.get_namespace(cluster, ns)
+            if obj is None:
+                continue
+            if kube.labels(obj).get(kube.CREATED_BY) != "kai-labs":
+                raise ScenarioError(f"namespace {ns} was not created by kai-labs; refusing to delete it")
+            cluster.kubectl("delete", "namespace", ns, "--wait=true", timeout=60)
+
+    def reset(self, cluster: Any, seed: int | None = None, wait: bool = True) -> Scenario:
+        """Back to the broken state: delete the scenario's namespaces and create it again."""
+        keep_variant = self.variant(cluster) if self.variants and seed is None else None
+        self.delete(cluster)
+        if keep_variant:
+            seed = None
+            text = self.manifests(keep_variant)
+            r = cluster.kubectl("apply", "-f", "-", input=text)
+            if r.returncode != 0:
+                raise ScenarioError(f"could not reset scenario {self.name}: {r.stderr.strip()}")
+            if wait:
+                self.wait(cluster)
+            return self
+        return self.create(cluster, seed=seed, wait=wait)
+
+    def solve(self, cluster: Any, wait: bool = True) -> None:
+        """Apply the reference fix (for instructors, tests and the CLI; never shown to learners)."""
+        for op in self.solution_ops(self.variant(cluster)):
+            r = cluster.kubectl(*op)
+            if r.returncode != 0:
+                raise ScenarioError(f"the reference fix for {self.name} failed: {r.stderr.strip()}")
+        if wait:
+            time.sleep(0.05)
+            self.wait(cluster)
+
+    def client_url(self, cluster: Any) -> str | None:
+        eff = self.effective(cluster)
+        if eff.client is None:
+            return None
+        snap = kube.snapshot(cluster, eff.client.namespace)
+        return client_url_from(snap, eff.client)
+
+    def inspect(self, cluster: Any) -> Any:
+        from .inspect import Client, inspect
+
+        eff = self.effective(cluster)
+        client = None
+        if eff.client is not None:
+            url = self.client_url(cluster)
+            client = Client(eff.client.namespace, url or "", f"Deployment {eff.client.deployment}, env {eff.client.env}")
+        return inspect(cluster, eff.service, eff.namespace, client=client)
+
+    def diagram(self, cluster: Any) -> Any:
+        from .draw import draw
+
+        return draw(self.inspect(cluster))
+
+    def check(self, cluster: Any, timeout: float | None = None) -> Any:
+        from .grade import grade
+
+        return grade(cluster, self, timeout=timeout)
+
+    def apply(self, cluster: Any, text: str, source: str = "<manifest>") -> str:
+        """Apply a learner's manifest into this scenario; clear errors for bad YAML, bad objects, wrong namespace."""
+        from .apply import apply_manifest
+
+        return apply_manifest(cluster, self, text, source)
+
+    def panel(self, cluster: Any) -> Any:
+        from .ui import panel
+
+        return panel(cluster, self.name)
+
+
+def client_url_from(snap: kube.Snapshot, client: ClientSpec) -> str | None:
+    dep = snap.deployment(client.deployment)
+    if dep is None:
+        return None
+    for c in dep["spec"]["template"]["spec"].get("containers") or []:
+        for e in c.get("env") or []:
+            if e.get("name") == client.env:
+                return str(e.get("value", ""))
+    return None
+
+
+def _exists(cluster: Any, doc: dict[str, Any]) -> bool:
+    kind, md = doc.get("kind"), doc.get("metadata") or {}
+    r = cluster.kubectl("get", str(kind).lower(), str(md.get("name")), *(
+        ["-n", str(md["namespace"])] if md.get("namespace") else []), "-o", "name", "--ignore-not-found")
+    return bool(r.stdout.strip())
+
+
+class HintBox:
+    """Hints revealed one at a time: ``h = s.hint_box(); h.next()``."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.shown = 0
+
+    def next(self) -> str:
+        if self.shown < len(self.scenario.hints):
+            self.shown += 1
+        return self.scenario.hints[self.shown - 1] if self.shown else ""
+
+    def __str__(self) -> str:
+        if not self.shown:
+            return f"{len(self.scenario.hints)} hints available; call .next() to see the first."
+        out = [f"Hint {i + 1}/{len(self.scenario.hints)}: {h}" for i, h in enumerate(self.scenario.hints[:self.shown])]
+        return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        if not self.shown:
+            return f"<p>{len(self.scenario.hints)} hints available; call <code>.next()</code> to see the first.</p>"
+        return "".join(f"<p><b>Hint {i + 1}/{len(self.scenario.hints)}:</b> {html.escape(h)}</p>"
+                       for i, h in enumerate(self.scenario.hints[:self.shown]))
+
+
+# ---------------------------------------------------------------------- registry
+
+def _load(path: Path) -> Scenario:
+    spec = yaml.safe_load((path / "spec.yaml").read_text())
+    checks = tuple((next(iter(c)), dict(next(iter(c.values())) or {})) for c in spec.get("checks") or [])
+    client = ClientSpec(**spec["client"]) if spec.get("client") else None
+    return Scenario(
+        name=path.name, title=spec["title"], namespace=spec["namespace"], service=spec.get("service", "web"),
+        symptom=spec["symptom"], objective=spec["objective"], hints=tuple(spec["hints"]), debrief=spec["debrief"],
+        checks=checks, change=dict(spec.get("change") or {}), namespaces=tuple(spec.get("namespaces") or ()),
+        client=client, intended=(spec.get("intended") or {}).get("deployment", "web"),
+        keep=tuple(spec.get("keep") or ()), keep_ports=tuple(spec.get("keep_ports") or ()),
+        keep_headless=bool(spec.get("keep_headless")), diagnosis=spec.get("diagnosis"),
+        variants=tuple(spec.get("variants") or ()), minutes=int(spec.get("minutes", 10)), path=path)
+
+
+_CACHE: dict[str, Scenario] = {}
+
+
+def names() -> list[str]:
+    """Scenario names, in teaching order (the numbered order of the catalogue)."""
+    order = ["wrong-selector", "wrong-targetport", "unready-pods", "named-port-mismatch", "selector-too-broad",
+             "no-pods", "wrong-namespace", "port-vs-targetport", "headless-port", "mystery"]
+    found = sorted(p.name for p in SCENARIO_DIR.iterdir() if (p / "spec.yaml").exists())
+    return [n for n in order if n in found] + [n for n in found if n not in order]
+
+
+def get(name: str) -> Scenario:
+    """The scenario called ``name``; an unknown name suggests the closest one."""
+    if name not in _CACHE:
+        path = SCENARIO_DIR / name
+        if not re.fullmatch(r"[a-z0-9-]+", name) or not (path / "spec.yaml").exists():
+            close = difflib.get_close_matches(name, names(), n=1, cutoff=0.4)
+            tip = f"; did you mean {close[0]}?" if close else ""
+            raise ScenarioError(f"no scenario named {name!r}{tip} (known: {', '.join(names())})")
+        _CACHE[name] = _load(path)
+    return _CACHE[name]
+
+
+def all_scenarios() -> list[Scenario]:
+    return [get(n) for n in names()]
