@@ -328,4 +328,9 @@ def attach(name: str = "kai-labs", *, set_env: bool = True, status_: Status | No
     server = f"https://127.0.0.1:{st.port}"
     if set_env:
         os.environ["KUBECONFIG"] = str(st.kubeconfig)
+        # `!kubectl` in a notebook must find the kubectl installed with this package
+        bindir = os.path.dirname(sys.executable)
+        path = os.environ.get("PATH", "")
+        if bindir not in path.split(os.pathsep):
+            os.environ["PATH"] = bindir + os.pathsep + path
     return Cluster(name, st.kubeconfig, name, EmbeddedNet(server, _token(st.home), _ssl(st.home)), True)

@@ -8,7 +8,6 @@ kube-apiserver's generic registry (staging/src/k8s.io/apiserver/pkg/registry/gen
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import ipaddress
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from typing import Any
 from . import defaults, errors, labels, patch, schema, validation
 from .ids import POD_CIDR, SERVICE_CIDR, Ids
 from .resources import ResourceType, by_kind, by_plural, storage_key
-from .store import Obj, Store
+from .store import Obj, Store, clone
 
 DNS_IP = "10.96.0.10"
 KUBERNETES_IP = "10.96.0.1"
@@ -90,7 +89,7 @@ class Api:
                 continue
             if fsel is not None and not fsel.matches(obj):
                 continue
-            out.append(copy.deepcopy(obj))
+            out.append(clone(obj))
         return out
 
     def _check_namespace(self, rt: ResourceType, ns: str, name: str, creating: bool) -> None:
@@ -131,7 +130,7 @@ class Api:
                field_validation: str | None = None) -> Obj:
         if not isinstance(obj, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         warnings = self._decode_check(rt, obj, field_validation)
         obj.setdefault("apiVersion", rt.api_version)
         obj.setdefault("kind", rt.kind)
@@ -291,7 +290,7 @@ class Api:
         old = self.store.get(key, store_ns, name)
         if old is None:
             raise errors.not_found(rt.plural, name, rt.group)
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         if subresource != "status":
             self._decode_check(rt, obj, field_validation)
         md = obj.setdefault("metadata", {})
@@ -309,7 +308,7 @@ class Api:
         if rt.namespaced:
             md["namespace"] = ns
         if subresource == "status":
-            new = copy.deepcopy(old)
+            new = clone(old)
             new["status"] = obj.get("status", {})
         else:
             new = obj
@@ -454,7 +453,7 @@ class Api:
 
     def _orphan_dependents(self, uid: str, ns: str) -> None:
         for r, o in self._dependents(uid, ns):
-            o = copy.deepcopy(o)
+            o = clone(o)
             o["metadata"]["ownerReferences"] = [x for x in o["metadata"]["ownerReferences"] if x.get("uid") != uid]
             if not o["metadata"]["ownerReferences"]:
                 del o["metadata"]["ownerReferences"]

@@ -76,7 +76,11 @@ class ApiServer:
                 auth = request.headers.get("Authorization", "")
                 if not (auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].strip(), self.token)):
                     raise errors.unauthorized()
-            resp: web.StreamResponse = await handler(request)
+            try:
+                resp: web.StreamResponse = await handler(request)
+            finally:
+                # group commit: whatever this request wrote is on disk before it is acknowledged
+                self.rt.store.flush()
             return resp
         except errors.ApiError as e:
             return _status_response(e)
@@ -86,8 +90,8 @@ class ApiServer:
             raise
         except asyncio.CancelledError:
             raise
-        except ConnectionResetError:
-            raise
+        except ConnectionResetError:  # the client hung up mid-answer; nothing to tell it
+            return web.Response(status=499)
         except Exception as e:  # a bug of ours: answer like the apiserver, and keep serving
             log.exception("internal error on %s %s", request.method, request.path)
             return _status_response(errors.internal(f"{type(e).__name__}: {e}"))
@@ -535,8 +539,8 @@ class ApiServer:
                     continue
                 await self._send_event(ev, matches, seen, send)
             return resp
-        except (ConnectionResetError, asyncio.CancelledError):
-            raise
+        except ConnectionResetError:  # the client went away: a normal end of a watch
+            return web.Response(status=204)
         finally:
             cancel()
 

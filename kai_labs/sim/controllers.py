@@ -9,7 +9,6 @@ garbagecollector,namespace} and the default scheduler's outcome (not its code).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -19,7 +18,7 @@ from typing import Any
 from . import endpointslices as eps
 from . import errors, labels
 from .api import Api, rt_of
-from .store import Event, Obj
+from .store import Event, Obj, clone
 
 log = logging.getLogger("kai_labs.controllers")
 
@@ -116,11 +115,15 @@ class Recorder:
             "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": etype,
             "eventTime": None, "reportingComponent": component, "reportingInstance": host,
         }
-        try:
-            self.api.create(rt_of("Event"), ns, ev)
-            self._index[ident] = ev["metadata"]["name"]
-        except errors.ApiError as e:  # namespace going away: events are best effort
-            log.debug("event dropped: %s", e)
+        # Events are written directly (trusted, already well-formed): they are the bulk of all writes.
+        nso = self.api.store.peek("/namespaces", "", ns)
+        if nso is None or nso["metadata"].get("deletionTimestamp"):
+            return  # best effort, as client-go's recorder: no events into a namespace that is going away
+        md_ev = ev["metadata"]
+        md_ev["uid"] = self.api.ids.uid("/events", ns, md_ev["name"])
+        md_ev["creationTimestamp"] = now
+        self.api.store.put("/events", ev, "ADDED")
+        self._index[ident] = md_ev["name"]
 
 
 class Controllers:
@@ -135,6 +138,7 @@ class Controllers:
         self.on_work: Callable[[], None] = lambda: None
         self.max_per_slice = 100
         self._load: dict[tuple[str, str], int] | None = None  # scheduler's pods per (node, owner), per pass
+        self.unschedulable: set[tuple[str, str]] = set()  # retried when capacity frees up
 
     # -- event fan-out -------------------------------------------------------
     def observe(self, ev: Event) -> None:
@@ -156,6 +160,8 @@ class Controllers:
                 q["service"].add((ns, svc["metadata"]["name"]))
             if ev.type != "DELETED" and not ev.obj.get("spec", {}).get("nodeName"):
                 q["schedule"].add((ns, name))
+            elif ev.type == "DELETED" and self.unschedulable:
+                q["schedule"].update(self.unschedulable)
         elif ev.key == "/services":
             q["service"].add((ns, name))
         elif ev.key == "discovery.k8s.io/endpointslices":
@@ -163,6 +169,7 @@ class Controllers:
             if svc and (md.get("labels") or {}).get("endpointslice.kubernetes.io/managed-by") == eps.MANAGED_BY:
                 q["service"].add((ns, svc))
         elif ev.key == "/nodes":
+            q["schedule"].update(self.unschedulable)
             for svc in self.api.store.iter("/services"):
                 q["service"].add((svc["metadata"]["namespace"], svc["metadata"]["name"]))
         elif ev.key == "/namespaces":
@@ -222,9 +229,9 @@ class Controllers:
         old = [r for r in rss if r is not new]
         max_rev = max([int((r["metadata"].get("annotations") or {}).get(REVISION, "0")) for r in rss] + [0])
         if new is None:
-            rs_template = copy.deepcopy(template)
+            rs_template = clone(template)
             rs_template.setdefault("metadata", {}).setdefault("labels", {})[POD_TEMPLATE_HASH] = h
-            sel = copy.deepcopy(spec["selector"])
+            sel = clone(spec["selector"])
             sel.setdefault("matchLabels", {})[POD_TEMPLATE_HASH] = h
             rs = {
                 "apiVersion": "apps/v1", "kind": "ReplicaSet",
@@ -404,7 +411,7 @@ class Controllers:
         diff = want - len(active)
         if diff > 0:
             for _ in range(min(diff, 500)):
-                tmpl = copy.deepcopy(rs["spec"]["template"])
+                tmpl = clone(rs["spec"]["template"])
                 pod = {"apiVersion": "v1", "kind": "Pod",
                        "metadata": {**tmpl.get("metadata", {}), "generateName": f"{name}-", "namespace": ns,
                                     "ownerReferences": [_owner_ref(rs, "ReplicaSet", "apps/v1")]},
@@ -464,36 +471,71 @@ class Controllers:
         pod = self.api.store.get("/pods", ns, name)
         if pod is None or pod.get("spec", {}).get("nodeName") or pod["metadata"].get("deletionTimestamp"):
             return
-        nodes = [n for n in self.api.store.iter("/nodes") if self._schedulable(n, pod)]
-        if not nodes:
-            self.rec.event(pod, "Warning", "FailedScheduling",
-                           "0/{} nodes are available: no node matches the Pod.".format(
-                               self.api.store.count("/nodes")), "default-scheduler")
-            return
-        wanted = pod["spec"].get("nodeSelector") or {}
-        nodes = [n for n in nodes if all((n["metadata"].get("labels") or {}).get(k) == v
-                                         for k, v in wanted.items())]
-        if not nodes:
-            self.rec.event(pod, "Warning", "FailedScheduling", "0/{} nodes are available: {} node(s) didn't match "
-                           "Pod's node affinity/selector.".format(self.api.store.count("/nodes"),
-                                                                   self.api.store.count("/nodes")),
-                           "default-scheduler")
-            return
-        owner = controller_uid(pod) or ""
+        all_nodes = list(self.api.store.iter("/nodes"))
         if self._load is None:
-            self._load = {}
-            for p in self.api.store.scan("/pods"):
-                nn = p.get("spec", {}).get("nodeName")
-                if nn and pod_active(p):
-                    k = (nn, controller_uid(p) or "")
-                    self._load[k] = self._load.get(k, 0) + 1
-                    self._load[(nn, "*")] = self._load.get((nn, "*"), 0) + 1
+            self._count_load()
+        assert self._load is not None
+        wanted = pod["spec"].get("nodeSelector") or {}
+        reasons: dict[str, int] = {}
+        nodes = []
+        for n in all_nodes:
+            why = self._unfit(n, pod, wanted)
+            if why:
+                reasons[why] = reasons.get(why, 0) + 1
+            else:
+                nodes.append(n)
+        if not nodes:
+            # the scheduler's FitError text (pkg/scheduler/framework/types.go: FitError.Error)
+            detail = ", ".join(sorted(f"{c} {r}" for r, c in reasons.items()))
+            msg = f"0/{len(all_nodes)} nodes are available: {detail}."
+            old = [c for c in pod.get("status", {}).get("conditions") or [] if c.get("type") == "PodScheduled"]
+            conds = [c for c in pod.get("status", {}).get("conditions") or [] if c.get("type") != "PodScheduled"]
+            conds.append({"type": "PodScheduled", "status": "False", "lastProbeTime": None,
+                          "lastTransitionTime": self.api.now(), "reason": "Unschedulable", "message": msg})
+            if not old or old[0].get("message") != msg or old[0].get("status") != "False":
+                pod.setdefault("status", {})["conditions"] = conds
+                self.api.store.put("/pods", pod, "MODIFIED")
+                self.rec.event(pod, "Warning", "FailedScheduling", msg, "default-scheduler")
+            self.unschedulable.add((ns, name))
+            return
+        self.unschedulable.discard((ns, name))
+        owner = controller_uid(pod) or ""
         load = self._load
         names = [n["metadata"]["name"] for n in nodes]
         best = min(names, key=lambda n: (load.get((n, owner), 0) if owner else 0, load.get((n, "*"), 0), n))
         self.bind(pod, best)
         load[(best, owner)] = load.get((best, owner), 0) + 1
         load[(best, "*")] = load.get((best, "*"), 0) + 1
+
+    def _count_load(self) -> None:
+        self._load = {}
+        for p in self.api.store.scan("/pods"):
+            nn = p.get("spec", {}).get("nodeName")
+            if nn and pod_active(p):
+                k = (nn, controller_uid(p) or "")
+                self._load[k] = self._load.get(k, 0) + 1
+                self._load[(nn, "*")] = self._load.get((nn, "*"), 0) + 1
+
+    def _unfit(self, node: Obj, pod: Obj, wanted: dict[str, str]) -> str:
+        """Why a node cannot take the pod, in the scheduler plugins' words ("" when it fits)."""
+        if node.get("spec", {}).get("unschedulable"):
+            return "node(s) were unschedulable"
+        if not self._schedulable(node, pod):
+            taints = [t for t in node.get("spec", {}).get("taints") or []
+                      if t.get("effect") in ("NoSchedule", "NoExecute")]
+            t = taints[0] if taints else {}
+            return f"node(s) had untolerated taint {{{t.get('key', '')}: {t.get('value', '')}}}"
+        labels = node["metadata"].get("labels") or {}
+        if any(labels.get(k) != v for k, v in wanted.items()):
+            return "node(s) didn't match Pod's node affinity/selector"
+        try:
+            cap = int(node.get("status", {}).get("allocatable", {}).get("pods", "110"))
+        except ValueError:
+            cap = 110
+        assert self._load is not None
+        if self._load.get((node["metadata"]["name"], "*"), 0) >= cap:
+            return "Too many pods"
+        return ""
 
     def bind(self, pod: Obj, node: str) -> Obj:
         pod["spec"]["nodeName"] = node
@@ -540,7 +582,7 @@ class Controllers:
         pods = list(self.api.store.iter("/pods", ns))
         nodes = {n["metadata"]["name"]: n for n in self.api.store.iter("/nodes")}
         now = self.api.now()
-        changes = eps.reconcile_slices(svc, pods, nodes, [copy.deepcopy(s) for s in slices], now,
+        changes = eps.reconcile_slices(svc, pods, nodes, [clone(s) for s in slices], now,
                                        self.max_per_slice)
         for obj in changes.create:
             self.api.create(rt_slice, ns, obj)
@@ -616,7 +658,7 @@ class Controllers:
             for o in self.api.store.iter(dkey, md.get("namespace") or None):
                 if any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or []):
                     return
-        owner = copy.deepcopy(owner)
+        owner = clone(owner)
         owner["metadata"]["finalizers"] = [f for f in md["finalizers"] if f != "foregroundDeletion"]
         rt = rt_of(owner["kind"], owner["apiVersion"])
         self.api.update(rt, md.get("namespace", ""), md["name"], owner)

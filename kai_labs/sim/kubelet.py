@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import copy
 import datetime as dt
 import hashlib
 import ipaddress
@@ -26,7 +25,7 @@ from . import errors, images
 from .api import Api, rt_of
 from .controllers import Recorder
 from .network import Network, PodNetView, PodSockets
-from .store import Event, Obj
+from .store import Event, Obj, clone
 
 log = logging.getLogger("kai_labs.kubelet")
 
@@ -146,7 +145,7 @@ class PodWorker:
             self.done = True
 
     def event(self, etype: str, reason: str, message: str, container: str | None = None) -> None:
-        pod = self.pod()
+        pod = self.k.api.store.peek("/pods", self.ns, self.name)
         if pod is None:
             return
         fp = f"spec.containers{{{container}}}" if container else ""
@@ -525,7 +524,7 @@ class PodWorker:
             return
         if cur.get("status") == pod.get("status"):
             return
-        new = copy.deepcopy(cur)
+        new = clone(cur)
         new["status"] = pod["status"]
         try:
             self.k.api.store.put("/pods", new, "MODIFIED")

@@ -44,7 +44,12 @@ def route(net: Network, body: dict[str, Any]) -> dict[str, Any]:
     ns = _str(body, "namespace", "default")
     src_node = body.get("source_node")
     src_ip = body.get("source_ip")
-    return _route_dict(net.route(dest, ns, src_node, src_ip))
+    if src_node is not None and not isinstance(src_node, str) or src_ip is not None and not isinstance(src_ip, str):
+        raise errors.bad_request("source_node and source_ip must be strings")
+    try:
+        return _route_dict(net.route(dest, ns, src_node, src_ip))
+    except ValueError as e:
+        raise errors.bad_request(f"bad destination {dest!r}: expected host:port, e.g. web:80 ({e})") from None
 
 
 def _is_ip(host: str) -> bool:
@@ -88,7 +93,9 @@ async def curl(net: Network, body: dict[str, Any], default_node: str) -> dict[st
         reader, writer, r = await net.connect(ip, port, float(timeout), namespace=ns, source_node=src_node,
                                               source_ip=src_ip)
     except ConnectionRefusedError as e:
-        return {"ok": False, "status": None, "body": "", "error": "refused", "backend": None,
+        r = getattr(e, "route", None)
+        return {"ok": False, "status": None, "body": "", "error": "refused",
+                "backend": r.endpoint[0] if r is not None and r.endpoint else None,
                 "detail": f"Failed to connect to {host} port {port}: Connection refused ({e})"}
     except (TimeoutError, asyncio.TimeoutError) as e:
         return {"ok": False, "status": None, "body": "", "error": "timeout", "backend": None,

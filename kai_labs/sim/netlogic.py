@@ -645,6 +645,13 @@ def _route_pod_ip(ctx: _Ctx, ip: str, port: int) -> Route:
 def _route_ip(ctx: _Ctx, ip: str, port: int) -> Route:
     svc = ctx.snap.service_by_cluster_ip(ip)
     if svc is not None:
+        if _outside(ctx):
+            # A ClusterIP is a virtual address that only kube-proxy's rules on the cluster's nodes know;
+            # from outside the cluster nothing routes to it (a NodePort or LoadBalancer is the way in).
+            return Route("drop", None, f"ClusterIP {ip} of {svc['metadata']['namespace']}/"
+                         f"{svc['metadata']['name']} is only reachable from inside the cluster: a client "
+                         f"outside has no route to it (use a NodePort or LoadBalancer)",
+                         service=f"{svc['metadata']['namespace']}/{svc['metadata']['name']}")
         return _route_cluster_ip(ctx, svc, ip, port)
     node = ctx.snap.node_by_ip(ip)
     if node is not None:
@@ -653,6 +660,20 @@ def _route_ip(ctx: _Ctx, ip: str, port: int) -> Route:
     if svc is not None:
         return _route_external_ip(ctx, svc, ip, port)
     return _route_pod_ip(ctx, ip, port)
+
+
+def _outside(ctx: _Ctx) -> bool:
+    """A client outside the cluster: no node, and a source address outside the Pod and node ranges
+    (DESIGN.md: e.g. 203.0.113.50). With neither given, the caller means a client in the cluster."""
+    if ctx.source_node is not None or not ctx.source_ip:
+        return False
+    try:
+        addr = ipaddress.ip_address(ctx.source_ip)
+    except ValueError:
+        return False
+    if addr in ipaddress.ip_network("10.244.0.0/16"):
+        return False
+    return ctx.snap.node_by_ip(ctx.source_ip) is None
 
 
 def _split_dest(dest: str) -> tuple[str, int]:

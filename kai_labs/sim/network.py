@@ -85,18 +85,19 @@ class Network:
         """
         r = self.route(f"{ip}:{port}", namespace, source_node, source_ip)
         if r.action == "reject":
-            raise ConnectionRefusedError(r.reason)
+            raise _with_route(ConnectionRefusedError(r.reason), r)
         if r.action != "forward" or r.endpoint is None:
             await asyncio.sleep(timeout)
-            raise TimeoutError(r.reason)
+            raise _with_route(TimeoutError(r.reason), r)
         _, pod_ip, pod_port = r.endpoint
         sock = self.pods.get(pod_ip)
         if sock is None:  # a Pod whose sandbox is gone (or on a node we do not run): nothing answers
             await asyncio.sleep(timeout)
-            raise TimeoutError(f"no host answers at {pod_ip}")
+            raise _with_route(TimeoutError(f"no host answers at {pod_ip}"), r)
         real = sock.ports.get(pod_port)
         if real is None:
-            raise ConnectionRefusedError(f"nothing listens on {pod_ip}:{pod_port} (R50: the Pod answers RST)")
+            raise _with_route(ConnectionRefusedError(
+                f"{r.reason}; nothing listens on {pod_ip}:{pod_port}, the Pod answers with a TCP reset (R50)"), r)
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", real), timeout)
         local = writer.get_extra_info("sockname")
         if local:
@@ -112,6 +113,11 @@ class Network:
         local = writer.get_extra_info("sockname")
         if local:
             self.conntrack.pop(local[1], None)
+
+
+def _with_route(exc: Exception, r: netlogic.Route) -> Exception:
+    exc.route = r  # type: ignore[attr-defined]
+    return exc
 
 
 class PodNetView:

@@ -30,6 +30,8 @@ from .store import Event, Store
 log = logging.getLogger("kai_labs.runtime")
 
 K8S_VERSION = "v1.34.0"
+# A Node carrying this annotation is run by the embedded kubelet (kwok marks its fake nodes the same way).
+KUBELET_ANNOTATION = "kai-labs.dev/kubelet"
 
 
 def node_names(cluster: str) -> list[str]:
@@ -47,17 +49,54 @@ class Runtime:
         self.rec = Recorder(self.api)
         self.net = Network(self.store, self.ids.seed)
         self.nodes = node_names(name)
-        self.kubelet = Kubelet(self.api, self.net, self.rec, self.nodes)
+        owned = [n["metadata"]["name"] for n in self.store.scan("/nodes")
+                 if (n["metadata"].get("annotations") or {}).get(KUBELET_ANNOTATION) == "embedded"]
+        self.kubelet = Kubelet(self.api, self.net, self.rec, sorted(set(self.nodes) | set(owned)))
         self.controllers = Controllers(self.api, self.rec, lambda: set(self.nodes))
         self._drain_scheduled = False
         self.controllers.on_work = self._schedule_drain
         self.store.subscribe(self._on_event)
+        self.store.on_dirty = self._schedule_flush
         self.started = time.time()
+
+    def _schedule_flush(self) -> None:
+        try:
+            asyncio.get_running_loop().call_soon(self.store.flush)
+        except RuntimeError:  # no loop (bootstrap): start() flushes
+            pass
 
     # -- wiring -----------------------------------------------------------------
     def _on_event(self, ev: Event) -> None:
+        if ev.key == "/nodes" and ev.type == "ADDED":
+            self._register_node(ev.obj)
+        elif ev.key == "/nodes" and ev.type == "DELETED":
+            self.kubelet.nodes.discard(ev.obj["metadata"]["name"])
         self.controllers.observe(ev)
         self.kubelet.observe(ev)
+
+    def _register_node(self, node: dict[str, Any]) -> None:
+        """Node IPAM (a /24 of 10.244.0.0/16 per node, as kind's kube-controller-manager assigns) and,
+        for Nodes annotated for the embedded kubelet, the kubelet's registration: Ready status, addresses."""
+        name = node["metadata"]["name"]
+        cur = self.store.get("/nodes", "", name)
+        if cur is None:
+            return
+        changed = False
+        if not cur.get("spec", {}).get("podCIDR"):
+            used = {n.get("spec", {}).get("podCIDR") for n in self.store.scan("/nodes")}
+            idx = next(i for i in range(256) if f"10.244.{i}.0/24" not in used)
+            cur.setdefault("spec", {})["podCIDR"] = f"10.244.{idx}.0/24"
+            cur["spec"]["podCIDRs"] = [cur["spec"]["podCIDR"]]
+            changed = True
+        owned = (cur["metadata"].get("annotations") or {}).get(KUBELET_ANNOTATION) == "embedded"
+        if owned:
+            self.kubelet.nodes.add(name)
+            if not cur.get("status", {}).get("conditions"):
+                idx = int(cur["spec"]["podCIDR"].split(".")[2])
+                cur["status"] = self._node(name, idx)["status"]
+                changed = True
+        if changed:
+            self.store.put("/nodes", cur, "MODIFIED")
 
     def _schedule_drain(self) -> None:
         if self._drain_scheduled:
@@ -80,6 +119,7 @@ class Runtime:
         """Bootstrap default objects, resume Pods, run pending work (inside the loop)."""
         self.bootstrap()
         self.controllers.drain()
+        self.store.flush()
         self.kubelet.resume()
         for svc in self.store.iter("/services"):
             self.controllers.queue["service"].add((svc["metadata"]["namespace"], svc["metadata"]["name"]))
@@ -111,8 +151,9 @@ class Runtime:
                 api.create(rt_of("Node"), "", self._node(node, i))
                 n = self.store.get("/nodes", "", node)
                 assert n is not None
-                n["status"] = self._node(node, i)["status"]
-                self.store.put("/nodes", n, "MODIFIED")
+                if not n.get("status", {}).get("conditions"):
+                    n["status"] = self._node(node, i)["status"]
+                    self.store.put("/nodes", n, "MODIFIED")
         if self.store.peek("/services", "default", "kubernetes") is None:
             api.create(rt_of("Service"), "default", {
                 "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
@@ -149,18 +190,18 @@ class Runtime:
         labels = {
             "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-            "topology.kubernetes.io/zone": f"zone-{'abc'[index]}",
+            "topology.kubernetes.io/zone": f"zone-{'abc'[index % 3]}",
         }
         if control:
             labels["node-role.kubernetes.io/control-plane"] = ""
             labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
-        ip = f"172.18.0.{index + 2}"
+        ip = f"172.18.{(index + 2) // 256}.{(index + 2) % 256}"
         now = self.api.now()
         cond = lambda t, s, r, m: {"type": t, "status": s, "lastHeartbeatTime": now,  # noqa: E731
                                    "lastTransitionTime": now, "reason": r, "message": m}
         return {
             "metadata": {"name": name, "labels": labels,
-                         "annotations": {"node.alpha.kubernetes.io/ttl": "0",
+                         "annotations": {KUBELET_ANNOTATION: "embedded", "node.alpha.kubernetes.io/ttl": "0",
                                          "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
             "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"],
                      "providerID": f"kind://docker/{self.name}/{name}",

@@ -14,6 +14,7 @@ resourceVersion order from a bounded history, like the watch cache's window.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -29,7 +30,9 @@ def clone(obj: Obj) -> Obj:
     out: Obj = json.loads(json.dumps(obj))
     return out
 
-HISTORY = 20_000  # events kept for watches that resume from a resourceVersion
+log = logging.getLogger("kai_labs.store")
+
+HISTORY = 5_000  # events kept for watches that resume from a resourceVersion (the watch cache's window)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,19 @@ class Event:
     type: str  # ADDED | MODIFIED | DELETED
     key: str  # storage key, e.g. "/pods" or "apps/deployments"
     obj: Obj
+
+
+@dataclass(frozen=True)
+class _Past:
+    """An event kept for resuming watches, serialized so old versions cost little memory."""
+
+    rv: int
+    type: str
+    key: str
+    data: str
+
+    def event(self) -> Event:
+        return Event(self.rv, self.type, self.key, json.loads(self.data))
 
 
 class TooOld(Exception):
@@ -64,7 +80,9 @@ class Store:
         row = self.db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
         if row:
             self.rv = max(self.rv, int(row[0]))
-        self.history: deque[Event] = deque(maxlen=HISTORY)
+        self.history: deque[_Past] = deque(maxlen=HISTORY)
+        self._in_tx = False  # a write transaction is open (group commit, see flush)
+        self.on_dirty: Callable[[], None] = lambda: None
         self.oldest_rv = self.rv  # watches may resume from here on
         self._listeners: list[Callable[[Event], None]] = []
 
@@ -105,6 +123,7 @@ class Store:
         return row[0] if row else None
 
     def meta_set(self, k: str, v: str) -> None:
+        self._begin()
         self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", (k, v))
 
     # -- writing -----------------------------------------------------------
@@ -119,14 +138,14 @@ class Store:
         rv = self._next_rv()
         md["resourceVersion"] = str(rv)
         data = json.dumps(obj, separators=(",", ":"))
-        with self.db:
-            self.db.execute(
-                "INSERT OR REPLACE INTO objects (key, ns, name, rv, data) VALUES (?, ?, ?, ?, ?)",
-                (key, ns, name, rv, data),
-            )
+        self._begin()
+        self.db.execute(
+            "INSERT OR REPLACE INTO objects (key, ns, name, rv, data) VALUES (?, ?, ?, ?, ?)",
+            (key, ns, name, rv, data),
+        )
         stored = json.loads(data)
         self._objects.setdefault(key, {}).setdefault(ns, {})[name] = stored
-        self._emit(Event(rv, event_type, key, stored))
+        self._emit(Event(rv, event_type, key, stored), data)
         out: Obj = json.loads(data)
         return out
 
@@ -140,24 +159,42 @@ class Store:
         rv = self._next_rv()
         old = clone(old)
         old["metadata"]["resourceVersion"] = str(rv)
-        with self.db:
-            self.db.execute("DELETE FROM objects WHERE key=? AND ns=? AND name=?", (key, ns, name))
-            self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES ('rv', ?)", (str(rv),))
-        self._emit(Event(rv, "DELETED", key, old))
+        self._begin()
+        self.db.execute("DELETE FROM objects WHERE key=? AND ns=? AND name=?", (key, ns, name))
+        self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES ('rv', ?)", (str(rv),))
+        self._emit(Event(rv, "DELETED", key, old), None)
         return old
 
+    # -- group commit --------------------------------------------------------
+    def _begin(self) -> None:
+        if not self._in_tx:
+            self.db.execute("BEGIN")
+            self._in_tx = True
+            self.on_dirty()
+
+    def flush(self) -> None:
+        """Commit every write made so far. The API server calls this before it answers a write, so
+        nothing it acknowledged can be lost; controller writes in between share one commit."""
+        if self._in_tx:
+            self.db.execute("COMMIT")
+            self._in_tx = False
+
     def wipe(self) -> None:
-        with self.db:
-            self.db.execute("DELETE FROM objects")
+        self._begin()
+        self.db.execute("DELETE FROM objects")
+        self.flush()
         self._objects.clear()
 
     # -- watching ----------------------------------------------------------
-    def _emit(self, ev: Event) -> None:
+    def _emit(self, ev: Event, data: str | None) -> None:
         if len(self.history) == self.history.maxlen:
             self.oldest_rv = self.history[0].rv
-        self.history.append(ev)
+        self.history.append(_Past(ev.rv, ev.type, ev.key, data if data is not None else json.dumps(ev.obj)))
         for fn in list(self._listeners):
-            fn(ev)
+            try:
+                fn(ev)
+            except Exception:  # one broken listener must not starve the others (or the writer)
+                log.exception("store listener failed on %s %s", ev.type, ev.key)
 
     def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
         self._listeners.append(fn)
@@ -172,10 +209,11 @@ class Store:
         """Events after rv; raises TooOld when the history no longer reaches back."""
         if rv < self.oldest_rv:
             raise TooOld(rv)
-        return [e for e in self.history if e.rv > rv]
+        return [e.event() for e in self.history if e.rv > rv]
 
     def close(self) -> None:
         try:
+            self.flush()
             self.db.close()
         except sqlite3.Error:
             pass

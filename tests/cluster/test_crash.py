@@ -45,7 +45,10 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(kai_home: Path, run: i
     threads = [threading.Thread(target=_writer, args=(c, ns, f"w{t}", acked, stop)) for t in range(4)]
     for t in threads:
         t.start()
-    time.sleep(rng.uniform(0.3, 1.0))
+    deadline = time.monotonic() + 10
+    while len(acked) < 20 and time.monotonic() < deadline:  # writes are flowing...
+        time.sleep(0.01)
+    time.sleep(rng.uniform(0.0, 0.5))  # ...then kill at a random point of the burst
     st = cl.status(name)
     assert st.pid
     os.kill(st.pid, signal.SIGKILL)

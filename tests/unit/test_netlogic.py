@@ -401,8 +401,8 @@ def test_R47_client_ip_affinity_with_timeout() -> None:
 def test_R47_affinity_ignored_when_service_has_none() -> None:
     aff = Affinity(lambda: 0.0)
     s = web_snap()
-    first_r = route(s, "web:80", source_ip="1.1.1.1", pick=first, affinity=aff)
-    second = route(s, "web:80", source_ip="1.1.1.1", pick=lambda q: q[-1], affinity=aff)
+    first_r = route(s, "web:80", source_ip="10.244.1.77", pick=first, affinity=aff)
+    second = route(s, "web:80", source_ip="10.244.1.77", pick=lambda q: q[-1], affinity=aff)
     assert first_r.endpoint != second.endpoint
 
 
@@ -491,3 +491,11 @@ def test_R46_property_every_ready_endpoint_eventually_picked(n: int, seed: int) 
     rng = random.Random(seed)
     seen = {route(s, "web:80", pick=rng.choice).endpoint[1] for _ in range(40 * n)}
     assert seen == {f"10.244.1.{i + 1}" for i in range(n)}
+
+
+def test_clusterip_is_not_reachable_from_outside_the_cluster() -> None:
+    """DESIGN.md: an outside client is source_node=None with a source IP outside Pod and node ranges."""
+    s = web_snap()
+    r = route(s, "web:80", source_ip="203.0.113.50", pick=first)
+    assert r.action == "drop" and "only reachable from inside the cluster" in r.reason
+    assert route(s, "web:80", pick=first).action == "forward"  # no source given: a client in the cluster

@@ -1,0 +1,69 @@
+"""kai_labs.notebooks: cleaning executed notebooks and installing JupyterLab settings (no kernel, no cluster)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+
+from kai_labs.notebooks import LAB_OVERRIDES, clean, install_lab_settings, lab_settings_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _executed() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# title"),
+        nbformat.v4.new_code_cell("!kubectl get pods", execution_count=17,
+                                  outputs=[nbformat.v4.new_output("stream", name="stdout", text="NAME  READY\n"),
+                                           nbformat.v4.new_output("stream", name="stdout", text="web   1/1\n")]),
+        nbformat.v4.new_code_cell("1 + 1", execution_count=18, metadata={"execution": {"iopub.status.busy": "x"},
+                                                                          "tags": ["nbval-ignore-output"]},
+                                  outputs=[nbformat.v4.new_output("execute_result", data={"text/plain": "2"},
+                                                                  execution_count=18)]),
+    ])
+    nb.metadata["widgets"] = {"state": {}}
+    return nb
+
+
+def test_clean_renumbers_merges_streams_and_drops_noise() -> None:
+    nb = clean(_executed())
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == [1, 2]
+    assert code[0].outputs == [nbformat.v4.new_output("stream", name="stdout", text="NAME  READY\nweb   1/1\n")]
+    assert code[1].outputs[0]["execution_count"] == 2
+    assert code[1].metadata == {"tags": ["nbval-ignore-output"]}
+    assert set(nb.metadata) == {"kernelspec", "language_info"}
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_clean_is_idempotent() -> None:
+    once = nbformat.writes(clean(_executed()))
+    assert nbformat.writes(clean(nbformat.reads(once, 4))) == once
+
+
+def test_install_lab_settings_merges(tmp_path: Path) -> None:
+    path = lab_settings_path(str(tmp_path))
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
+                                "@jupyterlab/apputils-extension:notification": {"doNotDisturbMode": True}}))
+    assert install_lab_settings(str(tmp_path)) == path
+    got = json.loads(path.read_text())
+    assert got["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}
+    assert got["@jupyterlab/apputils-extension:notification"] == {
+        "doNotDisturbMode": True, "checkForUpdates": False, "fetchNews": "false"}
+    assert path == tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+
+
+def test_binder_overrides_match_the_installer() -> None:
+    assert json.loads((ROOT / "binder" / "overrides.json").read_text()) == LAB_OVERRIDES
+
+
+def test_lessons_have_one_kernelspec_and_documented_tags_only() -> None:
+    allowed = {"nbval-ignore-output", "raises-exception", "nbval-skip"}
+    for path in sorted((ROOT / "lessons").glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        assert nb.metadata["kernelspec"]["name"] == "python3", path.name
+        for cell in nb.cells:
+            assert set(cell.metadata.get("tags", [])) <= allowed, (path.name, cell.metadata.get("tags"))
