@@ -245,9 +245,20 @@ class PodWorker:
         if pod is None:
             return
         env = dict(env_base)
-        for e in run.spec.get("env") or []:
-            if "value" in e:
-                env[e["name"]] = str(e["value"])
+        while True:
+            try:
+                env.update(self._container_env(pod, run.spec))
+                break
+            except ConfigError as e:  # the kubelet keeps retrying until the object exists
+                run.state = {"waiting": {"reason": "CreateContainerConfigError", "message": str(e)}}
+                self.event("Warning", "Failed", f"Error: {e}", run.name)
+                await self._sync_status()
+                await asyncio.sleep(2.0)
+                if self.stopping:
+                    return
+                pod = self.pod()
+                if pod is None or pod["metadata"].get("deletionTimestamp"):
+                    return
         env["HOSTNAME"] = self.name
         env.setdefault("KUBERNETES_SERVICE_HOST", "10.96.0.1")
         env.setdefault("KUBERNETES_SERVICE_PORT", "443")
@@ -271,6 +282,46 @@ class PodWorker:
         if "startupProbe" in spec:
             run.tasks.append(asyncio.create_task(self._probe_loop(run, "startup", spec["startupProbe"])))
         run.tasks.append(asyncio.create_task(self._wait_exit(run, view, env_base, sockets)))
+
+    def _container_env(self, pod: Obj, spec: Obj) -> dict[str, str]:
+        """envFrom then env, as kubelet_pods.go makeEnvironmentVariables: ConfigMap keys, field refs
+        ($(VAR) expansion is done by images.py)."""
+        env: dict[str, str] = {}
+        store = self.k.api.store
+        for src in spec.get("envFrom") or []:
+            ref = src.get("configMapRef")
+            if not ref:
+                continue
+            cm = store.peek("/configmaps", self.ns, ref.get("name", ""))
+            if cm is None:
+                if ref.get("optional"):
+                    continue
+                raise ConfigError(f'configmap "{ref.get("name", "")}" not found')
+            for k, v in (cm.get("data") or {}).items():
+                env[src.get("prefix", "") + k] = str(v)
+        for e in spec.get("env") or []:
+            name = e.get("name", "")
+            if "value" in e:
+                env[name] = str(e["value"])
+                continue
+            vf = e.get("valueFrom") or {}
+            if "configMapKeyRef" in vf:
+                ref = vf["configMapKeyRef"]
+                cm = store.peek("/configmaps", self.ns, ref.get("name", ""))
+                if cm is None or ref.get("key") not in (cm.get("data") or {}):
+                    if ref.get("optional"):
+                        continue
+                    if cm is None:
+                        raise ConfigError(f'configmap "{ref.get("name", "")}" not found')
+                    raise ConfigError(f'couldn\'t find key {ref.get("key")} in ConfigMap '
+                                      f'{self.ns}/{ref.get("name")}')
+                env[name] = str(cm["data"][ref["key"]])
+            elif "fieldRef" in vf:
+                path = vf["fieldRef"].get("fieldPath", "")
+                env[name] = _field_ref(pod, path, self.ip or "")
+            else:
+                env[name] = ""
+        return env
 
     async def _wait_exit(self, run: ContainerRun, view: PodNetView, env_base: dict[str, str],
                          sockets: PodSockets) -> None:
@@ -502,11 +553,13 @@ class PodWorker:
         st = pod.setdefault("status", {})
         policy = pod["spec"].get("restartPolicy", "Always")
         completed = False
+        started = any("running" in r.state or "terminated" in r.state or r.restarts
+                      for r in self.containers.values())
         if all_terminated and statuses and (policy == "Never" or (policy == "OnFailure" and all_zero)):
             st["phase"] = "Succeeded" if all_zero else "Failed"
             completed = True
         else:
-            st["phase"] = "Running"
+            st["phase"] = "Running" if started else "Pending"
         st["containerStatuses"] = statuses
         ready = not not_ready and not completed
         st["conditions"] = self._conditions(pod, ready=ready, initialized=True, sandbox=not completed,
@@ -564,6 +617,27 @@ class PodWorker:
             run.logs.closed = True
             for w in run.logs.waiters:
                 w.set()
+
+
+class ConfigError(Exception):
+    """A container's configuration cannot be built yet (CreateContainerConfigError)."""
+
+
+def _field_ref(pod: Obj, path: str, ip: str) -> str:
+    """The downward API's fieldRef values (pkg/kubelet/kubelet_pods.go podFieldSelectorRuntimeValue)."""
+    md, spec, st = pod["metadata"], pod.get("spec", {}), pod.get("status", {})
+    simple = {"metadata.name": md.get("name", ""), "metadata.namespace": md.get("namespace", ""),
+              "metadata.uid": md.get("uid", ""), "spec.nodeName": spec.get("nodeName", ""),
+              "spec.serviceAccountName": spec.get("serviceAccountName", ""),
+              "status.hostIP": st.get("hostIP", ""), "status.podIP": ip or st.get("podIP", ""),
+              "status.podIPs": ip or st.get("podIP", "")}
+    if path in simple:
+        return str(simple[path])
+    for prefix, src in (("metadata.labels['", md.get("labels") or {}),
+                        ("metadata.annotations['", md.get("annotations") or {})):
+        if path.startswith(prefix) and path.endswith("']"):
+            return str(src.get(path[len(prefix):-2], ""))
+    return ""
 
 
 def _pre_stop_seconds(container: Obj) -> float:

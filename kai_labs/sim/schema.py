@@ -12,8 +12,11 @@ and sigs.k8s.io/json strict decoding ("unknown field").
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 _MODEL_FOR_KIND = {
@@ -36,34 +39,49 @@ _INT64 = {"terminationGracePeriodSeconds", "activeDeadlineSeconds", "deletionGra
           "generation", "observedGeneration", "runAsUser", "runAsGroup", "fsGroup", "count"}
 
 _lock = threading.Lock()
-_cache: dict[str, dict[str, tuple[str, str]]] = {}  # model -> json name -> (python type string, go struct name)
-_models: Any = None
+_DATA = Path(__file__).with_name("schema_data.json")
+_table: dict[str, dict[str, str]] | None = None  # model -> json field name -> client type string
 
 
-def _load() -> Any:
-    global _models
+def _load() -> dict[str, dict[str, str]]:
+    """The field table, generated from the official client by ``python -m kai_labs.sim.schema`` and
+    shipped as JSON: importing the client's models costs the server 0.5 s and 30 MB."""
+    global _table
     with _lock:
-        if _models is None:
-            import kubernetes.client.models as models  # noqa: PLC0415 (slow import, done once)
-
-            _models = models
-    return _models
+        if _table is None:
+            _table = json.loads(_DATA.read_text())
+    return _table
 
 
 def preload() -> None:
-    """Import the models ahead of the first write (called from a worker thread)."""
+    """Read the table ahead of the first write (called from a worker thread)."""
     _load()
 
 
+def generate() -> dict[str, dict[str, str]]:
+    """Walk the official client's models reachable from the served kinds."""
+    import kubernetes.client.models as models  # noqa: PLC0415
+
+    out: dict[str, dict[str, str]] = {}
+    todo = sorted(set(_MODEL_FOR_KIND.values()))
+    while todo:
+        name = todo.pop()
+        if name in out:
+            continue
+        cls = getattr(models, name, None)
+        if cls is None:
+            continue
+        fields = {cls.attribute_map[py]: typ for py, typ in cls.openapi_types.items()}
+        out[name] = dict(sorted(fields.items()))
+        for typ in fields.values():
+            for ref in re.findall(r"[A-Z][A-Za-z0-9]+", typ):
+                if ref not in ("List", "Dict") and ref not in out:
+                    todo.append(ref)
+    return dict(sorted(out.items()))
+
+
 def _fields(model: str) -> dict[str, tuple[str, str]]:
-    if model not in _cache:
-        cls = getattr(_load(), model, None)
-        out: dict[str, tuple[str, str]] = {}
-        if cls is not None:
-            for py, typ in cls.openapi_types.items():
-                out[cls.attribute_map[py]] = (typ, model)
-        _cache[model] = out
-    return _cache[model]
+    return {k: (t, model) for k, t in _load().get(model, {}).items()}
 
 
 def _go_struct(model: str) -> str:
@@ -179,3 +197,8 @@ def check(api_version: str, kind: str, obj: dict[str, Any]) -> DecodeError | Non
     if w.type_error or w.unknown:
         return DecodeError(w.unknown, w.type_error)
     return None
+
+
+if __name__ == "__main__":
+    _DATA.write_text(json.dumps(generate(), indent=0, sort_keys=True) + "\n")
+    print(f"wrote {_DATA} ({len(_load())} models)", file=sys.stderr)

@@ -714,3 +714,23 @@ def test_validate_is_total_on_mutated_valid_service(mutation: Any, path: tuple[s
     target[path[-1]] = mutation
     apply_defaults("Service", obj)
     aggregate(validate("Service", obj))
+
+
+def test_schema_table_matches_the_official_client() -> None:
+    """kai_labs/sim/schema_data.json is generated from the kubernetes client's models; regenerate
+    it with `python -m kai_labs.sim.schema` when the client changes."""
+    import json
+
+    from kai_labs.sim import schema
+
+    assert schema.generate() == json.loads(schema._DATA.read_text())
+
+
+def test_strict_decoding_names_the_unknown_field_and_wrong_type() -> None:
+    from kai_labs.sim import schema
+
+    err = schema.check("v1", "Service", {"spec": {"ports": [{"port": 80, "targetport": 8080}]}})
+    assert err is not None and err.text() == 'strict decoding error: unknown field "spec.ports[0].targetport"'
+    err = schema.check("v1", "Service", {"spec": {"ports": [{"port": "80"}]}})
+    assert err is not None and err.text() == ("json: cannot unmarshal string into Go struct field "
+                                              "ServicePort.spec.ports.port of type int32")

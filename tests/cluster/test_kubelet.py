@@ -1,0 +1,81 @@
+"""The kubelet's side of what a learner sees: env from ConfigMaps, config errors, image pull errors."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+pytestmark = pytest.mark.cluster
+
+
+def eventually(pred, timeout=10.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout}s: {last!r}")
+
+
+def status_col(cluster, ns, pod):  # type: ignore[no-untyped-def]
+    out = cluster.kubectl("-n", ns, "get", "pod", pod).stdout.splitlines()
+    return out[1].split()[2] if len(out) > 1 else None
+
+
+def test_env_from_configmap_and_downward_api(cluster, namespace):  # type: ignore[no-untyped-def]
+    r = cluster.kubectl("-n", namespace, "apply", "-f", "-", input="""
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: client}
+data: {WEB_URL: "http://web:80"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: show}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "echo url=$WEB_URL pod=$POD ns=$NS"]
+    env:
+    - name: WEB_URL
+      valueFrom: {configMapKeyRef: {name: client, key: WEB_URL}}
+    - name: POD
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+    - name: NS
+      valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+""")
+    assert r.returncode == 0, r.stderr
+    eventually(lambda: status_col(cluster, namespace, "show") == "Completed")
+    assert cluster.kubectl("-n", namespace, "logs", "show").stdout.strip() == \
+        f"url=http://web:80 pod=show ns={namespace}"
+
+
+def test_missing_configmap_is_create_container_config_error(cluster, namespace):  # type: ignore[no-untyped-def]
+    cluster.kubectl("-n", namespace, "apply", "-f", "-", input="""
+apiVersion: v1
+kind: Pod
+metadata: {name: broken}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sleep", "3600"]
+    envFrom: [{configMapRef: {name: nope}}]
+""")
+    eventually(lambda: status_col(cluster, namespace, "broken") == "CreateContainerConfigError")
+    events = json.loads(cluster.kubectl("-n", namespace, "get", "events", "-o", "json").stdout)["items"]
+    assert any(e["message"] == 'Error: configmap "nope" not found' for e in events)
+
+
+def test_unknown_image_is_err_image_pull_and_names_what_runs(cluster, namespace):  # type: ignore[no-untyped-def]
+    cluster.kubectl("-n", namespace, "run", "odd", "--image=example.com/not/emulated:1")
+    eventually(lambda: status_col(cluster, namespace, "odd") in ("ErrImagePull", "ImagePullBackOff"))
+    events = json.loads(cluster.kubectl("-n", namespace, "get", "events", "-o", "json").stdout)["items"]
+    msgs = [e["message"] for e in events if e["reason"] == "Failed"]
+    assert any(m.startswith('Failed to pull image "example.com/not/emulated:1"') and "agnhost" in m for m in msgs)
