@@ -1,0 +1,126 @@
+"""Starting and stopping clusters, from the command line and Python, with every mistake answered in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kai_labs import cluster as cl
+
+pytestmark = pytest.mark.cluster
+
+KAI = [sys.executable, "-m", "kai_labs.cli"]
+
+APP = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: demo}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: app
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: ["netexec", "--http-port=8080"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: demo}
+spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+"""
+
+
+def kai(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, KAI_LABS_HOME=str(home))
+    return subprocess.run([*KAI, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_up_is_idempotent_and_down_twice_is_calm(tmp_path: Path) -> None:
+    r = kai("cluster", "up", "--name", "lc", home=tmp_path)
+    assert r.returncode == 0 and "cluster lc is up" in r.stdout
+    kubeconfig = tmp_path / "lc" / "kubeconfig"
+    assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "lc" / "token").stat().st_mode) == 0o600
+    r2 = kai("cluster", "up", "--name", "lc", home=tmp_path)
+    assert r2.returncode == 0 and "cluster lc is already running" in r2.stdout
+    env = kai("cluster", "env", "--name", "lc", home=tmp_path)
+    assert env.stdout.strip() == f"export KUBECONFIG={kubeconfig}"
+    assert kai("cluster", "status", "--name", "lc", home=tmp_path).returncode == 0
+    assert "stopped" in kai("cluster", "down", "--name", "lc", home=tmp_path).stdout
+    again = kai("cluster", "down", "--name", "lc", home=tmp_path)
+    assert again.returncode == 0 and again.stdout.strip() == "cluster lc is not running"
+    st = kai("cluster", "status", "--name", "lc", home=tmp_path)
+    assert st.returncode == 1 and "not running" in st.stdout
+
+
+def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = kai("cluster", "up", "--name", "busy", "--port", str(port), home=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"kai-labs: port {port} on 127.0.0.1 is already in use; choose another with --port"
+    assert "Traceback" not in r.stderr
+
+
+def test_stale_pid_file_is_ignored(tmp_path: Path) -> None:
+    home = tmp_path / "stale"
+    home.mkdir()
+    (home / "server.json").write_text(json.dumps({"pid": 999999, "port": 1}))
+    r = kai("cluster", "up", "--name", "stale", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    kai("cluster", "down", "--name", "stale", home=tmp_path)
+
+
+def test_net_and_env_without_a_cluster_say_how_to_start_one(tmp_path: Path) -> None:
+    for args in (("net", "curl", "http://web"), ("cluster", "env")):
+        r = kai(*args, home=tmp_path)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert "kai-labs cluster up" in r.stderr
+
+
+def test_restart_keeps_objects_and_the_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAI_LABS_HOME", str(tmp_path))
+    c = cl.start("keep", seed=3, set_env=False)
+    c.kubectl("create", "namespace", "demo", check=True)
+    c.kubectl("apply", "-f", "-", input=APP, check=True)
+    before = json.loads(c.kubectl("-n", "demo", "get", "svc", "web", "-o", "json").stdout)
+    assert cl.down("keep")
+    c2 = cl.start("keep", set_env=False)
+    after = json.loads(c2.kubectl("-n", "demo", "get", "svc", "web", "-o", "json").stdout)
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["spec"]["clusterIP"] == before["spec"]["clusterIP"]
+    cl.down("keep")
+
+
+def _fingerprint(home: Path, name: str) -> dict[str, object]:
+    os.environ["KAI_LABS_HOME"] = str(home)
+    c = cl.start(name, seed=42, set_env=False)
+    c.kubectl("create", "namespace", "demo", check=True)
+    c.kubectl("apply", "-f", "-", input=APP, check=True)
+    c.kubectl("-n", "demo", "rollout", "status", "deployment/web", "--timeout=20s", check=True)
+    pods = json.loads(c.kubectl("-n", "demo", "get", "pods", "-o", "json").stdout)["items"]
+    svc = json.loads(c.kubectl("-n", "demo", "get", "svc", "web", "-o", "json").stdout)
+    cl.down(name)
+    return {"pods": sorted((p["metadata"]["name"], p["metadata"]["uid"], p["status"]["podIP"],
+                            p["spec"]["nodeName"]) for p in pods),
+            "svc": (svc["metadata"]["uid"], svc["spec"]["clusterIP"], svc["spec"]["ports"][0]["nodePort"])}
+
+
+def test_same_seed_same_calls_same_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAI_LABS_HOME", str(tmp_path))
+    a = _fingerprint(tmp_path / "a", "det")
+    b = _fingerprint(tmp_path / "b", "det")
+    assert a == b
+    assert len(a["pods"]) == 3  # type: ignore[arg-type]
