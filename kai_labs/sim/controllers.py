@@ -10,6 +10,7 @@ garbagecollector,namespace} and the default scheduler's outcome (not its code).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from .store import Event, Obj, clone
 log = logging.getLogger("kai_labs.controllers")
 
 POD_TEMPLATE_HASH = "pod-template-hash"
+LB_POOL = "kai-labs-lb-pool"
 REVISION = "deployment.kubernetes.io/revision"
 
 
@@ -168,6 +170,10 @@ class Controllers:
             svc = (md.get("labels") or {}).get("kubernetes.io/service-name")
             if svc and (md.get("labels") or {}).get("endpointslice.kubernetes.io/managed-by") == eps.MANAGED_BY:
                 q["service"].add((ns, svc))
+        elif ev.key == "/configmaps" and ns == "kube-system" and name == LB_POOL:
+            for svc in self.api.store.scan("/services"):
+                if svc.get("spec", {}).get("type") == "LoadBalancer":
+                    q["service"].add((svc["metadata"]["namespace"], svc["metadata"]["name"]))
         elif ev.key == "/nodes":
             q["schedule"].update(self.unschedulable)
             for svc in self.api.store.iter("/services"):
@@ -579,6 +585,7 @@ class Controllers:
         rt_slice = rt_of("EndpointSlice")
         if svc is None or svc["metadata"].get("deletionTimestamp"):
             return  # garbage collection removes owned slices and endpoints
+        self._load_balancer(svc)
         pods = list(self.api.store.iter("/pods", ns))
         nodes = {n["metadata"]["name"]: n for n in self.api.store.iter("/nodes")}
         now = self.api.now()
@@ -595,6 +602,39 @@ class Controllers:
                 if e.code != 404:
                     raise
         self._reconcile_endpoints(svc, pods, nodes, now)
+
+    def _load_balancer(self, svc: Obj) -> None:
+        """The service controller's half with a load-balancer provider: without one (kind's default)
+        EXTERNAL-IP stays <pending> (R51). A pool in ConfigMap kube-system/kai-labs-lb-pool
+        (``addresses: 172.18.255.200-172.18.255.250``) plays cloud-provider-kind / MetalLB."""
+        ingress = (svc.get("status", {}).get("loadBalancer") or {}).get("ingress")
+        is_lb = svc.get("spec", {}).get("type") == "LoadBalancer"
+        if not is_lb:
+            if ingress:
+                svc["status"] = {"loadBalancer": {}}
+                self.api.put_status("Service", svc)
+            return
+        if ingress:
+            return
+        pool = self.api.store.peek("/configmaps", "kube-system", LB_POOL)
+        rng = ((pool or {}).get("data") or {}).get("addresses", "")
+        try:
+            lo, _, hi = rng.partition("-")
+            first, last = ipaddress.ip_address(lo.strip()), ipaddress.ip_address((hi or lo).strip())
+        except ValueError:
+            return
+        used = {i.get("ip") for s in self.api.store.scan("/services")
+                for i in (s.get("status", {}).get("loadBalancer") or {}).get("ingress") or []}
+        ip = first
+        while ip <= last and str(ip) in used:
+            ip += 1
+        if ip > last:
+            self.rec.event(svc, "Warning", "AllocationFailed", f"no free address left in {rng}",
+                           "service-controller")
+            return
+        svc["status"] = {"loadBalancer": {"ingress": [{"ip": str(ip), "ipMode": "VIP"}]}}
+        self.api.put_status("Service", svc)
+        self.rec.event(svc, "Normal", "EnsuredLoadBalancer", "Ensured load balancer", "service-controller")
 
     def _reconcile_endpoints(self, svc: Obj, pods: list[Obj], nodes: dict[str, Obj], now: str) -> None:
         ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]

@@ -309,3 +309,27 @@ spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
     # R43: no ready endpoint left, a serving terminating one still gets traffic
     assert cluster.net.route("web:80", namespace, "kai-labs-worker", "10.244.1.9").action == "forward"
     eventually(lambda: get(cluster, namespace, "pods")["items"] == [], 10)
+
+
+def test_F_R51_load_balancer_gets_an_address_only_from_a_configured_pool(cluster, namespace):  # type: ignore[no-untyped-def]
+    apply(cluster, namespace, deployment("web", {"app": "web"}, ["netexec", "--http-port=8080"], 1))
+    apply(cluster, namespace, """
+apiVersion: v1
+kind: Service
+metadata: {name: lb}
+spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+""")
+    ready_count(cluster, namespace, "app=web", 1)
+    row = cluster.kubectl("-n", namespace, "get", "svc", "lb").stdout.splitlines()[1].split()
+    assert row[3] == "<pending>"
+    r = cluster.kubectl("-n", "kube-system", "create", "configmap", "kai-labs-lb-pool",
+                        "--from-literal=addresses=172.18.255.200-172.18.255.210")
+    try:
+        ip = eventually(lambda: (get(cluster, namespace, "svc", "lb")["status"]["loadBalancer"].get("ingress")
+                                 or [{}])[0].get("ip"))
+        assert ip.startswith("172.18.255.")
+        route = cluster.net.route(f"{ip}:80", namespace, None, "203.0.113.50")
+        assert route.action == "forward" and route.endpoint[2] == 8080
+    finally:
+        if r.returncode == 0:
+            cluster.kubectl("-n", "kube-system", "delete", "configmap", "kai-labs-lb-pool")
