@@ -147,11 +147,68 @@ def _gv_paths(group: str, version: str) -> dict[str, Any]:
     return paths
 
 
+def _schema_name(model: str) -> str:
+    """A component name whose last segment is the Go type name kubectl explain prints."""
+    from .schema import _go_struct
+
+    return f"io.k8s.kai-labs.{model}.{_go_struct(model)}"
+
+
+INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+_INT_OR_STRING_FIELDS = {"targetPort", "port", "maxSurge", "maxUnavailable", "minAvailable"}
+
+
+def _field_schema(typ: str, doc: str, name: str = "") -> dict[str, Any]:
+    if typ.startswith("List["):
+        out: dict[str, Any] = {"type": "array", "items": _field_schema(typ[5:-1], "")}
+    elif typ.startswith("Dict["):
+        out = {"type": "object", "additionalProperties": _field_schema(typ.split(", ", 1)[1][:-1], "")}
+    elif typ in ("str", "datetime"):
+        out = {"type": "string"} if typ == "str" else {"type": "string", "format": "date-time"}
+    elif typ == "int":
+        out = {"type": "integer", "format": "int32"}
+    elif typ == "bool":
+        out = {"type": "boolean"}
+    elif typ == "float":
+        out = {"type": "number", "format": "double"}
+    elif typ == "object" and name in _INT_OR_STRING_FIELDS:
+        out = {"allOf": [{"$ref": f"#/components/schemas/{INT_OR_STRING}"}]}
+    elif typ == "object":
+        out = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    else:
+        out = {"allOf": [{"$ref": f"#/components/schemas/{_schema_name(typ)}"}], "default": {}}
+    if doc:
+        out["description"] = doc
+    return out
+
+
+def _components() -> dict[str, Any]:
+    """OpenAPI v3 schemas for ``kubectl explain``, from the official client's models and docs."""
+    from .schema import _MODEL_FOR_KIND, docs, table
+
+    tbl, dcs = table(), docs()
+    gvk_of = {m: k for k, m in _MODEL_FOR_KIND.items()}
+    schemas: dict[str, Any] = {}
+    for model, fields in tbl.items():
+        d = dcs.get(model, {})
+        sch: dict[str, Any] = {"type": "object", "description": d.get("", ""),
+                               "properties": {f: _field_schema(t, d.get(f, ""), f) for f, t in fields.items()}}
+        if model in gvk_of:
+            api_version, kind = gvk_of[model]
+            grp, _, ver = api_version.rpartition("/")
+            sch["x-kubernetes-group-version-kind"] = [{"group": grp, "version": ver, "kind": kind}]
+        schemas[_schema_name(model)] = sch
+    schemas[INT_OR_STRING] = {"x-kubernetes-int-or-string": True,
+                              "anyOf": [{"type": "integer"}, {"type": "string"}],
+                              "description": "IntOrString is a type that can hold an int32 or a string."}
+    return schemas
+
+
 def openapi_v3_doc(group: str, version: str) -> dict[str, Any] | None:
     if not any(r.version == version for r in groups().get(group, [])):
         return None
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.34.0"},
-            "paths": _gv_paths(group, version), "components": {"schemas": {}}}
+            "paths": _gv_paths(group, version), "components": {"schemas": _components()}}
 
 
 def openapi_v3_root() -> dict[str, Any]:
@@ -159,7 +216,6 @@ def openapi_v3_root() -> dict[str, Any]:
     for g, rts in groups().items():
         v = rts[0].version
         key = f"apis/{g}/{v}" if g else f"api/{v}"
-        doc = openapi_v3_doc(g, v)
-        h = hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:128].upper()
+        h = hashlib.sha512(json.dumps(_gv_paths(g, v), sort_keys=True).encode()).hexdigest()[:128].upper()
         paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={h}"}
     return {"paths": paths}

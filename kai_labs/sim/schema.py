@@ -80,6 +80,35 @@ def generate() -> dict[str, dict[str, str]]:
     return dict(sorted(out.items()))
 
 
+_DOCS = Path(__file__).with_name("schema_docs.json")
+
+
+def generate_docs() -> dict[str, dict[str, str]]:
+    """Descriptions of each model and field (``""`` key: the model's), from the client's models;
+    they serve the OpenAPI v3 documents that ``kubectl explain`` reads."""
+    import kubernetes.client.models as models  # noqa: PLC0415
+
+    out: dict[str, dict[str, str]] = {}
+    for name in generate():
+        cls = getattr(models, name)
+        doc = (cls.__doc__ or "").strip().split("\n")[0].strip()
+        fields = {"": doc}
+        for py, info in getattr(cls, "model_fields", {}).items():
+            if py in cls.attribute_map and info.description:
+                fields[cls.attribute_map[py]] = info.description
+        out[name] = fields
+    return out
+
+
+def docs() -> dict[str, dict[str, str]]:
+    data: dict[str, dict[str, str]] = json.loads(_DOCS.read_text())
+    return data
+
+
+def table() -> dict[str, dict[str, str]]:
+    return _load()
+
+
 def _fields(model: str) -> dict[str, tuple[str, str]]:
     return {k: (t, model) for k, t in _load().get(model, {}).items()}
 
@@ -201,4 +230,5 @@ def check(api_version: str, kind: str, obj: dict[str, Any]) -> DecodeError | Non
 
 if __name__ == "__main__":
     _DATA.write_text(json.dumps(generate(), indent=0, sort_keys=True) + "\n")
+    _DOCS.write_text(json.dumps(generate_docs(), indent=0, sort_keys=True) + "\n")
     print(f"wrote {_DATA} ({len(_load())} models)", file=sys.stderr)

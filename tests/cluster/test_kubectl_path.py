@@ -277,3 +277,11 @@ def test_delete_deployment_cascades(cluster, web):  # type: ignore[no-untyped-de
     kubectl(cluster, web, "delete", "deployment", "web")
     wait_for(lambda: not pods(cluster, web) and
              not json.loads(kubectl(cluster, web, "get", "rs", "-o", "json").stdout)["items"])
+
+
+def test_explain_reads_the_served_openapi(cluster):  # type: ignore[no-untyped-def]
+    out = cluster.kubectl("explain", "service.spec.ports.targetPort").stdout
+    assert "FIELD: targetPort <IntOrString>" in out
+    assert "Number or name of the port to access on the pods targeted by the service." in out
+    out = cluster.kubectl("explain", "deployment.spec").stdout
+    assert "GROUP:      apps" in out and "FIELD: spec <DeploymentSpec>" in out
