@@ -96,8 +96,10 @@ class Network:
             raise _with_route(TimeoutError(f"no host answers at {pod_ip}"), r)
         real = sock.ports.get(pod_port)
         if real is None:
+            via = f"{r.service} sent it to " if r.service else ""
             raise _with_route(ConnectionRefusedError(
-                f"{r.reason}; nothing listens on {pod_ip}:{pod_port}, the Pod answers with a TCP reset (R50)"), r)
+                f"{via}pod {r.endpoint[0]} at {pod_ip}:{pod_port}, where nothing listens: the Pod answers with a "
+                f"TCP reset (R50)"), r)
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", real), timeout)
         local = writer.get_extra_info("sockname")
         if local:
