@@ -99,6 +99,8 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
     logging.getLogger("kai_labs").info("cluster %s serving on 127.0.0.1:%s", name, bound)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _l, ctx: logging.getLogger("kai_labs").error(
+        "unhandled in the event loop: %s", ctx.get("message"), exc_info=ctx.get("exception")))
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
@@ -138,7 +140,14 @@ def main(argv: list[str] | None = None) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     except (ImportError, ValueError, OSError):
         pass
-    return asyncio.run(serve(home, a.name, a.seed, a.port))
+    import faulthandler
+
+    faulthandler.enable()  # a fatal signal leaves its traceback in cluster.log
+    try:
+        return asyncio.run(serve(home, a.name, a.seed, a.port))
+    except BaseException:
+        logging.getLogger("kai_labs").exception("the cluster process is stopping on an error")
+        raise
 
 
 if __name__ == "__main__":
