@@ -35,7 +35,6 @@ Facts carried over (not code) from kubernetes/kubernetes:
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 import jsonpatch

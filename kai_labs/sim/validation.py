@@ -48,7 +48,6 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
-import math
 import re
 from typing import Any, Callable
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -7,8 +7,6 @@ and apimachinery pkg/util/duration/duration.go.
 from __future__ import annotations
 
 import datetime
-import sys
-from pathlib import Path
 
 import pytest
 

@@ -6,8 +6,6 @@ Every object is defaulted first (``apply_defaults``), as the API server does.
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
