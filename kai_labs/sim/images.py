@@ -709,6 +709,56 @@ class Command(Program):
                                env=self.c.env, fs=self.c.fs)
 
 
+class AttachedShell(Program):
+    """``sh`` as the container's process with ``stdin: true`` (``kubectl run -it ... -- sh``): it waits at
+    its prompt for what ``kubectl attach`` sends; with ``stdinOnce`` the end of the first attach session
+    closes its stdin and the shell exits, as ash does at end of input."""
+
+    term_code = 137  # PID 1 shells ignore SIGTERM: the kubelet ends them with SIGKILL
+
+    def __init__(self, c: "Container", argv: list[str]):
+        from . import ttyshell
+
+        super().__init__(c)
+        self.argv = argv
+        self.ports = []
+        self.tty = bool(c.spec.get("tty"))
+        self.stdin_once = bool(c.spec.get("stdinOnce"))
+        self.sessions: list[tuple[Callable[[str], None], Callable[[str], None]]] = []
+        self.attaches = 0
+        self.shell = ttyshell.Shell(c.net, c.image, c.env, c.fs, tty=self.tty, out=self._out, err=self._err)
+
+    def _out(self, text: str) -> None:
+        self.c.out(text)
+        for out, _ in list(self.sessions):
+            out(text)
+
+    def _err(self, text: str) -> None:
+        self.c.err(text)
+        for _, err in list(self.sessions):
+            err(text)
+
+    def attach(self, out: Callable[[str], None], err: Callable[[str], None]) -> Callable[[], None]:
+        """Connect an attach session's stdout/stderr; returns the detach function."""
+        pair = (out, err)
+        self.sessions.append(pair)
+        self.attaches += 1
+
+        def detach() -> None:
+            if pair in self.sessions:
+                self.sessions.remove(pair)
+                if self.stdin_once:
+                    self.shell.close_stdin()
+
+        return detach
+
+    async def main(self) -> int | None:
+        try:
+            return await self.shell.run()
+        finally:
+            await self.shell.stop()
+
+
 class Exited(Program):
     """A process that printed something and ended (usage errors, unknown subcommands)."""
 
@@ -814,10 +864,18 @@ def make_program(c: "Container", argv: list[str]) -> Program:
         return make_program(c, rest)
     if repo == "registry.k8s.io/pause" and exe == "pause":
         return Pause(c, agnhost=False)
+    if c.spec.get("stdin") and ttyshell_is_interactive(argv, c.image):
+        return AttachedShell(c, argv)
     if tools.tool_available(c.image, argv[0]):
         return Command(c, argv)
     c.start_error = start_error_message(argv[0])
     return Exited(c, 128, "")
+
+
+def ttyshell_is_interactive(argv: list[str], image: str) -> bool:
+    from .ttyshell import is_interactive_shell
+
+    return is_interactive_shell(argv, image)
 
 
 def start_error_message(exe: str) -> str:

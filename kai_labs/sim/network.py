@@ -140,6 +140,13 @@ class PodNetView:
         return netlogic.resolv_conf(self.namespace, DNS_IP)
 
     async def connect(self, ip: str, port: int, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if ip.startswith("127.") or ip == "::1":
+            # the Pod's own loopback: its containers share one network namespace
+            sock = self.net.pods.get(self.pod_ip)
+            real = sock.ports.get(port) if sock else None
+            if real is None:
+                raise ConnectionRefusedError(f"nothing listens on {ip}:{port} inside pod {self.pod_name}")
+            return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", real), timeout)
         reader, writer, _ = await self.net.connect(ip, port, timeout, namespace=self.namespace,
                                                    source_node=self.node_name, source_ip=self.pod_ip)
         return reader, writer

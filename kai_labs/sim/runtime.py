@@ -304,9 +304,10 @@ class Runtime:
         return resp
 
     async def pod_stream(self, request: web.Request, sub: str, ns: str, name: str) -> web.StreamResponse:
-        self.api.get(rt_of("Pod"), ns, name)
-        raise errors.bad_request(f"{sub} is not supported by the embedded cluster yet: use `kai-labs net curl` or "
-                                 "a client Pod (`kubectl run ... --restart=Never -- curl ...`) instead")
+        """pods/exec, pods/attach, pods/portforward over WebSocket (streams.py)."""
+        from . import streams
+
+        return await streams.handle(self, request, sub, ns, name)
 
     # -- kai-labs extension endpoints -------------------------------------------
     async def handle_extension(self, request: web.Request, seg: list[str]) -> web.StreamResponse:

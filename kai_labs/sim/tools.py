@@ -223,6 +223,26 @@ async def _script(script: str, ctx: Ctx) -> int:
         return e.code
 
 
+def shell_context(net: Any, out: Out, err: Out, *, image: str, env: dict[str, str] | None = None,
+                  tty: bool = False, fs: dict[str, str] | None = None) -> Ctx:
+    """The state of one interactive shell (variables, ``$?``, files) kept across the lines it reads."""
+    return Ctx(net, out, err, image, base_env(net, env), tty, None, fs if fs is not None else {},
+               positional=["sh"])
+
+
+async def shell_line(line: str, ctx: Ctx) -> int:
+    """Run one line read by an interactive shell; ``exit`` raises ShellExit (the shell ends)."""
+    try:
+        tree = Parser(line).parse()
+    except ShSyntaxError as e:
+        ctx.err(_sh_syntax_message(ctx, str(e)))
+        ctx.last = 2
+        return 2
+    code = await _exec(tree, ctx)
+    ctx.last = code
+    return code
+
+
 def _sh_syntax_message(ctx: Ctx, msg: str) -> str:
     return f"sh: {'1: ' if ctx.dash else ''}syntax error: {msg}\n"
 
