@@ -3,11 +3,13 @@
     import kai_labs
     c = kai_labs.start()          # the embedded cluster, KUBECONFIG set for !kubectl
     c.net.curl("http://web", namespace="demo")
+    c = kai_labs.connect("kind-kai-labs")   # the same handle on a real cluster (kai_labs.clusters)
 """
 
 from .cluster import Cluster, ClusterError, attach, start
+from .clusters import connect
 from .labs import Grade, Scenario, Trace, draw, grade, inspect, panel, scenarios
 
-__all__ = ["Cluster", "ClusterError", "Grade", "Scenario", "Trace", "attach", "draw", "grade", "inspect", "panel",
-           "scenarios", "start"]
+__all__ = ["Cluster", "ClusterError", "Grade", "Scenario", "Trace", "attach", "connect", "draw", "grade", "inspect",
+           "panel", "scenarios", "start"]
 __version__ = "0.1.0"

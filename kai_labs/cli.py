@@ -15,7 +15,7 @@ from typing import Any
 
 from .cluster import ClusterError
 
-_MODULES = ["kai_labs.cli_cluster", "kai_labs.labs.cli"]
+_MODULES = ["kai_labs.cli_cluster", "kai_labs.labs.cli", "kai_labs.workshop"]
 
 
 def emit(data: Any, as_json: bool, text: str) -> None:

@@ -25,8 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     up = add("up", "start the embedded cluster (reuses a running one)", _up)
     up.add_argument("--seed", type=int, default=None, help="make names, IPs and ports reproducible")
     up.add_argument("--port", type=int, default=None, help="API port on 127.0.0.1 (default: a free one)")
-    up.add_argument("--kind", action="store_true", help="use a kind cluster instead (needs Docker and kind)")
-    add("down", "stop the cluster (state is kept)", _down)
+    up.add_argument("--kind", action="store_true", help="create a kind cluster instead (needs Docker and kind)")
+    up.add_argument("--pull", action="store_true", help="with --kind: pull the course's images into Docker first")
+    dn = add("down", "stop the cluster (state is kept)", _down)
+    dn.add_argument("--kind", action="store_true", help="delete the kind cluster instead")
     st = add("status", "is the cluster running?", _status)
     st.add_argument("--json", action="store_true")
     add("env", "print `export KUBECONFIG=...` for this cluster", _env)
@@ -59,8 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _up(a: argparse.Namespace) -> int:
     if a.kind:
-        raise cl.ClusterError("kind support is not available yet in this version; the embedded cluster needs "
-                              "neither Docker nor kind: run `kai-labs cluster up`")
+        from .clusters import kind
+
+        return kind.cli_up(a.name, pull=a.pull)
     was = cl.status(a.name)
     t0 = time.monotonic()
     st = cl.up(a.name, a.seed, a.port)
@@ -74,6 +77,10 @@ def _up(a: argparse.Namespace) -> int:
 
 
 def _down(a: argparse.Namespace) -> int:
+    if getattr(a, "kind", False):
+        from .clusters import kind
+
+        return kind.cli_down(a.name)
     if cl.down(a.name):
         print(f"cluster {a.name} stopped (state kept in {cl.home_for(a.name)}; `cluster reset` wipes it)")
     else:

@@ -312,8 +312,16 @@ class Cluster:
 def start(name: str = "kai-labs", seed: int | None = None, *, set_env: bool = True) -> Cluster:
     """Start (or reuse) the embedded cluster and return a handle; sets KUBECONFIG for `!kubectl` cells.
 
+    ``KAI_LABS_CLUSTER=kind`` (the kind cluster ``kind-<name>``) or ``context:<name>``
+    (any kubeconfig context, see kai_labs.clusters) returns a handle on that cluster instead.
+
     Without a seed, ``KAI_LABS_SEED`` from the environment is used (CI sets it so
     notebook outputs are reproducible)."""
+    mode = os.environ.get("KAI_LABS_CLUSTER", "").strip()
+    if mode not in ("", "embedded"):  # kind or context:<name> (kai_labs.clusters)
+        from .clusters.real import start_from_env
+
+        return start_from_env(mode, name, seed, set_env=set_env)
     if seed is None and os.environ.get("KAI_LABS_SEED", "").strip().isdigit():
         seed = int(os.environ["KAI_LABS_SEED"])
     st = up(name, seed)
