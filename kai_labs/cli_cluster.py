@@ -124,7 +124,9 @@ def _reset(a: argparse.Namespace) -> int:
 
 
 def _handle(a: argparse.Namespace) -> cl.Cluster:
-    return cl.attach(a.name, set_env=False)
+    from .clusters import current  # KAI_LABS_CLUSTER=kind|context:<name>, else the embedded cluster
+
+    return current(a.name, set_env=False)
 
 
 def _resolve(a: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..cluster import ClusterError, attach
+from ..cluster import ClusterError
 from . import scenario as sc
 
 ACTIONS = ("list", "show", "create", "inspect", "diagram", "check", "hint", "reset", "solve", "apply", "delete")
@@ -57,7 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _cluster(a: argparse.Namespace) -> Any:
-    return attach(a.cluster, set_env=False)
+    from ..clusters import current  # KAI_LABS_CLUSTER=kind|context:<name>, else the embedded cluster
+
+    return current(a.cluster, set_env=False)
 
 
 def _dispatch(a: argparse.Namespace) -> int:

@@ -94,7 +94,7 @@ class Scenario:
     # ------------------------------------------------------------------ manifests
     def manifests(self, variant: str | None = None) -> str:
         """The manifests text (for ``mystery``: the chosen variant, rendered into this namespace)."""
-        text = (self.path / "manifests.yaml").read_text()
+        text = _prefixed(self.path, (self.path / "manifests.yaml").read_text())
         if not self.variants:
             return text
         if variant is None:
@@ -116,7 +116,7 @@ class Scenario:
                 raise ScenarioError("mystery: create the scenario first (the variant is chosen then)")
             base = get(variant)
             return [[a.replace(base.namespace, self.namespace) for a in op] for op in base.solution_ops()]
-        data = yaml.safe_load((self.path / "solution.yaml").read_text()) or []
+        data = yaml.safe_load(_prefixed(self.path, (self.path / "solution.yaml").read_text())) or []
         return [list(map(str, op["kubectl"])) for op in data]
 
     # ------------------------------------------------------------------ cluster
@@ -291,8 +291,24 @@ class HintBox:
 
 # ---------------------------------------------------------------------- registry
 
-def _load(path: Path) -> Scenario:
+def _bases(path: Path) -> list[str]:
+    """The namespaces a scenario's files name (before any workshop prefix)."""
     spec = yaml.safe_load((path / "spec.yaml").read_text())
+    out = [spec["namespace"], *(spec.get("namespaces") or [])]
+    if spec.get("client", {}).get("namespace"):
+        out.append(spec["client"]["namespace"])
+    return out
+
+
+def _prefixed(path: Path, text: str) -> str:
+    """In a workshop (KAI_LABS_LEARNER set), every namespace the scenario names carries the learner's prefix."""
+    from ..workshop import prefix_namespaces
+
+    return prefix_namespaces(text, _bases(path))
+
+
+def _load(path: Path) -> Scenario:
+    spec = yaml.safe_load(_prefixed(path, (path / "spec.yaml").read_text()))
     checks = tuple((next(iter(c)), dict(next(iter(c.values())) or {})) for c in spec.get("checks") or [])
     client = ClientSpec(**spec["client"]) if spec.get("client") else None
     return Scenario(

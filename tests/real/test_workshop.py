@@ -152,3 +152,18 @@ def test_prefix_namespaces_in_text(monkeypatch) -> None:  # type: ignore[no-unty
                    "WEB_URL=http://web.ann-lab-wrong-namespace.svc.cluster.local/hostname\n"
                    "namespace: ann-lab-wrong-namespace\n")
     assert workshop.prefix_namespaces(out, bases, "ann") == out  # idempotent
+
+
+def test_scenarios_use_the_learners_namespaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a workshop every namespace a scenario names (spec, manifests, reference fix) carries the prefix."""
+    from kai_labs.labs import scenario as sc
+
+    monkeypatch.setenv("KAI_LABS_LEARNER", "alice")
+    s = sc._load(sc.SCENARIO_DIR / "wrong-namespace")
+    assert all(ns.startswith("alice-lab-") for ns in s.all_namespaces)
+    assert "namespace: alice-lab-wrong-namespace" in s.manifests()
+    assert "namespace: lab-wrong-namespace\n" not in s.manifests()
+    assert any("alice-lab-wrong-namespace" in arg for op in s.solution_ops() for arg in op)
+    monkeypatch.delenv("KAI_LABS_LEARNER")
+    plain = sc._load(sc.SCENARIO_DIR / "wrong-namespace")
+    assert plain.namespace == "lab-wrong-namespace"
