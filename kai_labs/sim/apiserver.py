@@ -33,6 +33,34 @@ MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's default request body limit (3 MiB
 PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
 
 
+class _YamlLoader(yaml.SafeLoader):
+    """YAML as sigs.k8s.io/yaml reads it before the JSON decoder sees it: timestamps stay strings
+    (go-yaml v2 decodes them into interface{} as strings) and map keys become strings
+    (``1`` -> "1", ``true`` -> "true"), so a key never collides with another or breaks the JSON encoder."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _yaml_key(k: Any) -> str:
+    if isinstance(k, bool):
+        return "true" if k else "false"
+    if k is None:
+        return "null"
+    return k if isinstance(k, str) else str(k)
+
+
+def _yaml_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    loader.flatten_mapping(node)
+    return {_yaml_key(loader.construct_object(k, deep=True)): loader.construct_object(v, deep=True)
+            for k, v in node.value}
+
+
+_YamlLoader.add_constructor("tag:yaml.org,2002:map", _yaml_mapping)  # type: ignore[arg-type]
+
+
 def _json(body: Any, status: int = 200, content_type: str = "application/json",
           headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status,
@@ -44,6 +72,82 @@ def _json(body: Any, status: int = 200, content_type: str = "application/json",
 
 def _status_response(err: errors.ApiError) -> web.Response:
     return _json(err.status(), status=err.code, headers=err.extra_headers or None)
+
+
+def _list_options(q: Any, watch: bool) -> int | None:
+    """ListOptions checks of the real apiserver; returns the resourceVersion as a number (None: unset/0).
+
+    ``ValidateListOptions`` (apimachinery/pkg/apis/meta/internalversion/validation) answers 422 Invalid
+    for kind ListOptions; a resourceVersion that is not a number is the storage layer's
+    ``APIObjectVersioner.ParseResourceVersion`` error, answered as 400."""
+    rv = q.get("resourceVersion", "")
+    match = q.get("resourceVersionMatch", "")
+    errs: list[errors.FieldError] = []
+    if match:
+        if match not in ("Exact", "NotOlderThan"):
+            errs.append(errors.FieldError("NotSupported", "resourceVersionMatch", match,
+                                          'supported values: "Exact", "NotOlderThan"'))
+        elif not rv:
+            errs.append(errors.forbidden("resourceVersionMatch",
+                                         "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+        elif q.get("continue"):
+            errs.append(errors.forbidden("resourceVersionMatch",
+                                         "resourceVersionMatch is forbidden when continue is provided"))
+        elif match == "Exact" and rv == "0":
+            errs.append(errors.forbidden("resourceVersionMatch",
+                                         'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+    if errs:
+        raise errors.invalid_object("ListOptions", "meta.k8s.io", "", errs)
+    if rv in ("", "0"):
+        return None
+    try:
+        n = int(rv, 10)
+        if not 0 < n < 2 ** 64 or not rv.isdigit():
+            raise ValueError
+    except ValueError:
+        if watch:
+            raise errors.bad_request(f'invalid resource version "{rv}"') from None
+        raise errors.bad_request(f'resourceVersion: Invalid value: "{rv}": strconv.ParseUint: parsing '
+                                 f'{json.dumps(rv)}: invalid syntax') from None
+    return n
+
+
+_DELETE_OPTION_TYPES = {"gracePeriodSeconds": ("int64", int), "propagationPolicy": ("string", str),
+                        "orphanDependents": ("bool", bool), "dryRun": ("[]string", list),
+                        "preconditions": ("v1.Preconditions", dict)}
+
+
+def _go_json_kind(v: Any) -> str:
+    return {bool: "bool", int: "number", float: "number", str: "string", list: "array",
+            dict: "object"}.get(type(v), "value")
+
+
+def _check_delete_options(opts: dict[str, Any]) -> None:
+    """Decode DeleteOptions as the Go types do: a wrong type is a 400 and deletes nothing
+    (e.g. ``"dryRun": "All"`` must not delete for real)."""
+    for k, (go, py) in _DELETE_OPTION_TYPES.items():
+        v = opts.get(k)
+        if v is None:
+            continue
+        ok = isinstance(v, py) and not (py is int and isinstance(v, bool))
+        if k == "dryRun" and ok:
+            ok = all(isinstance(x, str) for x in v)
+            if ok and any(x != "All" for x in v):
+                raise errors.bad_request(f'Invalid dryRun value: "{next(x for x in v if x != "All")}"; '
+                                         'supported values: "All"')
+        if k == "preconditions" and ok:
+            ok = all(isinstance(v.get(f), (str, type(None))) for f in ("uid", "resourceVersion"))
+        if not ok:
+            raise errors.bad_request(f"json: cannot unmarshal {_go_json_kind(v)} into Go struct field "
+                                     f"DeleteOptions.{k} of type {go}")
+
+
+def _check_propagation(prop: Any) -> None:
+    """``ValidateDeleteOptions``: an unknown propagationPolicy is 422, and nothing is deleted."""
+    if prop not in (None, "", "Foreground", "Background", "Orphan"):
+        raise errors.invalid_object("DeleteOptions", "meta.k8s.io", "", [errors.FieldError(
+            "NotSupported", "propagationPolicy", prop,
+            'supported values: "Foreground", "Background", "Orphan", "nil"')])
 
 
 def _wants_table(request: web.Request) -> bool:
@@ -65,14 +169,17 @@ class ApiServer:
         self.rt = rt
         self.token = token
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._middleware])
-        self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        # [\s\S]: a name with an encoded newline (%0A) must reach _dispatch too, not aiohttp's plain 404
+        self.app.router.add_route("*", "/{tail:[\\s\\S]*}", self._dispatch)
         self.address = ""
 
     # -- plumbing ------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
-            if request.path not in PUBLIC and not request.path.startswith("/kai-labs/v1/public"):
+            # only the health and version endpoints are open, as kube-apiserver's system:public-info-viewer
+            # allows (an unused "/kai-labs/v1/public" prefix exemption was removed: nothing served there)
+            if request.path not in PUBLIC:
                 auth = request.headers.get("Authorization", "")
                 if not (auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].strip(), self.token)):
                     raise errors.unauthorized()
@@ -86,8 +193,12 @@ class ApiServer:
             return _status_response(e)
         except web.HTTPRequestEntityTooLarge:
             return _status_response(errors.too_large())
-        except web.HTTPException:
-            raise
+        except web.HTTPException as e:
+            if e.status < 400:
+                raise
+            # aiohttp's own refusals (malformed requests) answered as a Status, as every error here is
+            reason = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 415: "UnsupportedMediaType"}
+            return _status_response(errors.ApiError(e.status, reason.get(e.status, ""), e.text or e.reason))
         except asyncio.CancelledError:
             raise
         except ConnectionResetError:  # the client hung up mid-answer; nothing to tell it
@@ -118,12 +229,15 @@ class ApiServer:
             raise errors.bad_request("the body of the request was empty")
         if ct in ("application/yaml", "application/apply-patch+yaml"):
             try:
-                return yaml.safe_load(text)
+                return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader
             except yaml.YAMLError as e:
                 raise errors.bad_request(f"error converting YAML to JSON: {e}".replace("\n", " ")) from None
+            except RecursionError:  # go-yaml: "exceeded max depth of 10000"
+                raise errors.bad_request("error converting YAML to JSON: yaml: exceeded max depth of 10000"
+                                         ) from None
         try:
             return json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as e:
+        except (ValueError, RecursionError) as e:  # ValueError: also integers beyond Python's 4300 digits
             raise errors.bad_request(f"Object 'Kind' is missing in '{text[:80]}'" if False else
                                      f"couldn't get version/kind; json parse error: {e}") from None
 
@@ -297,10 +411,12 @@ class ApiServer:
                         raise errors.bad_request(f"invalid DeleteOptions: {e}") from None
                     if not isinstance(opts, dict):
                         raise errors.bad_request("invalid DeleteOptions: must be an object")
+                    _check_delete_options(opts)
             grace = opts.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
             prop = opts.get("propagationPolicy", q.get("propagationPolicy"))
             if opts.get("orphanDependents") is True:
                 prop = "Orphan"
+            _check_propagation(prop)
             dr = dry_run or opts.get("dryRun") == ["All"]
             try:
                 grace_i = int(grace) if grace is not None else None
@@ -332,6 +448,7 @@ class ApiServer:
 
     def _list(self, request: web.Request, rtype: ResourceType, ns: str | None) -> web.Response:
         q = request.query
+        _list_options(q, watch=False)
         items = self.rt.api.list(rtype, ns, q.get("labelSelector", ""), q.get("fieldSelector", ""))
         rv = str(self.rt.store.rv)
         cont = ""
@@ -341,12 +458,16 @@ class ApiServer:
             try:
                 tok = json.loads(base64.urlsafe_b64decode(q["continue"].encode()))
                 start = int(tok["start"])
+                if start < 0:  # a negative start would slice from the end of the list
+                    raise ValueError(start)
             except (ValueError, KeyError, TypeError):
                 raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
                                          "(version meta.k8s.io/v1)") from None
         if limit:
             try:
                 n = int(limit)
+                if not -2 ** 63 <= n < 2 ** 63:  # an int64 query parameter
+                    raise ValueError(limit)
             except ValueError:
                 raise errors.bad_request(f"invalid limit: {limit}") from None
             if n > 0 and len(items) - start > n:
@@ -380,6 +501,7 @@ class ApiServer:
     async def _delete_collection(self, request: web.Request, rtype: ResourceType, ns: str | None
                                  ) -> web.Response:
         q = request.query
+        _check_propagation(q.get("propagationPolicy"))
         items = self.rt.api.list(rtype, ns, q.get("labelSelector", ""), q.get("fieldSelector", ""))
         for it in items:
             md = it["metadata"]
@@ -454,8 +576,12 @@ class ApiServer:
         api = self.rt.api
         store = self.rt.store
         key = api.key(rtype)
-        lsel = _labels.parse_selector(q.get("labelSelector", "")) if q.get("labelSelector") else None
-        fsel = _labels.parse_field_selector(q["fieldSelector"]) if q.get("fieldSelector") else None
+        rv_n = _list_options(q, watch=True)
+        try:
+            lsel = _labels.parse_selector(q.get("labelSelector", "")) if q.get("labelSelector") else None
+            fsel = _labels.parse_field_selector(q["fieldSelector"]) if q.get("fieldSelector") else None
+        except ValueError as e:  # labels.SelectorError: the same 400 a list answers
+            raise errors.bad_request(str(e)) from None
         if fsel is not None:
             bad = _labels.validate_field_selector(rtype.kind, fsel)
             if bad:
@@ -488,10 +614,20 @@ class ApiServer:
             if send_initial or rv_q in ("", "0"):
                 initial = [o for o in store.list(key, ns if rtype.namespaced else None) if matches(o)]
             else:
-                try:
-                    start = int(rv_q)
-                except ValueError:
-                    raise errors.bad_request(f'invalid resource version "{rv_q}"') from None
+                start = int(rv_q)
+                if rv_n is not None and rv_n > store.rv:
+                    # the watch cache waits up to 3s for a resourceVersion it has not seen, then answers
+                    # 504 "Too large resource version" (cacher.go waitUntilFreshAndBlock,
+                    # storage.NewTooLargeResourceVersionError); clients retry after a second
+                    loop = asyncio.get_running_loop()
+                    until = loop.time() + 3.0
+                    while store.rv < rv_n and loop.time() < until:
+                        await asyncio.sleep(0.05)
+                    if store.rv < rv_n:
+                        raise errors.ApiError(
+                            504, "Timeout", f"Too large resource version: {rv_n}, current: {store.rv}",
+                            {"causes": [{"reason": "ResourceVersionTooLarge",
+                                         "message": "Too large resource version"}], "retryAfterSeconds": 1})
                 try:
                     backlog = store.since(start)
                 except TooOld:
