@@ -1,7 +1,8 @@
 """Lesson notebooks: regenerate their outputs deterministically, install JupyterLab settings.
 
     python -m kai_labs.notebooks run lessons/*.ipynb      # re-execute, write outputs back
-    python -m kai_labs.notebooks install-lab-settings     # quiet JupyterLab (no news, no update checks)
+    python -m kai_labs.notebooks install-lab-settings     # quiet JupyterLab (no news, no update checks,
+                                                           # no kernel dialog)
 
 Each notebook runs on a fresh embedded cluster: a new temporary ``KAI_LABS_HOME``
 and ``KAI_LABS_SEED=1``, so names, IPs and ports are the same on every run. The
@@ -34,6 +35,9 @@ LAB_OVERRIDES: dict[str, dict[str, Any]] = {
     "@jupyterlab/apputils-extension:notification": {"checkForUpdates": False, "fetchNews": "false"},
     # no extension-manager warning panel on first start
     "@jupyterlab/extensionmanager-extension:plugin": {"enabled": False},
+    # every course notebook uses the python3 kernel: start it, never ask "Select Kernel" (the browser
+    # tests saw that dialog when a notebook opened before JupyterLab had loaded its kernelspecs)
+    "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True},
 }
 
 

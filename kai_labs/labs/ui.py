@@ -1,78 +1,193 @@
 """An ipywidgets panel: pick a scenario, break/reset it, see the diagram, check, reveal hints.
 
-Buttons carry words and icons (never colour alone); long operations show a
-progress line while they wait. Nothing here knows about check internals or the
-reference solution.
+    kai_labs.scenarios.get("wrong-selector").panel(c)    # or kai_labs.panel(c, "wrong-selector")
+
+Made for a laptop window (1366x768 with JupyterLab's file browser open) and for
+both JupyterLab themes:
+
+- every button has a label in words, an icon and a tooltip (its accessible name is
+  the label; the tooltip says what it does);
+- results say it in words and a symbol (``✔ Passed``, ``⚠ Not yet``, ``✘ Error``),
+  never by colour alone; colours come from JupyterLab's theme variables, so they
+  stay readable in the light and the dark theme;
+- while the cluster starts, a scenario is created or a check waits for a rollout,
+  the status line shows a spinner and what it waits for, and the buttons are
+  disabled (a second click cannot start a second grade);
+- the status line is an ARIA live region (``role="status"``), so screen readers
+  announce the outcome.
+
+``cluster`` may be ``None``: the first button click then starts (or reuses) the
+embedded cluster with ``kai_labs.start()``, with progress shown. Nothing here knows
+about check internals or the reference solution.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import time
+from collections.abc import Callable
 from typing import Any
 
 from . import scenario as sc
 
+# JupyterLab theme variables (with fallbacks for classic Notebook / VS Code): readable in light and dark
+OK_COLOR = "var(--jp-success-color1, #1a7f37)"
+WARN_COLOR = "var(--jp-warn-color1, #9a6700)"
+ERR_COLOR = "var(--jp-error-color1, #cf222e)"
+MUTED_COLOR = "var(--jp-ui-font-color2, #57606a)"
 
-def panel(cluster: Any, name: str | None = None) -> Any:
+CSS = """<style>
+.kai-panel { max-width: 100%; }
+.kai-panel .kai-buttons { flex-wrap: wrap; gap: 4px; }
+.kai-panel .kai-buttons .widget-button { width: auto; min-width: 7em; margin: 0; }
+.kai-panel .kai-status { min-height: 1.8em; }
+.kai-panel .kai-about .widget-html-content, .kai-panel .kai-hints .widget-html-content { line-height: 1.4; }
+.kai-panel .kai-about p, .kai-panel .kai-hints p { margin: 0.2em 0; }
+.kai-panel .kai-grade td, .kai-panel .kai-grade th { text-align: left; vertical-align: top; }
+.kai-panel .kai-output table td, .kai-panel .kai-output table th { text-align: left; vertical-align: top; }
+/* the trace's and the grade's fixed GitHub-light colours are too dark on a dark theme */
+body[data-jp-theme-light="false"] .kai-panel .kai-output code[style*="#57606a"] {
+  color: var(--jp-content-font-color2) !important; }
+body[data-jp-theme-light="false"] .kai-panel .kai-output [style*="#1a7f37"] {
+  color: var(--jp-success-color1, #3fb950) !important; }
+body[data-jp-theme-light="false"] .kai-panel .kai-output [style*="#cf222e"] {
+  color: var(--jp-error-color1, #f85149) !important; }
+body[data-jp-theme-light="false"] .kai-panel .kai-output [style*="#b35900"] {
+  color: var(--jp-warn-color1, #d29922) !important; }
+body[data-jp-theme-light="false"] .kai-panel .kai-output [style*="#6e7781"] {
+  color: var(--jp-content-font-color2) !important; }
+</style>"""
+
+
+def _status(symbol: str, text_html: str, color: str, *, busy: bool = False) -> str:
+    spin = ('<i class="fa fa-spinner fa-spin" aria-hidden="true" style="margin-right:0.4em"></i>' if busy else "")
+    return (f'<div role="status" aria-live="polite" style="color:var(--jp-ui-font-color1)">{spin}'
+            f'<span aria-hidden="true" style="color:{color};font-weight:bold">{symbol}</span> {text_html}</div>')
+
+
+def ok(text_html: str) -> str:
+    return _status("&#10004;", text_html, OK_COLOR)
+
+
+def warn(text_html: str) -> str:
+    return _status("&#9888;", text_html, WARN_COLOR)
+
+
+def err(text_html: str) -> str:
+    return _status("&#10008;", text_html, ERR_COLOR)
+
+
+def waiting(text: str) -> str:
+    return _status("", f"{html.escape(text)} <span style='color:{MUTED_COLOR}'>(please wait)</span>", MUTED_COLOR,
+                   busy=True)
+
+
+def diagram_html(diagram: Any) -> str:
+    """The diagram as an ``<img>`` with alt text that fits the output's width.
+
+    (JupyterLab shows ``image/svg+xml`` as an ``<img>`` without ``alt`` at its natural
+    size: a wide diagram's right end, where the broken link usually is, is cut off
+    at a laptop's width.) Falls back to the text if no renderer is available."""
+    alt = html.escape(getattr(diagram, "alt_text", "") or "diagram of the path", quote=True)
+    try:
+        svg = diagram.svg()
+    except Exception as e:  # noqa: BLE001 - no renderer: say so, show the text
+        return f"<pre>{alt}</pre><p><i>(diagram not rendered: {html.escape(str(e))})</i></p>"
+    src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    toggle = ("this.style.maxWidth = this.style.maxWidth === 'none' ? '100%' : 'none'; "
+              "this.setAttribute('aria-pressed', this.style.maxWidth === 'none')")
+    return (f'<figure class="kai-diagram" style="margin:0.5em 0;overflow-x:auto">'
+            f'<img src="{src}" alt="{alt}" title="{alt}" role="button" tabindex="0" aria-pressed="false" '
+            f'style="max-width:100%;height:auto;background:white;border-radius:4px;cursor:zoom-in" '
+            f'onclick="{toggle}" onkeydown="if (event.key === \'Enter\' || event.key === \' \') {{ {toggle}; '
+            f'event.preventDefault(); }}">'
+            f'<figcaption style="color:{MUTED_COLOR};font-size:90%">Scaled to fit. Click the diagram (or focus it '
+            f'and press Enter) to see it at full size, then scroll sideways.</figcaption></figure>')
+
+
+def panel(cluster: Any = None, name: str | None = None) -> Any:
     import ipywidgets as w
 
     names = sc.names()
     pick = w.Dropdown(options=[(f"{sc.get(n).title} ({n})", n) for n in names], value=name or names[0],
-                      description="Scenario", layout=w.Layout(width="520px"))
-    b_create = w.Button(description="Create (break)", icon="bolt", tooltip="create the broken scenario")
-    b_reset = w.Button(description="Reset", icon="undo", tooltip="back to the broken state")
-    b_inspect = w.Button(description="Inspect + diagram", icon="search", tooltip="walk the path and draw it")
-    b_check = w.Button(description="Check my fix", icon="check", button_style="primary", tooltip="grade")
-    b_hint = w.Button(description="Reveal next hint", icon="lightbulb-o", tooltip="one hint at a time")
-    status = w.HTML(value="<i>Ready.</i>")
-    progress = w.IntProgress(value=0, min=0, max=1, description="", layout=w.Layout(width="200px", visibility="hidden"))
+                      description="Scenario", layout=w.Layout(width="32em", max_width="100%"),
+                      tooltip="which broken scenario to work on")
+
+    def button(label: str, icon: str, tooltip: str, style: str = "") -> Any:
+        return w.Button(description=label, icon=icon, tooltip=tooltip, button_style=style,
+                        layout=w.Layout(width="auto"))
+
+    b_create = button("Create (break)", "bolt", "Create the scenario in its own namespace, broken on purpose")
+    b_reset = button("Reset", "undo", "Delete the scenario's namespace and create it again, broken")
+    b_inspect = button("Inspect + diagram", "search",
+                       "Walk Service -> selector -> EndpointSlice -> readiness -> targetPort and draw the path")
+    b_check = button("Check my fix", "check", "Grade your fix with real requests through the Service", "primary")
+    b_hint = button("Reveal next hint", "lightbulb-o", "Show one more hint (one at a time)")
+    buttons = (b_create, b_reset, b_inspect, b_check, b_hint)
+    status = w.HTML(value=_status("&#8226;", "Ready. Start with <b>Create (break)</b>.", MUTED_COLOR))
+    status.add_class("kai-status")
     about = w.HTML()
-    out = w.Output()
+    about.add_class("kai-about")
+    out = w.Output(layout=w.Layout(max_width="100%", overflow="auto"))
+    out.add_class("kai-output")
     hints = w.HTML()
-    state = {"shown": 0}
+    hints.add_class("kai-hints")
+    state: dict[str, Any] = {"shown": 0, "cluster": cluster}
 
     def current() -> sc.Scenario:
         return sc.get(str(pick.value))
+
+    def the_cluster() -> Any:
+        if state["cluster"] is None:
+            import kai_labs
+
+            status.value = waiting("starting the embedded cluster")
+            state["cluster"] = kai_labs.start()
+        return state["cluster"]
 
     def show_about(*_: Any) -> None:
         s = current()
         state["shown"] = 0
         hints.value = ""
-        about.value = (f"<b>{html.escape(s.title)}</b><br><b>Symptom:</b> {html.escape(s.symptom)}<br>"
-                       f"<b>Objective:</b> {html.escape(s.objective)}")
+        b_hint.description = "Reveal next hint"
+        about.value = (f"<p><b>{html.escape(s.title)}</b></p><p><b>Symptom:</b> {html.escape(s.symptom)}</p>"
+                       f"<p><b>Objective:</b> {html.escape(s.objective)}</p>")
 
-    def busy(text: str, fn: Any) -> None:
-        buttons = (b_create, b_reset, b_inspect, b_check, b_hint)
+    def busy(text: str, fn: Callable[[], str]) -> None:
         for b in buttons:
             b.disabled = True
-        progress.layout.visibility = "visible"
-        progress.bar_style = "info"
-        progress.value = 0
-        status.value = f"&#8987; {html.escape(text)} (please wait)"
+        status.value = waiting(text)
+        t0 = time.monotonic()
         try:
+            the_cluster()
+            status.value = waiting(text)
             msg = fn()
-            status.value = msg
         except Exception as e:  # noqa: BLE001 - a panel reports, never raises
             from ..errors import friendly
 
-            status.value = f"&#10008; <b>Error:</b> {html.escape(friendly(e) or str(e))}"
+            msg = err(f"<b>Error:</b> {html.escape(friendly(e) or str(e))}")
         finally:
-            progress.value = 1
-            progress.layout.visibility = "hidden"
             for b in buttons:
                 b.disabled = False
+            b_hint.disabled = bool(state["shown"]) and state["shown"] >= len(current().hints)
+        secs = time.monotonic() - t0
+        if secs >= 1 and msg.endswith("</div>"):
+            msg = msg[:-6] + f" <span style='color:{MUTED_COLOR}'>({secs:.1f} s)</span></div>"
+        status.value = msg
 
     def do_create(_: Any) -> None:
         def run() -> str:
-            current().create(cluster)
-            return f"&#10004; Created <code>{html.escape(current().namespace)}</code>: it is broken on purpose."
-        busy("creating the scenario", run)
+            current().create(the_cluster())
+            return ok(f"Created <code>{html.escape(current().namespace)}</code>: it is broken on purpose. "
+                      "Next: <b>Inspect + diagram</b>, or <b>Check my fix</b> to see what fails.")
+        busy("creating the scenario (waiting for its Pods)", run)
 
     def do_reset(_: Any) -> None:
         def run() -> str:
-            current().reset(cluster)
-            return "&#10004; Reset to the broken state."
-        busy("resetting", run)
+            current().reset(the_cluster())
+            return ok("Reset to the broken state.")
+        busy("resetting the scenario (delete and create again)", run)
 
     def do_inspect(_: Any) -> None:
         def run() -> str:
@@ -80,44 +195,62 @@ def panel(cluster: Any, name: str | None = None) -> Any:
 
             from .draw import draw
 
-            t = current().inspect(cluster)
+            t = current().inspect(the_cluster())
             out.clear_output()
             with out:
                 display(HTML(t._repr_html_()))
-                display(draw(t))
+                display(HTML(diagram_html(draw(t))))
             d = t.diagnosis
-            return (f"&#9888; First broken hop: <b>{html.escape(d.hop)}</b>" if d
-                    else "&#10004; Every hop is ok.")
-        busy("walking the path", run)
+            return (warn(f"First broken hop: <b>{html.escape(d.hop)}</b> (details and diagram below).") if d
+                    else ok("Every hop is ok."))
+        busy("walking the path Service -> EndpointSlice -> Pods", run)
 
     def do_check(_: Any) -> None:
         def run() -> str:
             from IPython.display import HTML, display
 
-            g = current().check(cluster)
+            g = current().check(the_cluster())
             out.clear_output()
             with out:
                 display(HTML(g._repr_html_()))
-            return ("&#10004; <b>Passed.</b> Read the debrief below." if g.passed
-                    else "&#9888; <b>Not yet.</b> See the failed checks below.")
-        busy("grading (real requests through the Service)", run)
+            n = sum(r.passed for r in g.results)
+            if g.passed:
+                return ok(f"<b>Passed</b> ({n}/{len(g.results)} checks). Read the debrief below.")
+            first = g.first_failure
+            where = (f" First failed check: <b>{html.escape(first.name)}</b> at hop "
+                     f"<code>{html.escape(first.hop)}</code>." if first else "")
+            return warn(f"<b>Not yet</b> ({n}/{len(g.results)} checks passed).{where} See the failed checks below.")
+        busy("grading: real requests through the Service (waits for rollouts, up to ~20 s)", run)
 
     def do_hint(_: Any) -> None:
         s = current()
+        if not s.hints:
+            hints.value = "<p>This scenario has no hints.</p>"
+            return
         state["shown"] = min(state["shown"] + 1, len(s.hints))
         hints.value = "".join(f"<p><b>Hint {i + 1}/{len(s.hints)}:</b> {html.escape(h)}</p>"
                               for i, h in enumerate(s.hints[: state["shown"]]))
+        if state["shown"] >= len(s.hints):
+            b_hint.description = "All hints shown"
+            b_hint.disabled = True
 
-    pick.observe(show_about, names="value")
+    def on_pick(*a: Any) -> None:
+        show_about(*a)
+        b_hint.disabled = False
+
+    pick.observe(on_pick, names="value")
     b_create.on_click(do_create)
     b_reset.on_click(do_reset)
     b_inspect.on_click(do_inspect)
     b_check.on_click(do_check)
     b_hint.on_click(do_hint)
     show_about()
-    box = w.VBox([pick, about, w.HBox([b_create, b_reset, b_inspect, b_check, b_hint]),
-                  w.HBox([progress, status]), hints, out])
+    row = w.HBox(list(buttons), layout=w.Layout(flex_flow="row wrap", max_width="100%"))
+    row.add_class("kai-buttons")
+    box = w.VBox([w.HTML(CSS), pick, about, row, status, hints, out], layout=w.Layout(max_width="100%"))
+    box.add_class("kai-panel")
     box.buttons = {"create": b_create, "reset": b_reset, "inspect": b_inspect, "check": b_check, "hint": b_hint}
     box.status = status
     box.hints = hints
+    box.output = out
     return box
