@@ -10,7 +10,7 @@ PORT   ?= 8888
 LESSON ?= lessons/01-pod-ips-are-not-an-interface.ipynb
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lab test test-fast unit cluster-tests notebooks bench exercises check-exercises lint clean cluster-up cluster-down
+.PHONY: help venv lab test unit cluster-tests browser-deps browser-tests bench clean cluster-up cluster-down
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,8 +39,15 @@ unit: $(STAMP) ## fast unit tests only
 cluster-tests: $(STAMP) ## tests that drive the embedded cluster with kubectl and the official client
 	$(BIN)/python -m pytest -p no:cacheprovider tests/cluster -q
 
-bench: $(STAMP) ## print the embedded cluster's speed and memory figures
+browser-deps: ## install Debian's chromium for the browser tests (needs root or sudo)
+	sh scripts/install-browser-deps.sh
+
+browser-tests: $(STAMP) ## JupyterLab in a real browser (chromium + Playwright)
+	$(BIN)/python -m pytest -p no:cacheprovider tests/browser -q
+
+bench: $(STAMP) ## print the embedded cluster's speed, memory and reliability figures
 	$(BIN)/python benchmarks/bench_cluster.py
+	$(BIN)/python benchmarks/bench_reliability.py
 
 cluster-up: $(STAMP) ## start the embedded cluster in the background
 	$(BIN)/kai-labs cluster up
