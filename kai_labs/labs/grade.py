@@ -69,12 +69,12 @@ class Grade:
 
     def _repr_html_(self) -> str:
         e = html.escape
-        color = "#1a7f37" if self.passed else "#b35900"
+        color = "var(--jp-success-color1, #1a7f37)" if self.passed else "var(--jp-warn-color1, #b35900)"
         icon = "&#10004; Passed" if self.passed else "&#9888; Not yet"
         rows = []
         for r in self.results:
-            mark = ('<span style="color:#1a7f37">&#10004; ok</span>' if r.passed
-                    else '<span style="color:#cf222e">&#10008; failed</span>')
+            mark = ('<span style="color:var(--jp-success-color1, #1a7f37)">&#10004; ok</span>' if r.passed
+                    else '<span style="color:var(--jp-error-color1, #cf222e)">&#10008; failed</span>')
             extra = ""
             if not r.passed:
                 bits = []
@@ -83,7 +83,7 @@ class Grade:
                 if r.hint:
                     bits.append(f"<div><i>hint:</i> {e(r.hint)}</div>")
                 extra = "".join(bits)
-            rows.append(f"<tr><td style='white-space:nowrap'>{mark}</td><td><b>{e(r.name)}</b> "
+            rows.append(f"<tr><td style='white-space:nowrap;text-align:left;vertical-align:top'>{mark}</td><td><b>{e(r.name)}</b> "
                         f"<code>{e(r.hop)}</code><div>{e(r.message)}</div>{extra}</td></tr>")
         notes = "".join(f"<p><i>note:</i> {e(n)}</p>" for n in self.notes)
         return (f"<div class='kai-grade' role='status' aria-label='{e(self.verdict())}: {e(self.scenario)}'>"

@@ -150,10 +150,11 @@ class Trace:
     def _repr_html_(self) -> str:
         e = html.escape
         icon = {OK: "&#10004; ok", FAILED: "&#10008; failed", SKIPPED: "&#8211; skipped"}
-        color = {OK: "#1a7f37", FAILED: "#cf222e", SKIPPED: "#6e7781"}
+        color = {OK: "var(--jp-success-color1, #1a7f37)", FAILED: "var(--jp-error-color1, #cf222e)",
+                 SKIPPED: "var(--jp-content-font-color2, #6e7781)"}
         rows = "".join(
-            f"<tr><td style='color:{color[s.status]};white-space:nowrap'>{icon[s.status]}</td>"
-            f"<td><code>{e(s.hop)}</code></td><td>{e(s.explanation)}<br><code style='color:#57606a'>$ "
+            f"<tr><td style='color:{color[s.status]};white-space:nowrap;text-align:left;vertical-align:top'>{icon[s.status]}</td>"
+            f"<td style='text-align:left;vertical-align:top'><code>{e(s.hop)}</code></td><td style='text-align:left'>{e(s.explanation)}<br><code style='color:var(--jp-content-font-color2, #57606a)'>$ "
             f"{e(s.kubectl)}</code></td></tr>" for s in self.steps)
         d = self.diagnosis
         head = (f"<b>Diagnosis:</b> broken at <code>{e(d.hop)}</code>: {e(d.explanation)}" if d
