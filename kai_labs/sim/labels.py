@@ -69,73 +69,18 @@ def _aggregate(msgs: list[str]) -> str:
 # Label key / value syntax (api/validate/content)
 # ---------------------------------------------------------------------------
 
-_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_KEY_RE = re.compile("^" + _KEY_FMT + "$")
-_KEY_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', "
-            "and must start and end with an alphanumeric character")
-_VALUE_FMT = "(" + _KEY_FMT + ")?"
-_VALUE_RE = re.compile("^" + _VALUE_FMT + "$")
-_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, "
-              "'-', '_' or '.', and must start and end with an alphanumeric character")
-_DNS_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS_SUB_FMT = _DNS_LABEL_FMT + "(\\." + _DNS_LABEL_FMT + ")*"
-_DNS_SUB_RE = re.compile("^" + _DNS_SUB_FMT + "$")
-_DNS_SUB_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                "characters, '-' or '.', and must start and end with an alphanumeric character")
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    parts = [("" if i == 0 else " or ") + f"'{ex}', " for i, ex in enumerate(examples)]
-    return f"{msg} (e.g. " + "".join(parts) + f"regex used for validation is '{fmt}')"
-
-
-def _max_len_error(n: int) -> str:
-    return f"must be no more than {n} bytes"
-
-
-def _dns1123_subdomain_errors(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value.encode()) > 253:
-        errs.append(_max_len_error(253))
-    if not _DNS_SUB_RE.match(value):
-        errs.append(_regex_error(_DNS_SUB_MSG, _DNS_SUB_FMT, "example.com"))
-    return errs
-
-
 def label_key_errors(key: str) -> list[str]:
-    """``content.IsLabelKey``: a list of problems, empty when valid."""
-    errs: list[str] = []
-    parts = key.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs.extend("prefix part " + m for m in _dns1123_subdomain_errors(prefix))
-    else:
-        return ["a valid label key " + _regex_error(_KEY_MSG, _KEY_FMT, "MyName", "my.name", "123-abc")
-                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name.encode()) > 63:
-        errs.append("name part " + _max_len_error(63))
-    if not _KEY_RE.match(name):
-        errs.append("name part " + _regex_error(_KEY_MSG, _KEY_FMT, "MyName", "my.name", "123-abc"))
-    return errs
+    """``content.IsLabelKey``: a list of problems, empty when valid (one implementation, in validation.py)."""
+    from .validation import is_qualified_name
+
+    return is_qualified_name(key)
 
 
 def label_value_errors(value: str) -> list[str]:
     """``validation.IsValidLabelValue``: a list of problems, empty when valid."""
-    errs: list[str] = []
-    if len(value.encode()) > 63:
-        errs.append(_max_len_error(63))
-    if not _VALUE_RE.match(value):
-        errs.append(_regex_error(_VALUE_MSG, _VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
+    from .validation import is_valid_label_value
+
+    return is_valid_label_value(value)
 
 
 # ---------------------------------------------------------------------------

@@ -86,7 +86,7 @@ def test_canonical_string(text: str, canonical: str) -> None:
     ("a=b/c", f"unable to parse requirement: values[0][a]: Invalid value: \"b/c\": {VALUE_MSG}"),
     ("/a", "unable to parse requirement: <nil>: Invalid value: \"/a\": prefix part must be non-empty"),
     ("a=" + "x" * 64, "unable to parse requirement: values[0][a]: Invalid value: \"" + "x" * 64
-     + "\": must be no more than 63 bytes"),
+     + "\": must be no more than 63 characters"),
 ])
 def test_errors(text: str, message: str) -> None:
     with pytest.raises(SelectorError) as e:
