@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
+
+from tests.helpers import eventually as wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -58,15 +59,6 @@ def kubectl(cluster, ns, *args, input=None, ok=True):  # type: ignore[no-untyped
     return r
 
 
-def wait_for(pred, timeout=10.0, interval=0.05):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 def pods(cluster, ns, selector="app=web"):  # type: ignore[no-untyped-def]

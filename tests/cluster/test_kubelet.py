@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.cluster
 
 
-def eventually(pred, timeout=10.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout}s: {last!r}")
 
 
 def status_col(cluster, ns, pod):  # type: ignore[no-untyped-def]

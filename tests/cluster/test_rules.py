@@ -11,7 +11,13 @@ import time
 
 import pytest
 
+from tests.helpers import eventually as _eventually
+
 pytestmark = pytest.mark.cluster
+
+
+def eventually(pred, timeout=15.0):  # type: ignore[no-untyped-def]
+    return _eventually(pred, timeout)
 
 
 def apply(cluster, ns, text):  # type: ignore[no-untyped-def]
@@ -30,15 +36,6 @@ def slices(cluster, ns, svc):  # type: ignore[no-untyped-def]
     return get(cluster, ns, "endpointslices", "-l", f"kubernetes.io/service-name={svc}")["items"]
 
 
-def eventually(pred, timeout=15.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout}s: {last!r}")
 
 
 def deployment(name, labels, args, replicas=2, ports="", probe=""):  # type: ignore[no-untyped-def]

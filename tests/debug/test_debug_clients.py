@@ -19,21 +19,18 @@ from collections.abc import Iterator
 import pexpect
 import pytest
 
+from tests.helpers import eventually as _eventually
+
 pytestmark = pytest.mark.cluster
+
+
+def eventually(pred, timeout=15.0):  # type: ignore[no-untyped-def]
+    return _eventually(pred, timeout)
 
 CURL_PROMPT = r"~ \$ "
 ROOT_PROMPT = r"/ # "
 
 
-def eventually(pred, timeout=15.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout}s: {last!r}")
 
 
 @pytest.fixture(scope="module")
