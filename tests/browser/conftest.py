@@ -90,7 +90,7 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(chromium: Path) -> Iterator[Lab]:
     """A JupyterLab server on a free port with a random token; stopped (kernels, cluster, files) afterwards."""
     tmp = Path(tempfile.mkdtemp(prefix="kai-labs-browser-"))
@@ -156,7 +156,9 @@ def lab(chromium: Path) -> Iterator[Lab]:
     assert not saved, f"JupyterLab wrote files in the repository: {saved}"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an asyncio loop running in this thread while it is open,
+# and later tests that call asyncio.run() would fail if it outlived the browser tests.
+@pytest.fixture(scope="module")
 def browser(chromium: Path) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

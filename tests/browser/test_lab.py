@@ -157,7 +157,9 @@ def test_exercise_panel_break_check_fix(page: Any, lab: Lab) -> None:
 
     # check: fails, names the hop
     button("check").click()
-    page.wait_for_function("(el) => /Not yet/.test(el.textContent)", arg=box.element_handle(), timeout=T_RUN)
+    # the grade table is drawn before the status line: wait for the status line itself
+    page.wait_for_function("(el) => /Not yet.*at hop/.test(el.textContent)", arg=box.element_handle(),
+                           timeout=T_RUN)
     text = box.text_content() or ""
     assert re.search(r"Not yet.*at hop\s*selector", text), text[:2000]
     assert "failed" in text, text[:2000]
@@ -183,7 +185,8 @@ def test_exercise_panel_break_check_fix(page: Any, lab: Lab) -> None:
     # check: passes
     box.scroll_into_view_if_needed()
     button("check").click()
-    page.wait_for_function("(el) => /Passed/.test(el.textContent)", arg=box.element_handle(), timeout=T_RUN)
+    page.wait_for_function("(el) => /Passed \\(\\d+\\/\\d+ checks\\)/.test(el.textContent)",
+                           arg=box.element_handle(), timeout=T_RUN)
     shot(page, "08-panel-check-passes")
 
     # hint
