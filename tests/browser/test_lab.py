@@ -1,7 +1,7 @@
 """The learner's JupyterLab in chromium: lessons run clean, diagrams render, the scenario panel works.
 
 Screenshots of every step land in artifacts/browser/; the two used by the README
-are refreshed in docs/images/ (``KAI_LABS_UPDATE_DOC_IMAGES=0`` leaves them alone).
+are refreshed in docs/images/ only with ``KAI_LABS_UPDATE_DOC_IMAGES=1`` (a test run never rewrites committed files).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ MAX_DOC_IMAGE = 300_000  # bytes
 
 def doc_image(page: Any, name: str, locator: Any = None) -> Path | None:
     """A README screenshot under docs/images/ (PNG, kept under 300 KB)."""
-    if os.environ.get("KAI_LABS_UPDATE_DOC_IMAGES", "1") == "0":
+    if os.environ.get("KAI_LABS_UPDATE_DOC_IMAGES", "0") != "1":
         return None
     DOC_IMAGES.mkdir(parents=True, exist_ok=True)
     path = DOC_IMAGES / name
