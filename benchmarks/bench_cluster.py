@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -77,6 +78,7 @@ def settled(c: cl.Cluster, ns: str, n: int) -> bool:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` ends us: still stop our clusters
     root = Path(tempfile.mkdtemp(prefix="kai-labs-bench-"))
     os.environ["KAI_LABS_HOME"] = str(root)
     try:

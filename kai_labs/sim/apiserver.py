@@ -23,6 +23,7 @@ from aiohttp import web
 from . import discovery, errors, printers
 from .resources import ResourceType, by_plural, groups
 from .store import Event, TooOld
+from .store import _dumps as dumps
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -63,11 +64,8 @@ _YamlLoader.add_constructor("tag:yaml.org,2002:map", _yaml_mapping)  # type: ign
 
 def _json(body: Any, status: int = 200, content_type: str = "application/json",
           headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status,
-                        content_type=content_type.split(";")[0], headers=headers,
-                        charset=None) if ";" not in content_type else web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(), status=status,
-        headers={"Content-Type": content_type, **(headers or {})})
+    return web.Response(body=dumps(body).encode(), status=status,
+                        headers={"Content-Type": content_type, **(headers or {})})
 
 
 def _status_response(err: errors.ApiError) -> web.Response:
@@ -645,7 +643,7 @@ class ApiServer:
                     if not first[0]:
                         o["columnDefinitions"] = []
                     first[0] = False
-                await resp.write(json.dumps({"type": etype, "object": o}, separators=(",", ":")).encode() + b"\n")
+                await resp.write(dumps({"type": etype, "object": o}).encode() + b"\n")
 
             for o in initial:
                 seen.add((o["metadata"].get("namespace", ""), o["metadata"]["name"]))

@@ -55,6 +55,8 @@ class Runtime:
         self.controllers = Controllers(self.api, self.rec, lambda: set(self.nodes))
         self._drain_scheduled = False
         self.controllers.on_work = self._schedule_drain
+        self.controllers.on_later = self._schedule_deferred
+        self._deferred_at: float | None = None
         self.store.subscribe(self._on_event)
         self.store.on_dirty = self._schedule_flush
         self.started = time.time()
@@ -107,6 +109,20 @@ class Runtime:
             asyncio.get_running_loop().call_later(0.003, self._drain)
         except RuntimeError:  # no loop yet (bootstrap): drained at start
             self._drain_scheduled = False
+
+    def _schedule_deferred(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
+        if self._deferred_at is not None and self._deferred_at <= due:
+            return
+        self._deferred_at = due
+
+        def fire() -> None:
+            self._deferred_at = None
+            self.controllers.release_deferred()
+            self._schedule_drain()
+
+        loop.call_at(due, fire)
 
     def _drain(self) -> None:
         self._drain_scheduled = False

@@ -25,9 +25,42 @@ from typing import Any
 Obj = dict[str, Any]
 
 
+try:  # orjson is several times faster; the stdlib is the fallback
+    import orjson
+
+    def _dumps(obj: Any) -> str:
+        try:
+            return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+        except (TypeError, OverflowError):
+            # lone surrogates ("\ud800": Go's decoder turns each into U+FFFD, so do we) or integers
+            # beyond 64 bits (orjson's limit): the stdlib encoder takes what is left
+            return json.dumps(_scrub(obj), separators=(",", ":"), ensure_ascii=False)
+
+    def _loads(data: str | bytes) -> Any:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return json.loads(data)
+except ImportError:  # pragma: no cover - orjson is a dependency, but keep working without it
+    def _dumps(obj: Any) -> str:
+        return json.dumps(obj, separators=(",", ":"))
+
+    _loads = json.loads
+
+
+def _scrub(v: Any) -> Any:
+    if isinstance(v, str):
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in v)
+    if isinstance(v, dict):
+        return {_scrub(k): _scrub(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_scrub(x) for x in v]
+    return v
+
+
 def clone(obj: Obj) -> Obj:
     """A deep copy of a JSON-shaped object (several times faster than copy.deepcopy)."""
-    out: Obj = json.loads(json.dumps(obj))
+    out: Obj = _loads(_dumps(obj))
     return out
 
 log = logging.getLogger("kai_labs.store")
@@ -53,7 +86,7 @@ class _Past:
     data: str
 
     def event(self) -> Event:
-        return Event(self.rv, self.type, self.key, json.loads(self.data))
+        return Event(self.rv, self.type, self.key, _loads(self.data))
 
 
 class TooOld(Exception):
@@ -75,7 +108,7 @@ class Store:
         self._objects: dict[str, dict[str, dict[str, Obj]]] = {}
         self.rv = 0
         for key, ns, name, rv, data in self.db.execute("SELECT key, ns, name, rv, data FROM objects"):
-            self._objects.setdefault(key, {}).setdefault(ns, {})[name] = json.loads(data)
+            self._objects.setdefault(key, {}).setdefault(ns, {})[name] = _loads(data)
             self.rv = max(self.rv, rv)
         row = self.db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
         if row:
@@ -115,6 +148,9 @@ class Store:
     def list(self, key: str, ns: str | None = None) -> list[Obj]:
         return [clone(o) for o in self.iter(key, ns)]
 
+    def count_ns(self, key: str, ns: str) -> int:
+        return len(self._objects.get(key, {}).get(ns, {}))
+
     def count(self, key: str) -> int:
         return sum(len(v) for v in self._objects.get(key, {}).values())
 
@@ -137,16 +173,16 @@ class Store:
         ns, name = md.get("namespace", ""), md["name"]
         rv = self._next_rv()
         md["resourceVersion"] = str(rv)
-        data = json.dumps(obj, separators=(",", ":"))
+        data = _dumps(obj)
         self._begin()
         self.db.execute(
             "INSERT OR REPLACE INTO objects (key, ns, name, rv, data) VALUES (?, ?, ?, ?, ?)",
             (key, ns, name, rv, data),
         )
-        stored = json.loads(data)
+        stored = _loads(data)
         self._objects.setdefault(key, {}).setdefault(ns, {})[name] = stored
         self._emit(Event(rv, event_type, key, stored), data)
-        out: Obj = json.loads(data)
+        out: Obj = _loads(data)
         return out
 
     def remove(self, key: str, ns: str, name: str) -> Obj | None:
@@ -189,7 +225,7 @@ class Store:
     def _emit(self, ev: Event, data: str | None) -> None:
         if len(self.history) == self.history.maxlen:
             self.oldest_rv = self.history[0].rv
-        self.history.append(_Past(ev.rv, ev.type, ev.key, data if data is not None else json.dumps(ev.obj)))
+        self.history.append(_Past(ev.rv, ev.type, ev.key, data if data is not None else _dumps(ev.obj)))
         for fn in list(self._listeners):
             try:
                 fn(ev)
