@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import defaults, errors, labels, patch, schema, validation
-from .ids import POD_CIDR, SERVICE_CIDR, Ids
+from .ids import SERVICE_CIDR, Ids
 from .resources import ResourceType, by_kind, by_plural, storage_key
 from .store import Obj, Store, clone
 
@@ -361,9 +361,9 @@ class Api:
                 new = patch.merge_patch(old, body)
             else:
                 raise errors.ApiError(415, "UnsupportedMediaType",
-                                      f"the body of the request was in an unknown format - accepted media types "
-                                      f"include: application/json-patch+json, application/merge-patch+json, "
-                                      f"application/apply-patch+yaml, application/strategic-merge-patch+json", {})
+                                      "the body of the request was in an unknown format - accepted media types "
+                                      "include: application/json-patch+json, application/merge-patch+json, "
+                                      "application/apply-patch+yaml, application/strategic-merge-patch+json", {})
         except patch.PatchError as e:
             code = getattr(e, "status_code", 422)
             raise errors.ApiError(code, getattr(e, "reason", "Invalid" if code == 422 else "BadRequest"), str(e),

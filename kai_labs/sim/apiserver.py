@@ -236,8 +236,7 @@ class ApiServer:
         try:
             return json.loads(text)
         except (ValueError, RecursionError) as e:  # ValueError: also integers beyond Python's 4300 digits
-            raise errors.bad_request(f"Object 'Kind' is missing in '{text[:80]}'" if False else
-                                     f"couldn't get version/kind; json parse error: {e}") from None
+            raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
 
     # -- routing ---------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -687,11 +686,10 @@ class ApiServer:
                 await send("DELETED", ev.obj)
             return
         if matches(ev.obj):
-            etype = "ADDED" if ident not in seen and ev.type == "ADDED" else ev.type
-            if ident not in seen and ev.type == "MODIFIED":
-                etype = "ADDED" if False else "MODIFIED"
+            # A watch resumed from a resourceVersion has not seen the object before, yet it existed:
+            # a change stays MODIFIED (only an object leaving the selection becomes DELETED).
             seen.add(ident)
-            await send(etype, ev.obj)
+            await send(ev.type, ev.obj)
         elif ident in seen:
             seen.discard(ident)
             await send("DELETED", ev.obj)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors, images
-from .api import Api, rt_of
+from .api import Api
 from .controllers import Recorder
 from .network import Network, PodNetView, PodSockets
 from .store import Event, Obj, clone
@@ -792,6 +792,3 @@ class Kubelet:
                 await w.task
         self.workers.clear()
 
-
-def _unused(_: Any = rt_of) -> None:
-    return None

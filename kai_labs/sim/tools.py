@@ -1468,7 +1468,7 @@ def _curl_deadline(st: CurlState) -> tuple[float, bool]:
 
 
 async def _curl_request(st: CurlState, url: str) -> tuple[int, HttpResponse | None]:
-    ctx, o = st.ctx, st.o
+    ctx = st.ctx
     scheme, host, port, path = _curl_url(url)
     st.url = f"{scheme}://{host}{'' if port == (443 if scheme == 'https' else 80) else f':{port}'}{path}"
     if scheme not in ("http", "https"):
