@@ -4,68 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kai_labs.sim import images, tools
 from kai_labs.sim.images import Container
+from tests.unit.fakenet import NS, Ans, FakeNet, Rec, World  # noqa: F401
 
-NS = "default"
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
-
-
-@dataclass
-class Rec:
-    name: str
-    type: str
-    ttl: int
-    data: str
-
-
-@dataclass
-class Ans:
-    rcode: str
-    answers: list[Rec]
-    fqdn: str
-    tried: list[str]
-
-
-@dataclass
-class World:
-    endpoints: dict[tuple[str, int], int] = field(default_factory=dict)
-    records: dict[str, list[Rec]] = field(default_factory=dict)
-    conns: dict[int, tuple[str, int]] = field(default_factory=dict)
-
-
-class FakeNet:
-    """Virtual ip:port -> real loopback port; records virtual client addresses for peer()."""
-
-    def __init__(self, world: World, pod_name: str, pod_ip: str):
-        self.world, self.pod_name, self.pod_ip = world, pod_name, pod_ip
-        self.namespace, self.node_name, self.dns_ip = NS, "kai-worker", "10.96.0.10"
-
-    def resolv_conf(self) -> str:
-        return f"search {NS}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"
-
-    def resolve(self, name: str, qtype: str = "A") -> Ans:
-        cands = [name[:-1]] if name.endswith(".") else [f"{name}.{NS}.svc.cluster.local", name]
-        for c in cands:
-            if c in self.world.records:
-                return Ans("NOERROR", [r for r in self.world.records[c] if r.type == qtype], c, cands)
-        return Ans("NXDOMAIN", [], cands[-1], cands)
-
-    async def connect(self, ip: str, port: int, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        real = self.world.endpoints.get((ip, port))
-        if real is None:
-            raise ConnectionRefusedError()
-        r, w = await asyncio.open_connection("127.0.0.1", real)
-        self.world.conns[w.get_extra_info("sockname")[1]] = (self.pod_ip, random.randint(40000, 60000))
-        return r, w
-
-    def peer(self, real_peer: tuple[str, int]) -> tuple[str, int]:
-        return self.world.conns.get(real_peer[1], real_peer)
 
 
 @dataclass
