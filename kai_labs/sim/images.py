@@ -61,18 +61,9 @@ class DnsAnswerLike(Protocol):
     tried: list[str]
 
 
-class PodNet(Protocol):
-    namespace: str
-    pod_name: str
-    pod_ip: str
-    node_name: str
-    dns_ip: str
-
-    def resolve(self, name: str, qtype: str = "A") -> DnsAnswerLike: ...
-
-    def resolv_conf(self) -> str: ...
-
-    async def connect(self, ip: str, port: int, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
+class PodNet(tools.PodNetLike, Protocol):
+    """The network as one Pod sees it: the tools' view (namespace, DNS, connect) plus ``peer``, which maps
+    a real loopback peer to the virtual client ip:port servers report."""
 
     def peer(self, real_peer: tuple[str, int]) -> tuple[str, int]: ...
 
@@ -699,12 +690,23 @@ class Command(Program):
 
     term_code = 137  # PID 1 shells ignore SIGTERM: the kubelet ends them with SIGKILL
 
+    # With ``stdin: true`` (``kubectl run -i ... -- curl ...``) kubectl attaches once the Pod runs; a real
+    # container is still starting its process then, an emulated one would already be done and its output
+    # lost to the attach. So it waits for the first attach (for at most this long) before running.
+    ATTACH_GRACE = 2.0
+
     def __init__(self, c: "Container", argv: list[str]):
         super().__init__(c)
         self.argv = argv
         self.ports = []
+        self.attached = asyncio.Event()
 
     async def main(self) -> int | None:
+        if self.c.spec.get("stdin"):
+            try:
+                await asyncio.wait_for(self.attached.wait(), self.ATTACH_GRACE)
+            except asyncio.TimeoutError:
+                pass
         return await tools.run(self.argv, self.c.net, self.c.out, self.c.err, image=self.c.image,
                                env=self.c.env, fs=self.c.fs)
 

@@ -311,6 +311,8 @@ async def _attach(rt: Runtime, pod: dict[str, Any], container: str, app: images.
         # the container logged before: it reads pods/log first)
         buf = rt.kubelet.logs(pod["metadata"]["namespace"], pod["metadata"]["name"], container)
         idx = len(buf.lines) if buf is not None else 0
+        if isinstance(prog, images.Command):
+            prog.attached.set()  # a `run -i` one-shot command starts now that someone listens
         while True:
             lines = list(buf.lines) if buf is not None else []
             for _, line in lines[idx:]:
