@@ -171,9 +171,13 @@ class Snapshot:
             sel = (s.get("spec") or {}).get("selector")
             if not sel:
                 continue
-            want_refs = {name(p) for p in self.live_pods() if selects(sel, labels(p)) and pod_ip(p)}
-            have = {((e.get("targetRef") or {}).get("name")) for sl in self.slices_for(name(s))
-                    for e in sl.get("endpoints") or []}
+            # The controller publishes readiness too (ready = Pod Ready or publishNotReadyAddresses), and it
+            # may lag the Pod's status: compare names *and* ready, or a grade can read a stale ready=false.
+            publish = bool((s.get("spec") or {}).get("publishNotReadyAddresses"))
+            want_refs = {(name(p), publish or pod_ready(p)) for p in self.live_pods()
+                         if selects(sel, labels(p)) and pod_ip(p)}
+            have = {((e.get("targetRef") or {}).get("name"), bool((e.get("conditions") or {}).get("ready", True)))
+                    for sl in self.slices_for(name(s)) for e in sl.get("endpoints") or []}
             if want_refs != have:
                 return False, f"EndpointSlices of Service {name(s)} are catching up"
         return True, "settled"
