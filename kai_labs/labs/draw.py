@@ -10,6 +10,7 @@ that pip installs (no system Graphviz needed) and falls back to a system
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 import shutil
@@ -94,7 +95,9 @@ class Diagram(graphviz.Digraph):
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, str]:
         try:
-            return {"image/svg+xml": self.svg(), "text/plain": self.alt_text}
+            svg = self.svg()
+            return {"text/html": diagram_html(self, svg=svg, caption=False), "image/svg+xml": svg,
+                    "text/plain": self.alt_text}
         except DiagramError as e:
             return {"text/plain": f"{self.alt_text}\n(diagram not rendered: {e})"}
 
@@ -108,6 +111,33 @@ class Diagram(graphviz.Digraph):
         else:
             raise DiagramError(f"unsupported diagram format {p.suffix or '(none)'}: use .svg or .dot")
         return p
+
+
+def diagram_html(diagram: Diagram, svg: str | None = None, caption: bool = True) -> str:
+    """The diagram as an ``<img>`` with real alt text, scaled down to fit the output's width.
+
+    JupyterLab draws image/svg+xml as an ``<img>`` that no CSS confines and without ``alt``, so a wide
+    diagram's right end (where the broken link usually is) is cut off on a laptop. Its HTML renderer
+    confines ``<img>`` (max-width: 100%), keeps a data: ``src`` through the sanitizer of untrusted notebooks,
+    and ranks text/html above image/svg+xml. Click (or Enter) toggles full size. Falls back to the text
+    when no renderer is available.
+    """
+    alt = _esc(diagram.alt_text or "diagram of the path")
+    try:
+        svg = diagram.svg() if svg is None else svg
+    except DiagramError as e:
+        return f"<pre>{alt}</pre><p><i>(diagram not rendered: {_esc(e)})</i></p>"
+    src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    toggle = ("this.style.maxWidth = this.style.maxWidth === 'none' ? '100%' : 'none'; "
+              "this.setAttribute('aria-pressed', this.style.maxWidth === 'none')")
+    text = ('<figcaption style="color:var(--jp-ui-font-color2, #57606a);font-size:90%">Scaled to fit. Click the '
+            "diagram (or focus it and press Enter) to see it at full size, then scroll sideways.</figcaption>"
+            if caption else "")
+    return (f'<figure class="kai-diagram" style="margin:0.5em 0;overflow-x:auto">'
+            f'<img src="{src}" alt="{alt}" title="{alt}" role="button" tabindex="0" aria-pressed="false" '
+            f'style="max-width:100%;height:auto;background:white;border-radius:4px;cursor:zoom-in" '
+            f'onclick="{toggle}" onkeydown="if (event.key === \'Enter\' || event.key === \' \') {{ {toggle}; '
+            f'event.preventDefault(); }}">{text}</figure>')
 
 
 def _esc(s: Any) -> str:
@@ -141,7 +171,7 @@ def alt_text(trace: Trace) -> str:
     return " ".join(parts)
 
 
-def _wrap(text: str, width: int = 42) -> str:
+def _wrap(text: str, width: int = 42, max_lines: int = 4) -> str:
     words, lines, cur = text.split(), [], ""
     for w in words:
         if cur and len(cur) + 1 + len(w) > width:
@@ -151,26 +181,34 @@ def _wrap(text: str, width: int = 42) -> str:
             cur = f"{cur} {w}" if cur else w
     if cur:
         lines.append(cur)
-    return "\n".join(lines[:4]) + (" ..." if len(lines) > 4 else "")
+    return "\n".join(lines[:max_lines]) + (" ..." if len(lines) > max_lines else "")
 
 
 def draw(trace: Trace, max_pods: int = MAX_PODS, legend: bool = True) -> Diagram:
     """Draw ``trace``; the first broken link is red with its reason."""
     g = Diagram(name=_nid("service", f"{trace.namespace}_{trace.service}"))
     g.alt_text = alt_text(trace)
-    g.attr(rankdir="LR", fontname=FONT, fontsize="11", nodesep="0.3", ranksep="0.7",
-           label=_esc(f"Service {trace.service} in {trace.namespace}"), labelloc="t", tooltip=g.alt_text)
-    g.attr("node", fontname=FONT, fontsize="10", shape="box", style="rounded")
-    g.attr("edge", fontname=FONT, fontsize="9")
     d = trace.diagnosis
     broken = d.hop if d else None
-    reason = _wrap(f"{d.hop}: {d.explanation}") if d else ""
+    # The reason goes under the title, not on the red edge: a long edge label widened every broken
+    # diagram by about 300 px, and the edge itself only needs to say which hop.
+    title = f"<B>{_esc(f'Service {trace.service} in {trace.namespace}')}</B>"
+    if d:
+        lines = _wrap(f"first broken link, {d.hop}: {d.explanation}", width=110, max_lines=3).split("\n")
+        title += "".join(f"<BR/><FONT COLOR='{RED}'>{_esc(ln)}</FONT>" for ln in lines)
+    else:
+        title += "<BR/>every hop is ok"
+    # compact (small ranksep, two-line endpoints, the reason in the title) because a laptop shows it scaled down
+    g.attr(rankdir="LR", fontname=FONT, fontsize="11", nodesep="0.25", ranksep="0.2",
+           label=f"<{title}>", labelloc="t", tooltip=g.alt_text)
+    g.attr("node", fontname=FONT, fontsize="10", shape="box", style="rounded")
+    g.attr("edge", fontname=FONT, fontsize="9")
 
     told = []
 
     def edge(a: str, b: str, hops: tuple[str, ...], label: str = "", **kw: str) -> None:
         if broken in hops:
-            why = "" if told else "BROKEN: " + reason
+            why = "" if told else "BROKEN" if label == broken else f"BROKEN: {broken}"
             told.append(a)
             g.edge(a, b, label="\n".join(x for x in (label, why) if x), color=RED, fontcolor=RED,
                    penwidth="2.5", style="bold")
@@ -211,19 +249,20 @@ def draw(trace: Trace, max_pods: int = MAX_PODS, legend: bool = True) -> Diagram
         sid = f"slice_{i}"
         slice_ids.append(sid)
         sports = ", ".join(f"{p['name'] or '-'}:{p['port']}" for p in sl.ports) or "&lt;unset&gt;"
-        rows = [f"<TR><TD COLSPAN='2'><B>EndpointSlice {_esc(sl.name)}</B></TD></TR>",
-                f"<TR><TD COLSPAN='2'>ports {sports if sports == '&lt;unset&gt;' else _esc(sports)}</TD></TR>"]
+        rows = [f"<TR><TD><B>EndpointSlice {_esc(sl.name)}</B></TD></TR>",
+                f"<TR><TD>ports {sports if sports == '&lt;unset&gt;' else _esc(sports)}</TD></TR>"]
         if big:
             r = sum(e.ready for e in sl.endpoints)
-            rows.append(f"<TR><TD COLSPAN='2'>{len(sl.endpoints)} endpoints, {r} ready</TD></TR>")
+            rows.append(f"<TR><TD>{len(sl.endpoints)} endpoints, {r} ready</TD></TR>")
         else:
             if not sl.endpoints:
-                rows.append("<TR><TD COLSPAN='2'>no endpoints</TD></TR>")
+                rows.append("<TR><TD>no endpoints</TD></TR>")
             for e in sl.endpoints:
-                cond = ", ".join(f"{k}: {'yes' if v else 'NO' if k != 'terminating' else 'no'}" for k, v in
-                                (("ready", e.ready), ("serving", e.serving), ("terminating", e.terminating)))
-                rows.append(f"<TR><TD ALIGN='LEFT'>{_esc(e.address)} {_esc(e.pod or '')}</TD>"
-                            f"<TD ALIGN='LEFT'>{cond}</TD></TR>")
+                # two lines per endpoint keep the node narrow: who it is, then its conditions
+                cond = " · ".join(f"{k} {'yes' if v else 'NO' if k != 'terminating' else 'no'}" for k, v in
+                                  (("ready", e.ready), ("serving", e.serving), ("terminating", e.terminating)))
+                rows.append(f"<TR><TD ALIGN='LEFT'>{_esc(e.address)} {_esc(e.pod or '')}<BR ALIGN='LEFT'/>"
+                            f"<FONT POINT-SIZE='9'>{cond}</FONT><BR ALIGN='LEFT'/></TD></TR>")
         g.node(sid, "<<TABLE BORDER='0' CELLBORDER='0' CELLSPACING='1'>" + "".join(rows) + "</TABLE>>",
                shape="box", style="rounded")
         edge("svc", sid, ("selector", "pods", "endpointslice"), label="selector" if i == 0 else "")
@@ -288,15 +327,16 @@ def _pod_label(p: Any) -> str:
     ports = ", ".join(f"{x.get('name') or '-'}:{x.get('containerPort')}" for x in p.ports) or "none"
     ready = "Ready: yes" if p.ready else "Ready: NO"
     owner = f"Deployment {p.owner}" if p.owner else "bare Pod"
-    return f"Pod {p.name}\n{owner}\n{_lbl(p.labels)}\nIP {p.ip or '-'}\ncontainerPorts {ports}\n{p.phase}, {ready}"
+    labels = "\n".join(f"{k}={v}" for k, v in sorted(p.labels.items())) or "no labels"
+    return f"Pod {p.name}\n{owner}\n{labels}\nIP {p.ip or '-'}\ncontainerPorts {ports}\n{p.phase}, {ready}"
 
 
 def _legend(g: graphviz.Digraph) -> None:
     """One compact table node (a row of separate nodes made lesson diagrams 1,500 px wide)."""
-    rows = [("solid arrow: traffic path, ok", "black"),
-            ("red bold arrow: first broken link", RED),
-            ("grey dashed: Pod the selector misses", DIM),
-            ("Ready: NO, dashed edge: endpoint not ready", "black")]
+    rows = [("solid: traffic path, ok", "black"),
+            ("red bold: first broken link", RED),
+            ("grey dashed: not selected", DIM),
+            ("dashed, Ready NO: not ready", "black")]
     cells = "".join(f'<TR><TD ALIGN="LEFT"><FONT COLOR="{c}">{t}</FONT></TD></TR>' for t, c in rows)
     g.node("legend", f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1"><TR><TD ALIGN="LEFT"><B>legend</B>'
                      f"</TD></TR>{cells}</TABLE>>",

@@ -23,7 +23,6 @@ about check internals or the reference solution.
 
 from __future__ import annotations
 
-import base64
 import html
 import time
 from collections.abc import Callable
@@ -81,29 +80,6 @@ def err(text_html: str) -> str:
 def waiting(text: str) -> str:
     return _status("", f"{html.escape(text)} <span style='color:{MUTED_COLOR}'>(please wait)</span>", MUTED_COLOR,
                    busy=True)
-
-
-def diagram_html(diagram: Any) -> str:
-    """The diagram as an ``<img>`` with alt text that fits the output's width.
-
-    (JupyterLab shows ``image/svg+xml`` as an ``<img>`` without ``alt`` at its natural
-    size: a wide diagram's right end, where the broken link usually is, is cut off
-    at a laptop's width.) Falls back to the text if no renderer is available."""
-    alt = html.escape(getattr(diagram, "alt_text", "") or "diagram of the path", quote=True)
-    try:
-        svg = diagram.svg()
-    except Exception as e:  # noqa: BLE001 - no renderer: say so, show the text
-        return f"<pre>{alt}</pre><p><i>(diagram not rendered: {html.escape(str(e))})</i></p>"
-    src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-    toggle = ("this.style.maxWidth = this.style.maxWidth === 'none' ? '100%' : 'none'; "
-              "this.setAttribute('aria-pressed', this.style.maxWidth === 'none')")
-    return (f'<figure class="kai-diagram" style="margin:0.5em 0;overflow-x:auto">'
-            f'<img src="{src}" alt="{alt}" title="{alt}" role="button" tabindex="0" aria-pressed="false" '
-            f'style="max-width:100%;height:auto;background:white;border-radius:4px;cursor:zoom-in" '
-            f'onclick="{toggle}" onkeydown="if (event.key === \'Enter\' || event.key === \' \') {{ {toggle}; '
-            f'event.preventDefault(); }}">'
-            f'<figcaption style="color:{MUTED_COLOR};font-size:90%">Scaled to fit. Click the diagram (or focus it '
-            f'and press Enter) to see it at full size, then scroll sideways.</figcaption></figure>')
 
 
 def panel(cluster: Any = None, name: str | None = None) -> Any:
@@ -193,7 +169,7 @@ def panel(cluster: Any = None, name: str | None = None) -> Any:
         def run() -> str:
             from IPython.display import HTML, display
 
-            from .draw import draw
+            from .draw import diagram_html, draw
 
             t = current().inspect(the_cluster())
             out.clear_output()
