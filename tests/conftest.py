@@ -14,6 +14,16 @@ import pytest
 
 VENV_BIN = str(Path(sys.executable).parent)
 os.environ["PATH"] = VENV_BIN + os.pathsep + os.environ.get("PATH", "")
+# kubectl caches discovery per server host:port under ~/.kube/cache; every test cluster has its own port,
+# so a test run used to leave a few hundred MB there. Keep the run's cache private (removed at exit).
+if "KUBECACHEDIR" not in os.environ:
+    os.environ["KUBECACHEDIR"] = tempfile.mkdtemp(prefix="kai-labs-kubecache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    cache = os.environ.get("KUBECACHEDIR", "")
+    if Path(cache).name.startswith("kai-labs-kubecache-"):
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

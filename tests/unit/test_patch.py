@@ -340,3 +340,16 @@ def test_strategic_on_plain_maps_equals_merge_patch(labels: dict, patch: dict) -
     doc = {"metadata": {"labels": labels}}
     assert strategic_merge("Pod", doc, {"metadata": {"labels": patch}}) == merge_patch(
         doc, {"metadata": {"labels": patch}})
+
+
+def test_replace_directive_on_a_map_the_original_lacks_is_dropped_as_in_go_removeDirectives() -> None:
+    """apimachinery strategicpatch/patch.go mergeMap: a patch value for a key the original lacks goes through
+    removeDirectives, which drops any map carrying $patch. So `{"labels": {"$patch": "replace", ...}}` on an
+    object without labels changes nothing (the server answers 200, kubectl says "patched (no change)")."""
+    cm = {"metadata": {"name": "x"}, "data": {"a": "b"}}
+    out = strategic_merge("ConfigMap", copy.deepcopy(cm), {"metadata": {"labels": {"$patch": "replace", "k": "v"}}})
+    assert out == cm
+    # with labels present the directive applies: the map is replaced, not merged
+    cm["metadata"]["labels"] = {"old": "1"}
+    out = strategic_merge("ConfigMap", copy.deepcopy(cm), {"metadata": {"labels": {"$patch": "replace", "k": "v"}}})
+    assert out["metadata"]["labels"] == {"k": "v"}
