@@ -48,6 +48,7 @@ browser-tests: $(STAMP) ## JupyterLab in a real browser (chromium + Playwright)
 bench: $(STAMP) ## print the embedded cluster's speed, memory and reliability figures
 	$(BIN)/python benchmarks/bench_cluster.py
 	$(BIN)/python benchmarks/bench_reliability.py
+	$(BIN)/python benchmarks/bench_grading.py
 
 cluster-up: $(STAMP) ## start the embedded cluster in the background
 	$(BIN)/kai-labs cluster up

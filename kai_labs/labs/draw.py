@@ -185,7 +185,7 @@ def _wrap(text: str, width: int = 42, max_lines: int = 4) -> str:
 
 
 def draw(trace: Trace, max_pods: int = MAX_PODS, legend: bool = True) -> Diagram:
-    """Draw ``trace``; the first broken link is red with its reason."""
+    """Draw ``trace``: the first broken link is red, and its reason is spelled out under the title."""
     g = Diagram(name=_nid("service", f"{trace.namespace}_{trace.service}"))
     g.alt_text = alt_text(trace)
     d = trace.diagnosis

@@ -61,6 +61,19 @@ def test_broken_inspected_failing_solved_passing(cluster: Any, name: str) -> Non
     assert s.inspect(cluster).diagnosis is None
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_a_fix_graded_at_once_passes(cluster: Any, name: str) -> None:
+    """A learner checks right after patching. The grade must wait for the cluster to catch up (rollout,
+    probes, EndpointSlice ready conditions), not read the lag as "Not yet": CI once saw solutions/03 fail
+    because a slice still said ready=false for Pods that had just turned Ready. benchmarks/bench_grading.py
+    runs this many times over."""
+    s = sc.get(name)
+    s.reset(cluster, seed=1 if s.variants else None)
+    s.solve(cluster, wait=False)
+    g = s.check(cluster)
+    assert g.passed, str(g)
+
+
 def test_grade_time_when_converged(cluster: Any) -> None:
     s = sc.get("wrong-selector")
     s.reset(cluster)
