@@ -28,19 +28,23 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKER = r"""
 import json, sys, time
 import kai_labs
+from kai_labs import cluster
 from kai_labs.labs import scenario as S
 c = kai_labs.start()
-for i in range(int(sys.argv[1])):
-    for name in S.names():
-        s = S.get(name)
-        s.reset(c) if i else s.create(c)
-        broken = s.check(c, timeout=3)
-        s.solve(c, wait=False)
-        t0 = time.monotonic()
-        fixed = s.check(c)
-        print(json.dumps({"scenario": name, "broken_passed": broken.passed, "fixed_passed": fixed.passed,
-                          "seconds": time.monotonic() - t0, "attempts": fixed.attempts,
-                          "failed": [r.name for r in fixed.results if not r.passed]}), flush=True)
+try:
+    for i in range(int(sys.argv[1])):
+        for name in S.names():
+            s = S.get(name)
+            s.reset(c) if i else s.create(c)
+            broken = s.check(c, timeout=3)
+            s.solve(c, wait=False)
+            t0 = time.monotonic()
+            fixed = s.check(c)
+            print(json.dumps({"scenario": name, "broken_passed": broken.passed, "fixed_passed": fixed.passed,
+                              "seconds": time.monotonic() - t0, "attempts": fixed.attempts,
+                              "failed": [r.name for r in fixed.results if not r.passed]}), flush=True)
+finally:
+    cluster.down("kai-labs")
 """
 
 

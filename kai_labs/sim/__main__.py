@@ -103,12 +103,32 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
         "unhandled in the event loop: %s", ctx.get("message"), exc_info=ctx.get("exception")))
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watchdog = asyncio.create_task(_exit_when_home_goes(home, stop))
     await stop.wait()
+    watchdog.cancel()
     await runner.cleanup()
     await rt.stop()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(info_file)
     return 0
+
+
+async def _exit_when_home_goes(home: Path, stop: asyncio.Event, every: float = 2.0) -> None:
+    """Stop when the cluster's home is deleted (or replaced): nothing could reach or stop us any more.
+
+    A test's temp dir removed without `cluster down`, or a learner wiping ~/.kai-labs by hand, used to
+    leave an orphan process holding a port and a deleted database.
+    """
+    ino = os.stat(home).st_ino
+    while not stop.is_set():
+        await asyncio.sleep(every)
+        try:
+            same = os.stat(home).st_ino == ino
+        except OSError:
+            same = False
+        if not same:
+            logging.getLogger("kai_labs").warning("the cluster home %s is gone: stopping", home)
+            stop.set()
 
 
 def _preload() -> None:

@@ -63,6 +63,33 @@ def test_up_is_idempotent_and_down_twice_is_calm(tmp_path: Path) -> None:
     assert st.returncode == 1 and "not running" in st.stdout
 
 
+def test_a_cluster_whose_home_is_deleted_stops_instead_of_lingering(tmp_path: Path) -> None:
+    """rm -rf of the home (a test's temp dir, a learner wiping ~/.kai-labs) must not leave an orphan process
+    holding a port and a deleted database: the process notices within a few seconds and exits."""
+    import shutil
+    import time
+
+    home = tmp_path / "gone"
+    r = kai("cluster", "up", "--name", "lc", home=home)
+    assert r.returncode == 0, r.stderr
+    pid = json.loads((home / "lc" / "server.json").read_text())["pid"]
+    shutil.rmtree(home)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        # an exited process not yet reaped still answers kill(0): count a zombie as gone
+        status = Path(f"/proc/{pid}/status")
+        if status.exists() and "\nState:\tZ" in status.read_text():
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(pid, 9)
+        pytest.fail("the cluster process outlived its deleted home by 10 s")
+
+
 def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
