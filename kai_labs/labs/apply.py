@@ -24,7 +24,7 @@ def apply_manifest(cluster: Any, scenario: Scenario, text: str, source: str = "<
         raise ScenarioError(f"{source}: invalid YAML{line}: {e.problem}") from None
     allowed = scenario.all_namespaces
     out = []
-    for node, obj in zip(docs, objs):
+    for node, obj in zip(docs, objs, strict=False):
         if obj is None:
             continue
         line = node.start_mark.line + 1 if node is not None else 1

@@ -83,7 +83,8 @@ class Grade:
                 if r.hint:
                     bits.append(f"<div><i>hint:</i> {e(r.hint)}</div>")
                 extra = "".join(bits)
-            rows.append(f"<tr><td style='white-space:nowrap;text-align:left;vertical-align:top'>{mark}</td><td><b>{e(r.name)}</b> "
+            rows.append(f"<tr><td style='white-space:nowrap;text-align:left;vertical-align:top'>{mark}</td>"
+                        f"<td><b>{e(r.name)}</b> "
                         f"<code>{e(r.hop)}</code><div>{e(r.message)}</div>{extra}</td></tr>")
         notes = "".join(f"<p><i>note:</i> {e(n)}</p>" for n in self.notes)
         return (f"<div class='kai-grade' role='status' aria-label='{e(self.verdict())}: {e(self.scenario)}'>"

@@ -153,8 +153,11 @@ class Trace:
         color = {OK: "var(--jp-success-color1, #1a7f37)", FAILED: "var(--jp-error-color1, #cf222e)",
                  SKIPPED: "var(--jp-content-font-color2, #6e7781)"}
         rows = "".join(
-            f"<tr><td style='color:{color[s.status]};white-space:nowrap;text-align:left;vertical-align:top'>{icon[s.status]}</td>"
-            f"<td style='text-align:left;vertical-align:top'><code>{e(s.hop)}</code></td><td style='text-align:left'>{e(s.explanation)}<br><code style='color:var(--jp-content-font-color2, #57606a)'>$ "
+            f"<tr><td style='color:{color[s.status]};white-space:nowrap;text-align:left;vertical-align:top'>"
+            f"{icon[s.status]}</td>"
+            f"<td style='text-align:left;vertical-align:top'><code>{e(s.hop)}</code></td>"
+            f"<td style='text-align:left'>{e(s.explanation)}<br>"
+            "<code style='color:var(--jp-content-font-color2, #57606a)'>$ "
             f"{e(s.kubectl)}</code></td></tr>" for s in self.steps)
         d = self.diagnosis
         head = (f"<b>Diagnosis:</b> broken at <code>{e(d.hop)}</code>: {e(d.explanation)}" if d
@@ -431,7 +434,8 @@ def _client_steps(cluster: Any, trace: Trace, svc: kube.Obj, selected: list[kube
                                   "endpoints (see readiness)", dns_cmd))
             elif cl.host.split(".")[0] == trace.service and cl.namespace != trace.namespace:
                 steps.append(Step("dns", "Does the client's name resolve?", FAILED,
-                                  f"from namespace {cl.namespace}, {cl.host} means {cl.host}.{cl.namespace}.svc.cluster.local, which "
+                                  f"from namespace {cl.namespace}, {cl.host} means "
+                                  f"{cl.host}.{cl.namespace}.svc.cluster.local, which "
                                   f"does not exist ({ans.rcode}); Service {trace.service} lives in "
                                   f"{trace.namespace}: use {trace.service}.{trace.namespace} or {fqdn}",
                                   dns_cmd, {"rcode": ans.rcode, "tried": ans.tried}))

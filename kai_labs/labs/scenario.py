@@ -219,7 +219,8 @@ class Scenario:
         client = None
         if eff.client is not None:
             url = self.client_url(cluster)
-            client = Client(eff.client.namespace, url or "", f"Deployment {eff.client.deployment}, env {eff.client.env}")
+            client = Client(eff.client.namespace, url or "",
+                            f"Deployment {eff.client.deployment}, env {eff.client.env}")
         return inspect(cluster, eff.service, eff.namespace, client=client)
 
     def diagram(self, cluster: Any) -> Any:

@@ -8,8 +8,8 @@ answers, and stops cleanly on SIGTERM.
 from __future__ import annotations
 
 import argparse
-import base64
 import asyncio
+import base64
 import contextlib
 import errno
 import fcntl

@@ -297,8 +297,8 @@ class Api:
         if not isinstance(md, dict):
             raise errors.bad_request("metadata must be an object")
         if md.get("name") and md["name"] != name:
-            raise errors.bad_request("the name of the object (%s) does not match the name on the URL (%s)"
-                                     % (md["name"], name))
+            raise errors.bad_request(f"the name of the object ({md['name']!s}) does not match the name on the URL "
+                                     f"({name!s})")
         rv = md.get("resourceVersion")
         if rv and str(rv) != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rt.plural, name, rt.group)
@@ -349,11 +349,13 @@ class Api:
                 new = patch.json_patch(old, body)
             elif patch_type == "application/merge-patch+json":
                 if not isinstance(body, dict):
-                    raise errors.bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
+                    raise errors.bad_request(
+                        "json: cannot unmarshal array into Go value of type map[string]interface {}")
                 new = patch.merge_patch(old, body)
             elif patch_type == "application/strategic-merge-patch+json":
                 if not isinstance(body, dict):
-                    raise errors.bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
+                    raise errors.bad_request(
+                        "json: cannot unmarshal array into Go value of type map[string]interface {}")
                 new = patch.strategic_merge(rt.kind, old, body)
             elif patch_type == "application/apply-patch+yaml":
                 if not isinstance(body, dict):

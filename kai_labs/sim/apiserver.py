@@ -421,7 +421,8 @@ class ApiServer:
                 raise errors.bad_request(f"invalid gracePeriodSeconds: {grace}") from None
             obj, gone = api.delete(rtype, nsv, name, grace=grace_i, propagation=prop, dry_run=dr,
                                    preconditions=opts.get("preconditions"))
-            return _json(obj, status=200 if gone or True else 202)
+            # always 200, whether or not the object is gone yet (a deferred deletion is not answered 202)
+            return _json(obj, status=200)
         raise errors.ApiError(405, "MethodNotAllowed",
                               "the server does not allow this method on the requested resource", {})
 
@@ -599,9 +600,7 @@ class ApiServer:
                 return False
             if lsel is not None and not lsel.matches(md.get("labels") or {}):
                 return False
-            if fsel is not None and not fsel.matches(obj):
-                return False
-            return True
+            return fsel is None or fsel.matches(obj)
 
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
         cancel = store.subscribe(lambda ev: queue.put_nowait(ev) if ev.key == key else None)

@@ -181,9 +181,8 @@ class Controllers:
             q["schedule"].update(self.unschedulable)
             for svc in self.api.store.iter("/services"):
                 q["service"].add((svc["metadata"]["namespace"], svc["metadata"]["name"]))
-        elif ev.key == "/namespaces":
-            if md.get("deletionTimestamp"):
-                q["namespace"].add(("", name))
+        elif ev.key == "/namespaces" and md.get("deletionTimestamp"):
+            q["namespace"].add(("", name))
         if ev.type == "DELETED" or md.get("deletionTimestamp"):
             q["gc"].add((ev.key, md.get("uid", "")))
             if ns:
@@ -595,11 +594,10 @@ class Controllers:
                 continue
             ok = False
             for t in tolerations:
-                if t.get("operator") == "Exists" and not t.get("key"):
-                    ok = True
-                elif t.get("key") == taint.get("key") and (
-                        t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", "")) and (
-                        not t.get("effect") or t.get("effect") == taint.get("effect")):
+                if (t.get("operator") == "Exists" and not t.get("key")) or (
+                        t.get("key") == taint.get("key") and (
+                            t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", "")) and (
+                            not t.get("effect") or t.get("effect") == taint.get("effect"))):
                     ok = True
             if not ok:
                 return False

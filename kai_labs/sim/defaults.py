@@ -325,9 +325,8 @@ def _default_service_port(sp: dict[str, Any]) -> None:
     if _empty(sp.get("protocol")):
         sp["protocol"] = "TCP"
     tp = sp.get("targetPort")
-    if tp is None or tp == "" or (_is_int(tp) and tp == 0):
-        if _is_int(sp.get("port")):
-            sp["targetPort"] = sp["port"]
+    if (tp is None or tp == "" or (_is_int(tp) and tp == 0)) and _is_int(sp.get("port")):
+        sp["targetPort"] = sp["port"]
 
 
 def _parse_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -46,8 +46,9 @@ from __future__ import annotations
 import copy
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 MANAGED_BY = "endpointslice-controller.k8s.io"
 
@@ -161,7 +162,7 @@ def _should_pod_be_in_endpoints(pod: Obj, include_terminating: bool) -> bool:
     status = _status(pod)
     if not status.get("podIP") and not status.get("podIPs"):
         return False
-    if not include_terminating and _meta(pod).get("deletionTimestamp"):
+    if not include_terminating and _meta(pod).get("deletionTimestamp"):  # noqa: SIM103 - mirrors the Go guard chain
         return False
     return True
 

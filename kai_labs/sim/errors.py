@@ -211,7 +211,9 @@ def too_large(message: str = "Request entity too large: limit is 3145728") -> Ap
 
 
 def unsupported_media_type(ct: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType", 'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf', {})
+    return ApiError(415, "UnsupportedMediaType",
+                    'the body of the request was in an unknown format - accepted media types include: '
+                    'application/json, application/yaml, application/vnd.kubernetes.protobuf', {})
 
 
 def internal(message: str) -> ApiError:

@@ -29,13 +29,15 @@ refused: the embedded cluster never runs a real shell or writes real files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as _dt
 import html
 import random
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from . import tools
@@ -252,7 +254,8 @@ async def _read_request(reader: asyncio.StreamReader, client: Callable[[], tuple
 
 def _encode_response(resp: Response, version: str, head: bool) -> bytes:
     reason = status_text(resp.status)
-    status_line = f"{version} {resp.status} {reason}" if reason else f"{version} {resp.status} status code {resp.status}"
+    status_line = (f"{version} {resp.status} {reason}" if reason
+                   else f"{version} {resp.status} status code {resp.status}")
     head_text = status_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in resp.headers) + "\r\n"
     return head_text.encode("latin-1") + (b"" if head else resp.body)
 
@@ -298,7 +301,7 @@ class Program:
 
     ports: list[int] = []
 
-    def __init__(self, c: "Container"):
+    def __init__(self, c: Container):
         self.c = c
 
     def handler_for(self, port: int) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
@@ -315,7 +318,7 @@ class Program:
 
 
 class NetExec(Program):
-    def __init__(self, c: "Container", flags: dict[str, str]):
+    def __init__(self, c: Container, flags: dict[str, str]):
         super().__init__(c)
         self.http_port = int(flags.get("http-port", "8080"))
         self.udp_port = int(flags.get("udp-port", "8081"))
@@ -373,7 +376,8 @@ class NetExec(Program):
             if not re.fullmatch(r"[+-]?\d+", code):
                 return go_response(200, f"argument 'code' must be an integer or empty, got {_go_quote(code)}\n")
             status = int(code)
-        body = f'<a href="{html.escape(location)}">{status_text(status)}</a>.\n\n' if req.method in ("GET", "HEAD") else ""
+        body = (f'<a href="{html.escape(location)}">{status_text(status)}</a>.\n\n' if req.method in ("GET", "HEAD")
+                else "")
         hdrs = [("Location", location)] + ([("Content-Type", "text/html; charset=utf-8")] if body else [])
         return go_response(status, body, hdrs)
 
@@ -382,9 +386,11 @@ class NetExec(Program):
         self.c.golog(f"GET /exit?code={code_s}&timeout={timeout_s}&wait={wait_s}")
         timeout, wait = _go_duration(timeout_s), _go_duration(wait_s)
         if timeout is None and timeout_s:
-            return go_response(200, f"argument 'timeout' must be a valid golang duration or empty, got {_go_quote(timeout_s)}\n")
+            return go_response(200, "argument 'timeout' must be a valid golang duration or empty, "
+                                    f"got {_go_quote(timeout_s)}\n")
         if wait is None and wait_s:
-            return go_response(200, f"argument 'wait' must be a valid golang duration or empty, got {_go_quote(wait_s)}\n")
+            return go_response(200, "argument 'wait' must be a valid golang duration or empty, "
+                                    f"got {_go_quote(wait_s)}\n")
         if code_s and not re.fullmatch(r"[+-]?\d+", code_s):
             return go_response(200, f"argument 'code' must be an integer [0-127] or empty, got {_go_quote(code_s)}\n")
         code = int(code_s or 0)
@@ -426,7 +432,8 @@ class NetExec(Program):
         tries = 1
         if tries_s:
             if not re.fullmatch(r"[+-]?\d+", tries_s):
-                return _go_error(400, f'tries parameter is invalid. strconv.Atoi: parsing {_go_quote(tries_s)}: invalid syntax')
+                return _go_error(400, "tries parameter is invalid. "
+                                      f"strconv.Atoi: parsing {_go_quote(tries_s)}: invalid syntax")
             tries = int(tries_s)
         if not request:
             return _go_error(400, "request parameter not specified. <nil>")
@@ -466,7 +473,8 @@ class NetExec(Program):
         try:
             reader, writer = await self.c.net.connect(ip, port, 5.0)
         except (asyncio.TimeoutError, TimeoutError):
-            return "", f'Get "{url}": dial tcp {ip}:{port}: i/o timeout (Client.Timeout exceeded while awaiting headers)'
+            return "", (f'Get "{url}": dial tcp {ip}:{port}: i/o timeout '
+                        '(Client.Timeout exceeded while awaiting headers)')
         except (ConnectionRefusedError, OSError):
             return "", f'Get "{url}": dial tcp {ip}:{port}: connect: connection refused'
         req = (f"GET /{request} HTTP/1.1\r\nHost: {ip}:{port}\r\nUser-Agent: Go-http-client/1.1\r\n"
@@ -518,7 +526,7 @@ def _go_dur_str(secs: float) -> str:
 
 
 class ServeHostname(Program):
-    def __init__(self, c: "Container", flags: dict[str, str]):
+    def __init__(self, c: Container, flags: dict[str, str]):
         super().__init__(c)
         self.port = int(flags.get("port", "9376"))
         self.http = flags.get("http", "true") != "false"
@@ -549,7 +557,7 @@ class ServeHostname(Program):
 
 
 class Pause(Program):
-    def __init__(self, c: "Container", agnhost: bool):
+    def __init__(self, c: Container, agnhost: bool):
         super().__init__(c)
         self.agnhost = agnhost
         self.term_code = 2 if agnhost else 0
@@ -562,7 +570,7 @@ class Pause(Program):
 class HttpEcho(Program):
     term_code = 143
 
-    def __init__(self, c: "Container", listen: str, text: str):
+    def __init__(self, c: Container, listen: str, text: str):
         super().__init__(c)
         self.listen, self.text = listen, text
         port = listen.rsplit(":", 1)[-1]
@@ -636,7 +644,7 @@ class Nginx(Program):
     ports = [80]
     term_code = 0
 
-    def __init__(self, c: "Container", notices: bool):
+    def __init__(self, c: Container, notices: bool):
         super().__init__(c)
         self.notices = notices
         self.requests = 0
@@ -695,7 +703,7 @@ class Command(Program):
     # lost to the attach. So it waits for the first attach (for at most this long) before running.
     ATTACH_GRACE = 2.0
 
-    def __init__(self, c: "Container", argv: list[str]):
+    def __init__(self, c: Container, argv: list[str]):
         super().__init__(c)
         self.argv = argv
         self.ports = []
@@ -703,10 +711,8 @@ class Command(Program):
 
     async def main(self) -> int | None:
         if self.c.spec.get("stdin"):
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.attached.wait(), self.ATTACH_GRACE)
-            except asyncio.TimeoutError:
-                pass
         return await tools.run(self.argv, self.c.net, self.c.out, self.c.err, image=self.c.image,
                                env=self.c.env, fs=self.c.fs)
 
@@ -718,7 +724,7 @@ class AttachedShell(Program):
 
     term_code = 137  # PID 1 shells ignore SIGTERM: the kubelet ends them with SIGKILL
 
-    def __init__(self, c: "Container", argv: list[str]):
+    def __init__(self, c: Container, argv: list[str]):
         from . import ttyshell
 
         super().__init__(c)
@@ -764,7 +770,7 @@ class AttachedShell(Program):
 class Exited(Program):
     """A process that printed something and ended (usage errors, unknown subcommands)."""
 
-    def __init__(self, c: "Container", code: int, text: str = ""):
+    def __init__(self, c: Container, code: int, text: str = ""):
         super().__init__(c)
         self.code, self.text = code, text
         self.ports = []
@@ -805,7 +811,7 @@ _NETEXEC_FLAGS = {"http-port", "udp-port", "sctp-port", "tls-cert-file", "tls-pr
 _SERVE_HOSTNAME_FLAGS = {"port", "http", "tcp", "udp", "close"}
 
 
-def _agnhost(c: "Container", args: list[str]) -> Program:
+def _agnhost(c: Container, args: list[str]) -> Program:
     if not args:
         return Exited(c, 0, "")
     sub, rest = args[0], args[1:]
@@ -827,7 +833,7 @@ def _agnhost(c: "Container", args: list[str]) -> Program:
                         f"kai-labs emulates the agnhost subcommands netexec, serve-hostname and pause.\n")
 
 
-def _http_echo(c: "Container", args: list[str]) -> Program:
+def _http_echo(c: Container, args: list[str]) -> Program:
     flags, rest, err = parse_long_flags(args, {"version"})
     if err:
         return Exited(c, 2, err + "\n")
@@ -844,7 +850,7 @@ def _http_echo(c: "Container", args: list[str]) -> Program:
     return HttpEcho(c, flags.get("listen", ":5678"), text)
 
 
-def make_program(c: "Container", argv: list[str]) -> Program:
+def make_program(c: Container, argv: list[str]) -> Program:
     if not argv:
         return Exited(c, 128, "")
     exe = argv[0].rsplit("/", 1)[-1]
@@ -976,10 +982,8 @@ class Container:
         task, self._task = self._task, None
         if task and not task.done():
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            except (asyncio.CancelledError, Exception):
-                pass
         await self.exit(self.program.term_code)
 
     # kubectl exec ------------------------------------------------------------

@@ -699,8 +699,11 @@ class Kubelet:
             self.workers.pop(key, None)
             w = None
         if w is None:
-            if ev.obj.get("status", {}).get("phase") in ("Succeeded", "Failed") or ev.obj.get("status", {}).get(
-                    "containerStatuses") and ev.type != "ADDED" and key not in self.workers:
+            # kept nested (noqa: SIM102): the outer test finds a Pod from before a restart, the inner one
+            # whether there is nothing left to run for it
+            if ev.obj.get("status", {}).get("phase") in ("Succeeded", "Failed") or (  # noqa: SIM102
+                    ev.obj.get("status", {}).get("containerStatuses") and ev.type != "ADDED"
+                    and key not in self.workers):
                 # a Pod we ran before a restart: nothing to resume but its status
                 if not md.get("deletionTimestamp") and ev.obj.get("status", {}).get("phase") in (
                         "Succeeded", "Failed"):

@@ -292,7 +292,7 @@ class _Parser:
                     reqs.append(self.parse_requirement())
                 except SelectorError as e:
                     raise SelectorError(f"unable to parse requirement: {e}") from None
-                t, l = self.consume(True)
+                t, l1 = self.consume(True)
                 if t == _EOS:
                     return reqs
                 if t == _COMMA:
@@ -300,7 +300,7 @@ class _Parser:
                     if t2 not in (_ID, _NOT):
                         raise SelectorError(f"found '{l2}', expected: identifier after ','")
                 else:
-                    raise SelectorError(f"found '{l}', expected: ',' or 'end of string'")
+                    raise SelectorError(f"found '{l1}', expected: ',' or 'end of string'")
             elif tok == _EOS:
                 return reqs
             else:

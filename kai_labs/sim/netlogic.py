@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 CLUSTER_DOMAIN = "cluster.local"
 DNS_TTL = 30  # kubeadm Corefile: "kubernetes cluster.local ... { ttl 30 }"
@@ -327,10 +328,7 @@ def _service_answer(snap: Snapshot, req: _Request, qname: str, qtype: str,
         return "NXDOMAIN", []  # R39: unknown Service in an existing namespace
     if _svc_type(svc) == "ExternalName":
         return _external_name_answer(snap, svc, req, qname, qtype, depth)
-    if _is_headless(svc) or req.endpoint:
-        hits = _endpoint_hits(snap, svc, req)
-    else:
-        hits = _cluster_ip_hits(svc, req)
+    hits = _endpoint_hits(snap, svc, req) if _is_headless(svc) or req.endpoint else _cluster_ip_hits(svc, req)
     if not hits:
         return "NXDOMAIN", []  # R35/R37/R39
     return "NOERROR", _render(hits, qname, qtype)

@@ -679,13 +679,17 @@ def _normalize_element_order(patch_items: list[Any], server_only: list[Any], pat
     i = j = 0
     while i < len(left) or j < len(right):
         if i >= len(left):
-            out.append(right[j]); j += 1
+            out.append(right[j])
+            j += 1
         elif j >= len(right):
-            out.append(left[i]); i += 1
+            out.append(left[i])
+            i += 1
         else:
             li, ri = _index(server_order, left[i], merge_key), _index(server_order, right[j], merge_key)
             if li >= 0 and ri >= 0 and li < ri:
-                out.append(left[i]); i += 1
+                out.append(left[i])
+                i += 1
             else:
-                out.append(right[j]); j += 1
+                out.append(right[j])
+                j += 1
     return out

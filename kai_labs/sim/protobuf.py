@@ -46,7 +46,8 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 __all__ = ["ProtobufError", "decode", "supported_kinds", "MAGIC", "MEDIA_TYPE"]
 

@@ -10,6 +10,7 @@ current Services, EndpointSlices and Pods for every in-cluster connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import platform
@@ -62,10 +63,8 @@ class Runtime:
         self.started = time.time()
 
     def _schedule_flush(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # no loop (bootstrap): start() flushes
             asyncio.get_running_loop().call_soon(self.store.flush)
-        except RuntimeError:  # no loop (bootstrap): start() flushes
-            pass
 
     # -- wiring -----------------------------------------------------------------
     def _on_event(self, ev: Event) -> None:

@@ -38,9 +38,10 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 Out = Callable[[str], None]
@@ -62,7 +63,8 @@ class PodNetLike(Protocol):  # the part of images.PodNet the tools use
 
     def resolv_conf(self) -> str: ...
 
-    async def connect(self, ip: str, port: int, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
+    async def connect(self, ip: str, port: int,
+                      timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
 
 
 # --------------------------------------------------------------------------- images and their tools
@@ -88,14 +90,14 @@ def repository(image: str) -> str:
 
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost"
-_BUSYBOX_TOOLS = frozenset(
-    "sh ash wget nslookup sleep echo cat env hostname true false printf test [ grep head tail wc "
-    "date seq export unset cd : exit".split()
-)
-_DEBIAN_TOOLS = frozenset(
-    "sh bash dash curl sleep echo cat env hostname true false printf test [ grep head tail wc date "
-    "seq export unset cd : exit".split()
-)
+_BUSYBOX_TOOLS = frozenset([
+    "sh", "ash", "wget", "nslookup", "sleep", "echo", "cat", "env", "hostname", "true", "false", "printf", "test",
+    "[", "grep", "head", "tail", "wc", "date", "seq", "export", "unset", "cd", ":", "exit",
+])
+_DEBIAN_TOOLS = frozenset([
+    "sh", "bash", "dash", "curl", "sleep", "echo", "cat", "env", "hostname", "true", "false", "printf", "test",
+    "[", "grep", "head", "tail", "wc", "date", "seq", "export", "unset", "cd", ":", "exit",
+])
 IMAGE_TOOLS: dict[str, frozenset[str]] = {
     "curlimages/curl": _BUSYBOX_TOOLS | {"curl"},
     "busybox": _BUSYBOX_TOOLS,
@@ -137,7 +139,7 @@ class Ctx:
     positional: list[str] = field(default_factory=list)
     spin: list[int] = field(default_factory=lambda: [0])  # loop iterations since the last sleep
 
-    def child(self, **kw: Any) -> "Ctx":
+    def child(self, **kw: Any) -> Ctx:
         c = Ctx(self.net, self.out, self.err, self.image, self.env, self.tty, self.stdin, self.fs,
                 self.last, self.positional, self.spin)
         for k, v in kw.items():
@@ -1327,7 +1329,7 @@ def _curl_set(o: CurlOpts, attr: str | None, value: Any) -> None:
         try:
             value = float(value)
         except ValueError:
-            raise CurlUsage(f"option --{attr.replace('_', '-')}: expected a proper numerical parameter")
+            raise CurlUsage(f"option --{attr.replace('_', '-')}: expected a proper numerical parameter") from None
     if attr == "headers":
         o.headers.append(value)
     else:
@@ -1596,7 +1598,8 @@ def _progress_meter(size: int, secs: float) -> str:
     return ("  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n"
             "                                 Dload  Upload   Total   Spent    Left  Speed\n"
             f"\r  0     0    0     0    0     0      0      0 {dash} {dash} {dash}     0"
-            f"\r100 {_human(size):>5}  100 {_human(size):>5}    0     0 {speed:>6}      0 {dash} {dash} {dash} {speed:>5}\n")
+            f"\r100 {_human(size):>5}  100 {_human(size):>5}    0     0 {speed:>6}      0 "
+            f"{dash} {dash} {dash} {speed:>5}\n")
 
 
 _WRITE_OUT = re.compile(r"%\{([a-z_]+)\}|%%|\\[nrt\\]")
@@ -1806,9 +1809,8 @@ def _search_list(resolv_conf: str) -> list[str]:
     search: list[str] = []
     for line in resolv_conf.splitlines():
         parts = line.split()
-        if parts and parts[0] in ("search", "domain") and len(parts) > 1:
-            if parts[0] == "search" or not search:
-                search = parts[1:]
+        if parts and parts[0] in ("search", "domain") and len(parts) > 1 and (parts[0] == "search" or not search):
+            search = parts[1:]
     return [] if search == ["."] else search
 
 

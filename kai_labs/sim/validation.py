@@ -49,7 +49,8 @@ import copy
 import ipaddress
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from kai_labs.sim.defaults import normalize_service_cluster_ips
 from kai_labs.sim.errors import FieldError, duplicate, forbidden, invalid, not_supported, required
@@ -766,10 +767,12 @@ def _family_checks(spec: dict[str, Any]) -> Errs:
     if policy == "SingleStack":
         if len(cips) == 2:
             errs.append(invalid("spec.ipFamilyPolicy", policy,
-                                "must be 'RequireDualStack' or 'PreferDualStack' when multiple cluster IPs are specified"))
+                                "must be 'RequireDualStack' or 'PreferDualStack' "
+                                "when multiple cluster IPs are specified"))
         if len(families) == 2:
             errs.append(invalid("spec.ipFamilyPolicy", policy,
-                                "must be 'RequireDualStack' or 'PreferDualStack' when multiple IP families are specified"))
+                                "must be 'RequireDualStack' or 'PreferDualStack' "
+                                "when multiple IP families are specified"))
     for i, ip in enumerate(cips):
         if ip == "None":
             break
@@ -915,7 +918,8 @@ def _validate_traffic_policies(spec: dict[str, Any], errs: Errs) -> None:
     etp = _get_str(spec, "externalTrafficPolicy", "spec.externalTrafficPolicy", errs)
     if not _externally_accessible(spec):
         if etp:
-            errs.append(invalid("spec.externalTrafficPolicy", etp, "may only be set for externally-accessible services"))
+            errs.append(invalid("spec.externalTrafficPolicy", etp,
+                                "may only be set for externally-accessible services"))
     elif not etp:
         errs.append(required("spec.externalTrafficPolicy"))
     elif etp not in _TRAFFIC_POLICIES:
@@ -1238,7 +1242,8 @@ def _validate_init_containers(spec: dict[str, Any], base: str, volumes: set[str]
         else:
             for key in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe"):
                 if c.get(key) is not None:
-                    errs.append(forbidden(f"{cp}.{key}", "may not be set for init containers without restartPolicy=Always"))
+                    errs.append(forbidden(f"{cp}.{key}",
+                                          "may not be set for init containers without restartPolicy=Always"))
 
 
 def _check_host_ports(containers: list[tuple[int, dict[str, Any]]], path: str, errs: Errs) -> None:
@@ -1283,7 +1288,8 @@ def validate_tolerations(tolerations: list[tuple[int, dict[str, Any]]], path: st
             errs.extend(invalid(f"{tp}.key", key, m) for m in is_qualified_name(key))
         if not key and op != "Exists":
             errs.append(invalid(f"{tp}.operator", op,
-                                "operator must be Exists when `key` is empty, which means \"match all values and all keys\""))
+                                "operator must be Exists when `key` is empty, "
+                                "which means \"match all values and all keys\""))
         if seconds is not None and effect != "NoExecute":
             errs.append(invalid(f"{tp}.effect", effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
         if op in ("Equal", ""):
@@ -1407,8 +1413,10 @@ def _pod_update_deadline(spec: dict[str, Any], ospec: dict[str, Any]) -> Errs:
 
 def _pod_update_tolerations(spec: dict[str, Any], ospec: dict[str, Any]) -> Errs:
     """validateOnlyAddedTolerations: existing tolerations may only change tolerationSeconds."""
-    new = [t for t in spec.get("tolerations") or [] if isinstance(t, dict)] if isinstance(spec.get("tolerations"), list) else []
-    old = [t for t in ospec.get("tolerations") or [] if isinstance(t, dict)] if isinstance(ospec.get("tolerations"), list) else []
+    new = ([t for t in spec.get("tolerations") or [] if isinstance(t, dict)]
+           if isinstance(spec.get("tolerations"), list) else [])
+    old = ([t for t in ospec.get("tolerations") or [] if isinstance(t, dict)]
+           if isinstance(ospec.get("tolerations"), list) else [])
 
     def strip(t: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in t.items() if k != "tolerationSeconds" and v not in (None, "")}
@@ -1416,7 +1424,8 @@ def _pod_update_tolerations(spec: dict[str, Any], ospec: dict[str, Any]) -> Errs
     stripped_new = [strip(t) for t in new]
     for t in old:
         if strip(t) not in stripped_new:
-            return [forbidden("spec.tolerations", "existing toleration can not be modified except its tolerationSeconds")]
+            return [forbidden("spec.tolerations",
+                              "existing toleration can not be modified except its tolerationSeconds")]
     return []
 
 
@@ -1426,7 +1435,7 @@ def _munge_pod_spec(spec: dict[str, Any], ospec: dict[str, Any]) -> dict[str, An
     for key in ("containers", "initContainers"):
         old_c = ospec.get(key) if isinstance(ospec.get(key), list) else []
         new_c = munged.get(key) if isinstance(munged.get(key), list) else []
-        for c, oc in zip(new_c, old_c):
+        for c, oc in zip(new_c, old_c, strict=False):
             if not (isinstance(c, dict) and isinstance(oc, dict)):
                 continue
             _copy_key(c, oc, "image")
@@ -1485,7 +1494,8 @@ def _validate_template(spec: dict[str, Any], sel: dict[str, Any] | None, sel_ok:
     validate_pod_spec(tspec, "spec.template.spec", errs)
     restart = tspec.get("restartPolicy")
     if restart != "Always":
-        errs.append(_ns_ordered("spec.template.spec.restartPolicy", _safe(restart if restart is not None else ""), ["Always"]))
+        errs.append(_ns_ordered("spec.template.spec.restartPolicy", _safe(restart if restart is not None else ""),
+                                ["Always"]))
     if tspec.get("activeDeadlineSeconds") is not None:
         errs.append(forbidden("spec.template.spec.activeDeadlineSeconds",
                               "activeDeadlineSeconds in ReplicaSet is not Supported"))
@@ -1529,7 +1539,8 @@ def _validate_strategy(spec: dict[str, Any], errs: Errs) -> None:
     ru = _get_map(strategy, "rollingUpdate", "spec.strategy.rollingUpdate", errs)
     if stype == "Recreate":
         if strategy.get("rollingUpdate") is not None:
-            errs.append(forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"))
+            errs.append(forbidden("spec.strategy.rollingUpdate",
+                                  "may not be specified when strategy `type` is 'Recreate'"))
     elif stype == "RollingUpdate":
         if ru is None:
             errs.append(required("spec.strategy.rollingUpdate", "this should be defaulted and never be nil"))
@@ -1582,7 +1593,7 @@ def _validate_deployment_extras(spec: dict[str, Any], errs: Errs) -> None:
             errs.append(invalid("spec.progressDeadlineSeconds", pds, "must be greater than minReadySeconds"))
 
 
-# --------------------------------------------------------------------------- ConfigMap / Namespace / Endpoints / EndpointSlice / Node / Event
+# ---------------------------------------------------- ConfigMap / Namespace / Endpoints / EndpointSlice / Node / Event
 
 _MAX_CONFIG_SIZE = 1024 * 1024
 
@@ -1793,7 +1804,8 @@ def validate(kind: str, obj: dict[str, Any], old: dict[str, Any] | None = None) 
         old = {}
     fn = _VALIDATORS.get(kind)
     if fn is None:
-        errs = validate_object_meta(obj, name_is_dns_subdomain) if old is None else validate_object_meta_update(obj, old)
+        errs = (validate_object_meta(obj, name_is_dns_subdomain) if old is None
+                else validate_object_meta_update(obj, old))
     else:
         errs = fn(obj, old)
     type_errs = [e for e in errs if is_type_error(e)]

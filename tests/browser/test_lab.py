@@ -100,7 +100,8 @@ def test_lesson_07_draws_an_svg_diagram(page: Any, lab: Lab) -> None:
     assert width[0] >= min(width[2], width[1]) - 1 and width[0] >= width[2] * 0.66, width
     # the README picture: the output as a learner sees it at this laptop size
     svg.scroll_into_view_if_needed()
-    doc_image(page, "lesson-07-diagram.png", svg.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-child')][1]"))
+    doc_image(page, "lesson-07-diagram.png",
+              svg.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-child')][1]"))
 
 
 def test_exercise_panel_break_check_fix(page: Any, lab: Lab) -> None:

@@ -70,7 +70,7 @@ def _run(nb: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def results() -> dict[str, dict[str, Any]]:
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip([f"{nb.parent.name}/{nb.name}" for nb in NOTEBOOKS], pool.map(_run, NOTEBOOKS)))
+        return dict(zip([f"{nb.parent.name}/{nb.name}" for nb in NOTEBOOKS], pool.map(_run, NOTEBOOKS), strict=True))
 
 
 @pytest.mark.parametrize("nb", [f"solutions/{p.name}" for p in NOTEBOOKS if p.parent.name == "solutions"])

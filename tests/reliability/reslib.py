@@ -8,6 +8,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -84,7 +85,7 @@ def watch_round(raw: Raw, ns: str, n: int, rv: str) -> tuple[int, int]:
     during = fd_count(raw.pid)
     assert settle(lambda: fd_count(raw.pid) >= during, 0.1)
     del its
-    for r, s in zip(resps, sessions):
+    for r, s in zip(resps, sessions, strict=True):
         r.close()
         s.close()
     raw.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/{name}")
@@ -105,7 +106,7 @@ def down_leaves_nothing(name: str) -> list[str]:
     kids_before = descendants(pid)
     cl.down(name)
     left = []
-    if os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+    if os.path.exists(f"/proc/{pid}") and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
         left.append(f"the cluster process {pid} is still alive")
     left += [f"process {k} (child of the cluster) still alive" for k in descendants(pid)]
     left += [f"process {k} still alive" for k in kids_before if os.path.exists(f"/proc/{k}")]

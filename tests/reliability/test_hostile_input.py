@@ -237,7 +237,8 @@ BAD_MANIFESTS = [
     "apiVersion: nope/v9\nkind: ConfigMap\nmetadata: {name: f}\n",
     "kind: ConfigMap\nmetadata: {name: f}\n",
     "apiVersion: v1\nmetadata: {name: f}\n",
-    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: -1\n  selector: {matchLabels: {a: b}}\n"
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: -1\n"
+    "  selector: {matchLabels: {a: b}}\n"
     "  template: {metadata: {labels: {a: c}}, spec: {containers: [{name: c, image: busybox}]}}\n",
     "\x00\x01\x02 binary",
     '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"a": 1}}',

@@ -49,7 +49,8 @@ class FakeNet:
         if name.endswith("."):
             cands = [name[:-1]]
         else:
-            search = [f"{name}.{d}" for d in (f"{self.namespace}.svc.cluster.local", "svc.cluster.local", "cluster.local")]
+            search = [f"{name}.{d}"
+                      for d in (f"{self.namespace}.svc.cluster.local", "svc.cluster.local", "cluster.local")]
             cands = search + [name] if name.count(".") < 5 else [name] + search
         tried = []
         for c in cands:

@@ -8,7 +8,6 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-
 from kai_labs.sim.defaults import (  # noqa: E402
     apply_defaults,
     default_pod_spec,
@@ -98,7 +97,8 @@ def test_R5_create_copies_cluster_ip_into_cluster_ips() -> None:
 
 def test_R5_container_port_protocol_defaults_to_tcp() -> None:
     pod = defaulted("Pod", {"metadata": {"name": "p"},
-                            "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}]}]}})
+                            "spec": {"containers": [{"name": "c", "image": "nginx",
+                                                     "ports": [{"containerPort": 80}]}]}})
     assert pod["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
 
 

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-
 from kai_labs.sim.endpointslices import (  # noqa: E402
     ANNOTATION_TRIGGER_TIME,
     LABEL_HEADLESS,

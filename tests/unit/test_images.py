@@ -75,7 +75,8 @@ def test_listen_ports_from_command_line_not_container_port():
     def ports(spec: dict[str, Any]) -> list[int]:
         return Container({"metadata": {"name": "p"}}, {"name": "c", **spec}, FakeNet(world, "p", "10.0.0.1"),
                          lambda s: None).listen_ports
-    assert ports({"image": AGNHOST, "args": ["netexec", "--http-port=9000"], "ports": [{"containerPort": 80}]}) == [9000]
+    assert ports({"image": AGNHOST, "args": ["netexec", "--http-port=9000"],
+                  "ports": [{"containerPort": 80}]}) == [9000]
     assert ports({"image": AGNHOST, "args": ["netexec"]}) == [8080]
     assert ports({"image": AGNHOST, "args": ["serve-hostname"]}) == [9376]
     assert ports({"image": AGNHOST, "args": ["pause"]}) == []
@@ -96,8 +97,10 @@ def test_nginx_welcome_404_and_logs():
         assert code == 0 and out == images.NGINX_WELCOME and len(out) == 615
         code, out, _ = await curl(world, "-s", "-i", "http://web/nope")
         assert out.startswith("HTTP/1.1 404 Not Found\r\nServer: nginx/1.27.3\r\n")
-        assert out.endswith("<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.27.3</center>\r\n</body>\r\n</html>\r\n")
-        assert web.logs[0] == "/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform configuration"
+        assert out.endswith("<center><h1>404 Not Found</h1></center>\r\n"
+                            "<hr><center>nginx/1.27.3</center>\r\n</body>\r\n</html>\r\n")
+        assert web.logs[0] == (
+            "/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform configuration")
         assert any(line.endswith("[notice] 1#1: nginx/1.27.3") for line in web.logs)
         access = [ln for ln in web.logs if ln.startswith("10.244.0.5 - - [")]
         assert re.fullmatch(r'10\.244\.0\.5 - - \[[^\]]+\] "GET / HTTP/1\.1" 200 615 "-" "curl/[\d.]+" "-"', access[0])
@@ -121,20 +124,24 @@ def test_netexec_endpoints():
         assert re.fullmatch(r"10\.244\.0\.5:\d+", (await curl(world, "-s", base + "/clientip"))[1])
         assert (await curl(world, "-s", "-w", " %{http_code}", base + "/echo?msg=hello&code=201"))[1] == "hello 201"
         assert (await curl(world, "-s", "-w", "%{http_code}", base + "/healthz"))[1] == "200"
-        assert re.match(r"NOW: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9} \+0000 UTC m=\+", (await curl(world, "-s", base + "/"))[1])
-        _, out, _ = await curl(world, "-s", base + "/dial?request=hostname&host=10.244.1.11&port=8080&protocol=http&tries=2")
+        assert re.match(r"NOW: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9} \+0000 UTC m=\+",
+                        (await curl(world, "-s", base + "/"))[1])
+        _, out, _ = await curl(world, "-s",
+                               base + "/dial?request=hostname&host=10.244.1.11&port=8080&protocol=http&tries=2")
         assert json.loads(out) == {"responses": ["netexec-0", "netexec-0"]}
         _, out, _ = await curl(world, "-s", base + "/dial?request=/&host=10.244.1.10&port=80")
         assert "Welcome to nginx!" in json.loads(out)["responses"][0]
         _, out, _ = await curl(world, "-s", base + "/dial?request=hostname&host=10.244.9.9&port=80")
-        assert json.loads(out) == {"errors": ['Get "http://10.244.9.9:80/hostname": dial tcp 10.244.9.9:80: connect: connection refused']}
+        assert json.loads(out) == {
+            "errors": ['Get "http://10.244.9.9:80/hostname": dial tcp 10.244.9.9:80: connect: connection refused']}
         code, out, _ = await curl(world, "-s", "-w", "%{http_code}", base + "/dial?host=x&port=80")
         assert out == "request parameter not specified. <nil>\n400"
         _, out, _ = await curl(world, "-s", base + "/shell?cmd=id")
         assert "not emulated" in json.loads(out)["error"]
         assert any(ln.endswith("Started HTTP server on port 8080") for ln in ne.logs)
         assert any(ln.endswith("GET /echo?msg=hello&code=201") for ln in ne.logs)
-        assert re.fullmatch(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d GET /clientip", [ln for ln in ne.logs if "clientip" in ln][0])
+        assert re.fullmatch(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d GET /clientip",
+                            [ln for ln in ne.logs if "clientip" in ln][0])
         code, _, err = await curl(world, "-sS", base + "/exit?code=3")
         assert (code, err) == (52, "curl: (52) Empty reply from server\n")
         assert await ne.c.wait() == 3
@@ -171,8 +178,9 @@ def test_http_echo():
         assert out.endswith("Content-Type: text/plain; charset=utf-8\r\n\r\nhello world\n")
         assert (await curl(world, "-s", "http://10.244.1.20:8080/health"))[1] == '{"status":"ok"}\n'
         assert he.logs[0].endswith("[INFO] server is listening on :8080")
-        assert re.search(r' 10\.244\.1\.20:8080 10\.244\.0\.5:\d+ "GET /any/path HTTP/1\.1" 200 12 "curl/[\d.]+" [\d.]+µs$',
-                         he.logs[1])
+        assert re.search(
+            r' 10\.244\.1\.20:8080 10\.244\.0\.5:\d+ "GET /any/path HTTP/1\.1" 200 12 "curl/[\d.]+" [\d.]+µs$',
+            he.logs[1])
         env = await start(world, "e", "10.244.1.21", {"image": "hashicorp/http-echo"}, env={"ECHO_TEXT": "from env"})
         assert env.c.listen_ports == [5678]
         assert (await curl(world, "-s", "http://10.244.1.21:5678/"))[1] == "from env\n"
@@ -192,20 +200,24 @@ def test_client_containers_run_once():
         world = World()
         web = await start(world, "web-0", "10.244.1.10", {"image": "nginx"})
         world.records["web.default.svc.cluster.local"] = [Rec("web.default.svc.cluster.local", "A", 30, "10.244.1.10")]
-        bb = await start(world, "bb", "10.244.2.1", {"image": "busybox:1.36", "command": ["sh", "-c"],
-                                                      "args": ["echo hi $(NAME); wget -qO- http://web | grep -c nginx; exit 3"],
-                                                      "env": [{"name": "NAME", "value": "kai"}]})
+        bb = await start(world, "bb", "10.244.2.1", {
+            "image": "busybox:1.36", "command": ["sh", "-c"],
+            "args": ["echo hi $(NAME); wget -qO- http://web | grep -c nginx; exit 3"],
+            "env": [{"name": "NAME", "value": "kai"}]})
         assert await bb.c.wait() == 3 and bb.logs == ["hi kai", "6"]
         cu = await start(world, "cu", "10.244.2.2", {"image": "curlimages/curl:8.11.1", "args": ["-s", "http://web"]})
         assert await cu.c.wait() == 0 and "<title>Welcome to nginx!</title>" in cu.logs
         fail = await start(world, "f", "10.244.2.3", {"image": "curlimages/curl", "args": ["-sS", "http://nosuch"]})
         assert await fail.c.wait() == 6 and fail.logs == ["curl: (6) Could not resolve host: nosuch"]
-        shell = await start(world, "s", "10.244.2.4", {"image": "curlimages/curl", "args": ["sh", "-c", "nslookup web >/dev/null || echo lookup-failed"]})
-        assert await shell.c.wait() == 0 and shell.logs == ["lookup-failed"]  # busybox nslookup exits 1 (see tools tests)
+        shell = await start(world, "s", "10.244.2.4", {
+            "image": "curlimages/curl", "args": ["sh", "-c", "nslookup web >/dev/null || echo lookup-failed"]})
+        # busybox nslookup exits 1 (see tools tests)
+        assert await shell.c.wait() == 0 and shell.logs == ["lookup-failed"]
         plain = await start(world, "p", "10.244.2.5", {"image": "busybox"})
         assert await plain.c.wait() == 0 and plain.logs == []
         missing = await start(world, "x", "10.244.2.6", {"image": "busybox", "command": ["frob"]})
-        assert await missing.c.wait() == 128 and 'exec: "frob": executable file not found' in (missing.c.start_error or "")
+        assert (await missing.c.wait() == 128
+                and 'exec: "frob": executable file not found' in (missing.c.start_error or ""))
         await web.c.stop()
     go(t)
 

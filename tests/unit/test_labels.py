@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kai_labs.sim.labels import (
     FIELD_LABELS,
@@ -237,7 +238,8 @@ def test_node_namespace_service_secret_fields() -> None:
     assert parse_field_selector("spec.unschedulable=false").matches({"kind": "Node", "metadata": {"name": "n"}})
     ns = {"kind": "Namespace", "metadata": {"name": "shop"}, "status": {"phase": "Active"}}
     assert parse_field_selector("status.phase=Active").matches(ns)
-    svc = {"kind": "Service", "metadata": {"name": "s", "namespace": "d"}, "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.10"}}
+    svc = {"kind": "Service", "metadata": {"name": "s", "namespace": "d"},
+           "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.10"}}
     assert parse_field_selector("spec.type=ClusterIP,spec.clusterIP=10.96.0.10").matches(svc)
     sec = {"kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque"}
     assert parse_field_selector("type=Opaque").matches(sec)

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-
 from kai_labs.sim.netlogic import (  # noqa: E402
     Affinity,
     DnsRecord,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kai_labs.sim.patch import PATCH_META, PatchError, json_patch, merge_patch, strategic_merge
 

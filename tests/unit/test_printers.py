@@ -10,7 +10,6 @@ import datetime
 
 import pytest
 
-
 from kai_labs.sim.printers import (  # noqa: E402
     format_discovery_endpoints,
     human_duration,
@@ -287,7 +286,8 @@ def test_pod_terminating_when_deletion_timestamp_set() -> None:
 
 def test_pod_deleted_but_terminal_keeps_phase_reason() -> None:
     pod = agnhost_pod("p", phase="Succeeded")
-    pod["status"]["containerStatuses"][0].update(ready=False, state={"terminated": {"exitCode": 0, "reason": "Completed"}})
+    pod["status"]["containerStatuses"][0].update(ready=False,
+                                                 state={"terminated": {"exitCode": 0, "reason": "Completed"}})
     pod["metadata"]["deletionTimestamp"] = ago(seconds=1)
     assert one_row("Pod", pod)[2] == "Completed"
 
@@ -302,7 +302,8 @@ def test_pod_completed_container_with_running_sibling_is_not_ready_without_ready
     pod = agnhost_pod("p", conditions=[{"type": "Ready", "status": "False"}])
     pod["spec"]["containers"].append({"name": "job", "image": "busybox"})
     pod["status"]["containerStatuses"].append(
-        {"name": "job", "ready": False, "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
+        {"name": "job", "ready": False, "restartCount": 0,
+         "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
     )
     assert one_row("Pod", pod)[1:3] == ["1/2", "NotReady"]
     pod["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
@@ -424,7 +425,8 @@ def test_service_headless_shows_none_cluster_ip() -> None:
 
 
 def test_service_load_balancer_pending_then_ingress() -> None:
-    svc = service("lb", type="LoadBalancer", clusterIPs=["10.96.1.1"], ports=[{"port": 80, "nodePort": 31000, "protocol": "TCP"}])
+    svc = service("lb", type="LoadBalancer", clusterIPs=["10.96.1.1"],
+                  ports=[{"port": 80, "nodePort": 31000, "protocol": "TCP"}])
     assert one_row("Service", svc)[3] == "<pending>"
     svc["status"]["loadBalancer"] = {"ingress": [{"ip": "172.18.0.200"}, {"hostname": "lb.example.com"}]}
     assert one_row("Service", svc)[3] == "172.18.0.200,lb.example.com"
@@ -435,7 +437,8 @@ def test_service_load_balancer_pending_then_ingress() -> None:
 def test_service_external_name_and_external_ips() -> None:
     ext = service("ext", type="ExternalName", externalName="example.com")
     assert one_row("Service", ext)[1:5] == ["ExternalName", "<none>", "example.com", "<none>"]
-    cip = service("c", type="ClusterIP", clusterIPs=["10.96.0.5"], externalIPs=["1.1.1.1", "2.2.2.2"], ports=[{"port": 80, "protocol": "TCP"}])
+    cip = service("c", type="ClusterIP", clusterIPs=["10.96.0.5"], externalIPs=["1.1.1.1", "2.2.2.2"],
+                  ports=[{"port": 80, "protocol": "TCP"}])
     assert one_row("Service", cip)[3] == "1.1.1.1,2.2.2.2"
 
 
@@ -664,10 +667,12 @@ def test_node_columns_and_cells() -> None:
 def test_node_status_variants_and_roles() -> None:
     worker = kind_node("w", {"kubernetes.io/hostname": "w"}, ready="False", unschedulable=True)
     assert one_row("Node", worker)[1:3] == ["NotReady,SchedulingDisabled", "<none>"]
-    roles = kind_node("m", {"node-role.kubernetes.io/master": "", "node-role.kubernetes.io/control-plane": "", "kubernetes.io/role": "edge", "node-role.kubernetes.io/": ""})
+    roles = kind_node("m", {"node-role.kubernetes.io/master": "", "node-role.kubernetes.io/control-plane": "",
+                            "kubernetes.io/role": "edge", "node-role.kubernetes.io/": ""})
     assert one_row("Node", roles)[2] == "control-plane,edge,master"
     bare = {"metadata": {"name": "b"}, "spec": {}, "status": {}}
-    assert one_row("Node", bare) == ["b", "Unknown", "<none>", "<unknown>", "", "<none>", "<none>", "<unknown>", "<unknown>", "<unknown>"]
+    assert one_row("Node", bare) == ["b", "Unknown", "<none>", "<unknown>", "", "<none>", "<none>", "<unknown>",
+                                     "<unknown>", "<unknown>"]
 
 
 # ---------------------------------------------------------------- Namespace / ConfigMap / ServiceAccount
@@ -682,7 +687,8 @@ def test_namespace_columns_and_cells() -> None:
 
 def test_config_map_counts_data_and_binary_data() -> None:
     assert cols(table("ConfigMap", [], NOW)) == [("Name", 0), ("Data", 0), ("Age", 0)]
-    cm = {"metadata": {"name": "kube-root-ca.crt", "creationTimestamp": ago(days=3)}, "data": {"ca.crt": "x"}, "binaryData": {"b": "eA=="}}
+    cm = {"metadata": {"name": "kube-root-ca.crt", "creationTimestamp": ago(days=3)}, "data": {"ca.crt": "x"},
+          "binaryData": {"b": "eA=="}}
     assert one_row("ConfigMap", cm) == ["kube-root-ca.crt", 2, "3d"]
     assert one_row("ConfigMap", {"metadata": {"name": "e"}})[1] == 0
 

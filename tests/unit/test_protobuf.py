@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kai_labs.sim.protobuf import MAGIC, ProtobufError, decode, supported_kinds
 from kai_labs.sim import protobuf as pb
+from kai_labs.sim.protobuf import MAGIC, ProtobufError, decode, supported_kinds
 
 DATA = Path(__file__).parent / "data"
 

@@ -81,10 +81,11 @@ def test_curl_get_body_and_verbose():
         assert code == 0 and "<title>Welcome to nginx!</title>" in out and err == ""
         code, out, err = await run(["curl", "-sv", "web/"], net)
         lines = err.splitlines()
-        for want in ["* Host web:80 was resolved.", "* IPv6: (none)", "* IPv4: 10.96.0.20", "*   Trying 10.96.0.20:80...",
-                     "* Connected to web (10.96.0.20) port 80", "> GET / HTTP/1.1", "> Host: web",
-                     f"> User-Agent: curl/{tools.CURL_VERSION}", "> Accept: */*", "> ", "< HTTP/1.1 200 OK",
-                     "< Server: nginx/1.27.3", "< Content-Length: 615", "< ", "* Connection #0 to host web left intact"]:
+        for want in ["* Host web:80 was resolved.", "* IPv6: (none)", "* IPv4: 10.96.0.20",
+                     "*   Trying 10.96.0.20:80...", "* Connected to web (10.96.0.20) port 80", "> GET / HTTP/1.1",
+                     "> Host: web", f"> User-Agent: curl/{tools.CURL_VERSION}", "> Accept: */*", "> ",
+                     "< HTTP/1.1 200 OK", "< Server: nginx/1.27.3", "< Content-Length: 615", "< ",
+                     "* Connection #0 to host web left intact"]:
             assert want in lines, want
         assert lines.index("> GET / HTTP/1.1") < lines.index("< HTTP/1.1 200 OK")
     go(t)
@@ -121,14 +122,17 @@ def test_curl_dns_failure_refused_and_timeouts():
         assert (await run(["curl", "-s", "http://nosuch"], net))[2] == ""
         code, _, err = await run(["curl", "-sS", "http://nothing"], net)
         assert code == 7
-        assert re.fullmatch(r"curl: \(7\) Failed to connect to nothing port 80 after \d+ ms: Could not connect to server\n", err)
+        assert re.fullmatch(
+            r"curl: \(7\) Failed to connect to nothing port 80 after \d+ ms: Could not connect to server\n", err)
         code, _, err = await run(["curl", "-sSv", "http://nothing:8080/"], net)
-        assert re.search(r"\* connect to 10\.96\.0\.99 port 8080 from 10\.244\.0\.5 port \d+ failed: Connection refused", err)
+        assert re.search(
+            r"\* connect to 10\.96\.0\.99 port 8080 from 10\.244\.0\.5 port \d+ failed: Connection refused", err)
         code, _, err = await run(["curl", "-sS", "--max-time", "0.3", "http://blackhole"], net)
         assert code == 28 and re.fullmatch(r"curl: \(28\) Connection timed out after \d+ milliseconds\n", err)
         code, _, err = await run(["curl", "-sS", "--connect-timeout", "0.2", "http://blackhole"], net)
         assert code == 28
-        assert re.fullmatch(r"curl: \(28\) Failed to connect to blackhole port 80 after \d+ ms: Timeout was reached\n", err)
+        assert re.fullmatch(
+            r"curl: \(28\) Failed to connect to blackhole port 80 after \d+ ms: Timeout was reached\n", err)
         # ExternalName: a CNAME to a non-cluster name has no A record in the cluster
         assert (await run(["curl", "-sS", "http://ext"], net))[:2] == (6, "")
     go(t)
@@ -136,14 +140,16 @@ def test_curl_dns_failure_refused_and_timeouts():
 
 def test_curl_post_headers_redirect_and_usage():
     async def t(world: World, net: FakeNet) -> None:
-        code, out, err = await run(["curl", "-sv", "-X", "PUT", "-H", "X-Test: 1", "-d", "a=b", "http://echo/echo?msg=hi"], net)
+        code, out, err = await run(["curl", "-sv", "-X", "PUT", "-H", "X-Test: 1", "-d", "a=b",
+                                    "http://echo/echo?msg=hi"], net)
         assert (code, out) == (0, "hi")
         assert "> PUT /echo?msg=hi HTTP/1.1" in err and "> X-Test: 1" in err and "> Content-Length: 3" in err
         code, out, _ = await run(["curl", "-sL", "http://echo/redirect?location=/echo%3Fmsg%3Dmoved"], net)
         assert (code, out) == (0, "moved")
         code, out, _ = await run(["curl", "-s", "-w", "%{http_code}", "http://echo/redirect?location=/x"], net)
         assert out.endswith("302") and '<a href="/x">Found</a>.' in out
-        assert await run(["curl"], net) == (2, "", "curl: no URL specified\ncurl: try 'curl --help' or 'curl --manual' for more information\n")
+        assert await run(["curl"], net) == (
+            2, "", "curl: no URL specified\ncurl: try 'curl --help' or 'curl --manual' for more information\n")
         code, _, err = await run(["curl", "--bogus", "http://web"], net)
         assert code == 2 and err.startswith("curl: option --bogus: is unknown\n")
         code, _, err = await run(["curl", "-sS", "https://web:80"], net)
@@ -163,7 +169,8 @@ def test_wget_variants():
         assert await run(["wget", "-qO-", "http://nosuch"], net) == (1, "", "wget: bad address 'nosuch'\n")
         assert await run(["wget", "-qO-", "http://nothing"], net) == (
             1, "", "wget: can't connect to remote host (10.96.0.99): Connection refused\n")
-        assert await run(["wget", "-q", "-T", "0.3", "-O-", "http://blackhole"], net) == (1, "", "wget: download timed out\n")
+        assert await run(["wget", "-q", "-T", "0.3", "-O-", "http://blackhole"], net) == (
+            1, "", "wget: download timed out\n")
         code, _, err = await run(["wget", "--spider", "http://web"], net)
         assert (code, err) == (0, "Connecting to web (10.96.0.20:80)\nremote file exists\n")
         code, _, err = await run(["wget", "-qO-", "http://web/missing"], net)
@@ -220,7 +227,8 @@ def test_sh_basics_quotes_vars_and_exit_codes():
         assert out.startswith("search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10")
         _, out, _ = await sh("env", net, env={"FOO": "bar"})
         assert "FOO=bar\n" in out and "HOSTNAME=client\n" in out
-        assert await sh("echo $(cat /var/run/secrets/kubernetes.io/serviceaccount/namespace)", net) == (0, "default\n", "")
+        assert await sh("echo $(cat /var/run/secrets/kubernetes.io/serviceaccount/namespace)", net) == (
+            0, "default\n", "")
         assert await sh("for i in $(seq 1 3); do echo n$i; done", net) == (0, "n1\nn2\nn3\n", "")
         assert await sh("if [ \"$A\" = \"\" ]; then echo empty; else echo full; fi", net) == (0, "empty\n", "")
         assert await sh("curl -s web | grep -c title; curl -s web >/dev/null 2>&1 && echo quiet", net) == (

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-
 from kai_labs.sim.defaults import apply_defaults  # noqa: E402
 from kai_labs.sim.errors import FieldError, aggregate  # noqa: E402
 from kai_labs.sim.validation import (  # noqa: E402
@@ -31,9 +30,10 @@ LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanum
 DNS1123_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
                      "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
                      "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
-DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-                         "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
-                         "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+DNS1123_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
 DNS1035_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
                "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
                "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
@@ -92,7 +92,8 @@ def test_valid_objects_pass() -> None:
     stored("Service", svc(type="ExternalName", externalName="db.example.com."))
     stored("Pod", pod())
     stored("Deployment", deploy(selector={"matchLabels": {"app": "api"}}))
-    stored("ReplicaSet", {"metadata": {"name": "api-1"}, "spec": deploy(selector={"matchLabels": {"app": "api"}})["spec"]})
+    stored("ReplicaSet", {"metadata": {"name": "api-1"},
+                          "spec": deploy(selector={"matchLabels": {"app": "api"}})["spec"]})
     stored("Namespace", {"metadata": {"name": "team-a"}})
     stored("ConfigMap", {"metadata": {"name": "cfg"}, "data": {"app.properties": "a=b", "KEY_1": "v"}})
     stored("Endpoints", {"metadata": {"name": "web"}, "subsets": [{"addresses": [{"ip": "10.244.1.5"}],
@@ -115,8 +116,10 @@ def test_metadata_name_required_unless_generate_name() -> None:
 def test_name_formats_per_kind() -> None:
     assert check("Pod", {"metadata": {"name": "Bad_Name"}, "spec": pod()["spec"]}) == [
         f'metadata.name: Invalid value: "Bad_Name": {DNS1123_SUBDOMAIN_MSG}']
-    assert check("Namespace", {"metadata": {"name": "a.b"}}) == ['metadata.name: Invalid value: "a.b": must not contain dots']
-    assert check("Namespace", {"metadata": {"name": "A"}}) == [f'metadata.name: Invalid value: "A": {DNS1123_LABEL_MSG}']
+    assert check("Namespace", {"metadata": {"name": "a.b"}}) == [
+        'metadata.name: Invalid value: "a.b": must not contain dots']
+    assert check("Namespace", {"metadata": {"name": "A"}}) == [
+        f'metadata.name: Invalid value: "A": {DNS1123_LABEL_MSG}']
     assert check("ConfigMap", {"metadata": {"name": "my.config"}}) == []
 
 
@@ -144,7 +147,8 @@ def test_R4_label_key_value_and_prefix_errors_with_exact_texts() -> None:
 def test_R4_uppercase_name_part_and_long_value() -> None:
     obj = svc(ports=[port()])
     obj["metadata"]["labels"] = {"MyApp": "v" * 64}
-    assert check("Service", obj) == [f'metadata.labels: Invalid value: "{"v" * 64}": must be no more than 63 characters']
+    assert check("Service", obj) == [
+        f'metadata.labels: Invalid value: "{"v" * 64}": must be no more than 63 characters']
 
 
 def test_R4_key_with_two_slashes() -> None:
@@ -181,7 +185,8 @@ def test_R6_aggregate_renders_one_error_bare_and_several_bracketed() -> None:
 
 def test_R6_source_wins_complex_values_render_as_json_not_go_syntax() -> None:
     msgs = check("Deployment", deploy(selector={"matchLabels": {"app": "web"}}))
-    assert msgs == ['spec.template.metadata.labels: Invalid value: {"app":"api"}: `selector` does not match template `labels`']
+    assert msgs == [
+        'spec.template.metadata.labels: Invalid value: {"app":"api"}: `selector` does not match template `labels`']
 
 
 def test_R6_causes_carry_reason_and_field() -> None:
@@ -346,7 +351,8 @@ def test_R14_headless_only_with_cluster_ip_type(stype: str) -> None:
 
 @pytest.mark.parametrize("timeout", [0, -5, 86401])
 def test_R15_client_ip_timeout_bounds(timeout: int) -> None:
-    obj = svc(ports=[port()], sessionAffinity="ClientIP", sessionAffinityConfig={"clientIP": {"timeoutSeconds": timeout}})
+    obj = svc(ports=[port()], sessionAffinity="ClientIP",
+              sessionAffinityConfig={"clientIP": {"timeoutSeconds": timeout}})
     assert check("Service", obj) == [
         f"spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: {timeout}: "
         "must be greater than 0 and less than 86400"]
@@ -363,8 +369,10 @@ def test_R15_affinity_values() -> None:
 
 
 def test_R16_service_name_is_dns1035_label() -> None:
-    assert check("Service", svc(name="1web", ports=[port()])) == [f'metadata.name: Invalid value: "1web": {DNS1035_MSG}']
-    assert check("Service", svc(name="web.v1", ports=[port()])) == [f'metadata.name: Invalid value: "web.v1": {DNS1035_MSG}']
+    assert check("Service", svc(name="1web", ports=[port()])) == [
+        f'metadata.name: Invalid value: "1web": {DNS1035_MSG}']
+    assert check("Service", svc(name="web.v1", ports=[port()])) == [
+        f'metadata.name: Invalid value: "web.v1": {DNS1035_MSG}']
 
 
 # ----------------------------------------------------------------------------- R17
@@ -612,8 +620,8 @@ def test_replicaset_match_expressions() -> None:
     rs["spec"]["selector"]["matchExpressions"][0]["operator"] = "Within"
     assert check("ReplicaSet", rs) == [
         'spec.selector.matchExpressions[0].operator: Invalid value: "Within": not a valid selector operator',
-        'spec.selector: Invalid value: {"matchExpressions":[{"key":"app","operator":"Within","values":["api","web"]}]}: '
-        "invalid label selector"]
+        'spec.selector: Invalid value: {"matchExpressions":[{"key":"app","operator":"Within","values":["api","web"]}]}'
+        ": invalid label selector"]
 
 
 # ----------------------------------------------------------------------------- other kinds
@@ -631,7 +639,8 @@ def test_endpoints_validation() -> None:
     ep = {"metadata": {"name": "web"}, "subsets": [{"addresses": [{"ip": "127.0.0.1"}],
                                                    "ports": [{"port": 80}, {"port": 0, "name": "b"}]}, {}]}
     assert check("Endpoints", ep) == [
-        'subsets[0].addresses[0].ip: Invalid value: "127.0.0.1": may not be in the loopback range (127.0.0.0/8, ::1/128)',
+        'subsets[0].addresses[0].ip: Invalid value: "127.0.0.1": '
+        "may not be in the loopback range (127.0.0.0/8, ::1/128)",
         "subsets[0].ports[0].name: Required value",
         f"subsets[0].ports[1].port: Invalid value: 0: {RANGE_MSG}",
         "subsets[1]: Required value: must specify `addresses` or `notReadyAddresses`"]
@@ -645,12 +654,14 @@ def test_endpointslice_validation() -> None:
         "endpoints[0].addresses: Required value: must contain at least 1 address",
         'ports[0].protocol: Unsupported value: "tcp": supported values: "SCTP", "TCP", "UDP"']
     bad_ip = {"metadata": {"name": "web-x"}, "addressType": "IPv4", "endpoints": [{"addresses": ["fd00::1"]}]}
-    assert check("EndpointSlice", bad_ip) == ['endpoints[0].addresses[0]: Invalid value: "fd00::1": must be a valid IPv4 address']
+    assert check("EndpointSlice", bad_ip) == [
+        'endpoints[0].addresses[0]: Invalid value: "fd00::1": must be a valid IPv4 address']
 
 
 def test_namespace_finalizer_names() -> None:
     assert check("Namespace", {"metadata": {"name": "ns"}, "spec": {"finalizers": ["custom"]}}) == [
-        'spec.finalizers[0]: Invalid value: "custom": name is neither a standard finalizer name nor is it fully qualified']
+        'spec.finalizers[0]: Invalid value: "custom": '
+        "name is neither a standard finalizer name nor is it fully qualified"]
 
 
 # ----------------------------------------------------------------------------- totality
