@@ -1,6 +1,7 @@
 # kai-labs: `make help` lists the targets. Everything installs into .venv from
 # this project's own files (pyproject.toml); nothing global is touched except
-# Debian's chromium for the browser tests (installed by `make browser-deps`).
+# Debian's chromium for the browser tests (`make test` and `make browser-deps`
+# install it where apt-get runs as root or with password-less sudo).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ PORT   ?= 8888
 LESSON ?= lessons/01-pod-ips-are-not-an-interface.ipynb
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lab test unit cluster-tests browser-deps browser-tests bench clean cluster-up cluster-down
+.PHONY: help venv lab test lint unit cluster-tests browser-deps browser-tests bench clean cluster-up cluster-down
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,8 +31,12 @@ lab: $(STAMP) ## set up, start the embedded cluster and open JupyterLab on lesso
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root,) \
 		--ServerApp.root_dir="$(CURDIR)" "$(LESSON)"
 
-test: $(STAMP) ## set up and run the whole test suite (unit, cluster, labs, notebooks)
+test: $(STAMP) lint ## set up (chromium too, where it can), lint, and run the whole test suite
+	@sh scripts/install-browser-deps.sh || echo "make test: could not install chromium here, so the browser tests will skip (see scripts/install-browser-deps.sh)"
 	$(BIN)/python -m pytest -p no:cacheprovider
+
+lint: $(STAMP) ## ruff (pinned in pyproject.toml) over the package, tests and benchmarks
+	$(BIN)/ruff check kai_labs tests benchmarks
 
 unit: $(STAMP) ## fast unit tests only
 	$(BIN)/python -m pytest -p no:cacheprovider tests/unit -q

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install Debian's chromium for the browser tests (tests/browser/, marker `browser`).
 # Idempotent: exits 0 at once when /usr/bin/chromium exists. Runs apt-get update
-# only when the package lists do not know chromium yet. Uses sudo only when not root.
+# only when the package lists do not know chromium yet. Uses sudo only when not root, and
+# only password-less sudo (it runs inside `make test`, where a prompt would hang).
 # (Playwright's own browser download is not used: it needs the internet.)
 set -eu
 
@@ -13,10 +14,10 @@ fi
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""
-elif command -v sudo >/dev/null 2>&1; then
-    SUDO="sudo"
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO="sudo -n"   # never a password prompt in the middle of `make test`
 else
-    echo "install-browser-deps: not root and no sudo; install chromium yourself (apt-get install chromium)" >&2
+    echo "install-browser-deps: not root and no password-less sudo; install chromium yourself (sudo apt-get install chromium)" >&2
     exit 1
 fi
 

@@ -83,10 +83,15 @@ class Lab:
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
+    # CI (.ci/run) sets KAI_LABS_REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip
+    missing = pytest.fail if os.environ.get("KAI_LABS_REQUIRE_BROWSER") == "1" else pytest.skip
     if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}: run scripts/install-browser-deps.sh "
-                    "(apt-get install chromium)")
-    pytest.importorskip("playwright", reason="browser tests need the `playwright` package: pip install playwright")
+        missing(f"browser tests need Debian's chromium at {CHROMIUM}: run scripts/install-browser-deps.sh "
+                "(apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        missing("browser tests need the `playwright` package: pip install playwright")
     return CHROMIUM
 
 
