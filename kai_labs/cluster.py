@@ -7,6 +7,7 @@ into the embedded cluster's process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -160,6 +161,8 @@ def down(name: str = "kai-labs", timeout: float = 10.0) -> bool:
         if info:
             (st.home / "server.json").unlink(missing_ok=True)
         return False
+    with contextlib.suppress(OSError):  # lets the process log who stopped it (see sim/__main__.py)
+        (st.home / "stop-request").write_text(json.dumps({"pid": os.getpid()}) + "\n")
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(pid):

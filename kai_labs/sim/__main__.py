@@ -35,6 +35,9 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+STOP_NOTE = "stop-request"  # written by `cluster down` just before it sends SIGTERM
+
+
 def kubeconfig_text(name: str, port: int, token: str, ca_pem: bytes) -> str:
     ctx = name
     return json.dumps({
@@ -67,6 +70,8 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
         token = secrets.token_urlsafe(32)
         _write_private(token_file, token + "\n")
     info_file = home / "server.json"
+    with contextlib.suppress(FileNotFoundError):
+        (home / STOP_NOTE).unlink()  # a note left by a `down` that had to SIGKILL us
     if port is None:
         port = 0
         with contextlib.suppress(OSError, ValueError, KeyError):
@@ -101,8 +106,20 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _l, ctx: logging.getLogger("kai_labs").error(
         "unhandled in the event loop: %s", ctx.get("message"), exc_info=ctx.get("exception")))
+    def on_signal(sig: signal.Signals) -> None:
+        # say who stopped us: a stray `pkill` and `cluster down` look alike otherwise (both send SIGTERM);
+        # `cluster down` leaves a note first (kai_labs.cluster.down)
+        who = "another process (not `kai-labs cluster down`)"
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            note = json.loads((home / STOP_NOTE).read_text())
+            who = f"`kai-labs cluster down` (pid {int(note['pid'])})"
+        with contextlib.suppress(OSError):
+            (home / STOP_NOTE).unlink()
+        logging.getLogger("kai_labs").info("received %s from %s: stopping", sig.name, who)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     watchdog = asyncio.create_task(_exit_when_home_goes(home, stop))
     await stop.wait()
     watchdog.cancel()
@@ -110,6 +127,7 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
     await rt.stop()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(info_file)
+    logging.getLogger("kai_labs").info("cluster %s stopped", name)
     return 0
 
 

@@ -90,6 +90,25 @@ def test_a_cluster_whose_home_is_deleted_stops_instead_of_lingering(tmp_path: Pa
         pytest.fail("the cluster process outlived its deleted home by 10 s")
 
 
+def test_the_log_says_who_stopped_the_cluster(tmp_path: Path) -> None:
+    """`cluster down` and a stray kill both send SIGTERM; cluster.log tells them apart."""
+    import signal
+    import time
+
+    log = tmp_path / "lc" / "cluster.log"
+    assert kai("cluster", "up", "--name", "lc", home=tmp_path).returncode == 0
+    assert kai("cluster", "down", "--name", "lc", home=tmp_path).returncode == 0
+    assert "received SIGTERM from `kai-labs cluster down`" in log.read_text()
+    assert kai("cluster", "up", "--name", "lc", home=tmp_path).returncode == 0
+    pid = json.loads((tmp_path / "lc" / "server.json").read_text())["pid"]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while "another process (not `kai-labs cluster down`)" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "received SIGTERM from another process (not `kai-labs cluster down`)" in log.read_text()
+    kai("cluster", "down", "--name", "lc", home=tmp_path)
+
+
 def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
