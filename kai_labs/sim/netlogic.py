@@ -405,9 +405,10 @@ def _render(hits: list[_Hit], qname: str, qtype: str) -> list[DnsRecord]:
 class Route:
     action: str  # "forward" | "reject" | "drop"
     endpoint: Endpoint | None  # (pod_name, pod_ip, port) when forward
-    reason: str  # one readable sentence naming the rule
+    reason: str  # one readable sentence for a learner: what kube-proxy does, and why
     service: str | None = None  # "ns/name" when the destination was a Service
     candidates: tuple[Endpoint, ...] = ()  # all usable endpoints considered
+    rule: str = ""  # the rule id(s) of k8s-service-semantics.md behind the decision, for tests and developers
 
     @property
     def error(self) -> str | None:
@@ -534,21 +535,21 @@ def _choose(ctx: _Ctx, svc: dict, sp: dict, usable: list[_Ep], node: str | None,
         timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get(
             "timeoutSeconds") or DEFAULT_AFFINITY_TIMEOUT
         chosen = aff.recall(key, float(timeout), cands)
-    rule = "R47 ClientIP affinity" if chosen else "R46 random pick"
+    rule, how = ("R47", "ClientIP affinity") if chosen else ("R46", "random pick")
     if chosen is None:
         picked = ctx.pick(cands)
         chosen = (str(picked[0]), str(picked[1]), int(picked[2]))
     if aff is not None:
         aff.remember(key, chosen)
     reason = (f"{via} {_port_label(svc, sp)} DNATed to {chosen[1]}:{chosen[2]} "
-              f"(pod {chosen[0]}; {rule} among {len(cands)} usable endpoint(s))")
-    return Route("forward", chosen, reason, _svc_key(svc), cands)
+              f"(pod {chosen[0]}; {how} among {len(cands)} usable endpoint(s))")
+    return Route("forward", chosen, reason, _svc_key(svc), cands, rule)
 
 
 def _no_endpoints(svc: dict, sp: dict, via: str) -> Route:
     reason = (f"no ready or serving-terminating endpoints for {_port_label(svc, sp)} "
-              f"(R44: kube-proxy REJECTs {via} traffic, connection refused)")
-    return Route("reject", None, reason, _svc_key(svc))
+              f"(kube-proxy REJECTs {via} traffic: connection refused)")
+    return Route("reject", None, reason, _svc_key(svc), rule="R44")
 
 
 def _route_cluster_ip(ctx: _Ctx, svc: dict, ip: str, port: int) -> Route:
@@ -557,8 +558,8 @@ def _route_cluster_ip(ctx: _Ctx, svc: dict, ip: str, port: int) -> Route:
     if sp is None:
         return Route("reject", None,
                      f"{_svc_key(svc)} defines no port {port} on ClusterIP {ip} "
-                     "(R49: nftables mode rejects invalid ClusterIP ports; iptables mode would "
-                     "time out)", _svc_key(svc))
+                     "(kube-proxy in nftables mode rejects it; in iptables mode the connection would "
+                     "time out instead)", _svc_key(svc), rule="R49")
     eps = _service_port_endpoints(ctx.snap, svc, sp)
     if not _usable(eps):
         return _no_endpoints(svc, sp, "ClusterIP")
@@ -567,9 +568,9 @@ def _route_cluster_ip(ctx: _Ctx, svc: dict, ip: str, port: int) -> Route:
         if not local:
             return Route("drop", None,
                          f"{_port_label(svc, sp)} has no local endpoints on node "
-                         f"{ctx.source_node or '(none)'} (R45: internalTrafficPolicy Local, "
+                         f"{ctx.source_node or '(none)'} (internalTrafficPolicy Local: "
                          "kube-proxy DROPs)", _svc_key(svc),
-                         tuple(e.as_tuple() for e in _usable(eps)))
+                         tuple(e.as_tuple() for e in _usable(eps)), "R45")
         return _choose(ctx, svc, sp, local, ctx.source_node, "ClusterIP (internalTrafficPolicy Local)")
     return _choose(ctx, svc, sp, _usable(eps), ctx.source_node, "ClusterIP")
 
@@ -596,8 +597,8 @@ def _route_external(ctx: _Ctx, svc: dict, sp: dict, node: str | None, via: str) 
     if not usable:
         return Route("drop", None,
                      f"{_port_label(svc, sp)} has no local endpoints for {via} traffic "
-                     f"({why}; R45: kube-proxy DROPs)", _svc_key(svc),
-                     tuple(e.as_tuple() for e in _usable(eps)))
+                     f"({why}: kube-proxy DROPs)", _svc_key(svc),
+                     tuple(e.as_tuple() for e in _usable(eps)), "R45")
     return _choose(ctx, svc, sp, usable, node, f"{via} ({why})")
 
 
@@ -612,7 +613,7 @@ def _route_node_port(ctx: _Ctx, node: dict, ip: str, port: int) -> Route:
             return _route_external(ctx, svc, sp, _name(node), f"NodePort {ip}:{port}")
     return Route("reject", None,
                  f"nothing listens on node {_name(node)} ({ip}) port {port}: no Service uses "
-                 "that nodePort, so the node's kernel answers with a TCP RST")
+                 "that nodePort, so the node's kernel answers with a TCP RST", rule="R48")
 
 
 def _route_external_ip(ctx: _Ctx, svc: dict, ip: str, port: int) -> Route:
@@ -621,7 +622,7 @@ def _route_external_ip(ctx: _Ctx, svc: dict, ip: str, port: int) -> Route:
     if sp is None:
         return Route("drop", None,
                      f"{_svc_key(svc)} exposes no port {port} on external IP {ip}; no rule "
-                     "matches and nothing answers (R51)", _svc_key(svc))
+                     "matches and nothing answers", _svc_key(svc), rule="R51")
     return _route_external(ctx, svc, sp, None, f"external IP {ip}:{port}")
 
 
@@ -637,7 +638,7 @@ def _route_pod_ip(ctx: _Ctx, ip: str, port: int) -> Route:
                      f"Pod {_ns(pod)}/{_name(pod)} at {ip} is {phase}, not Running: nothing answers")
     ep = (_name(pod), ip, port)
     return Route("forward", ep, f"direct to Pod {_ns(pod)}/{_name(pod)} at {ip}:{port} "
-                 "(no kube-proxy translation)", None, (ep,))
+                 "(no kube-proxy translation)", None, (ep,), "R41")
 
 
 def _route_ip(ctx: _Ctx, ip: str, port: int) -> Route:
@@ -708,8 +709,9 @@ def _route_name(ctx: _Ctx, host: str, port: int, namespace: str) -> Route:
         direct = _route_pod_ip(ctx, chosen, port)
         cands = tuple((_name(p) if (p := ctx.snap.pod_by_ip(i)) else "", i, port) for i in ips)
         reason = (f"headless Service {_svc_key(svc)} resolved to Pod IPs; dialled {chosen}:{port} "
-                  f"directly with no port translation (R41): {direct.reason}")
-        return Route(direct.action, direct.endpoint, reason, _svc_key(svc), cands)
+                  f"directly with no port translation: {direct.reason}")
+        return Route(direct.action, direct.endpoint, reason, _svc_key(svc), cands,
+                     ",".join(x for x in ("R41", direct.rule) if x))
     return _route_ip(ctx, ips[0], port)
 
 

@@ -99,7 +99,7 @@ class Network:
             via = f"{r.service} sent it to " if r.service else ""
             raise _with_route(ConnectionRefusedError(
                 f"{via}pod {r.endpoint[0]} at {pod_ip}:{pod_port}, where nothing listens: the Pod answers with a "
-                f"TCP reset (R50)"), r)
+                f"TCP reset"), r)
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", real), timeout)
         local = writer.get_extra_info("sockname")
         if local:

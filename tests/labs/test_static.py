@@ -127,3 +127,17 @@ def test_solutions_are_committed_clean() -> None:
         data = json.loads(nb.read_text())
         assert exercises.is_clean(data), nb.name
         assert data["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_learner_facing_text_names_no_internal_rule_ids() -> None:
+    """Traces (and so diagrams, graders and notebooks) explain kube-proxy's decision in words; the rule ids
+    (R44 ...) of the project's semantics file mean nothing to a learner and stay in Route.rule."""
+    import re
+
+    for f in sorted(GOLDEN.glob("*.trace.json")):
+        text = f.read_text()
+        hit = re.search(r".{0,60}\bR\d\d\b.{0,20}", text)
+        assert hit is None, f"{f.name}: {hit.group(0) if hit else ''}"
+    for nb in sorted((ROOT / "lessons").glob("*.ipynb")):
+        outputs = json.dumps([c.get("outputs", []) for c in json.loads(nb.read_text())["cells"]])
+        assert not re.search(r"\(R\d\d\b|\bR\d\d:", outputs), nb.name

@@ -295,7 +295,7 @@ def test_R41_headless_name_dialled_directly_without_translation() -> None:
              [pod("db-a", "10.244.1.5")])
     r = route(s, "db:5432", pick=first)
     assert r.action == "forward" and r.endpoint == ("db-a", "10.244.1.5", 5432)
-    assert r.service == "default/db" and "R41" in r.reason
+    assert r.service == "default/db" and "R41" in r.rule
     assert r.candidates == (("db-a", "10.244.1.5", 5432),)
 
 
@@ -347,7 +347,7 @@ def test_R44_no_endpoints_rejects() -> None:
                    [eslice("web", [ep("10.244.1.7", "u", ready=False, serving=False)],
                            [("http", 8080)])]):
         r = route(snap([svc], slices), "web:80")
-        assert r.action == "reject" and r.error == "refused" and "R44" in r.reason
+        assert r.action == "reject" and r.error == "refused" and r.rule == "R44"
         assert r.service == "default/web"
 
 
@@ -356,7 +356,7 @@ def test_R45_internal_traffic_policy_local() -> None:
     local = route(s, "10.96.0.20:80", source_node="kind-worker2", pick=first)
     assert local.endpoint == ("web-b", "10.244.2.6", 8080) and local.candidates == (local.endpoint,)
     r = route(s, "10.96.0.20:80", source_node="kind-control-plane", pick=first)
-    assert r.action == "drop" and r.error == "timeout" and "R45" in r.reason
+    assert r.action == "drop" and r.error == "timeout" and r.rule == "R45"
 
 
 def test_R45_external_traffic_policy_local_drops_external_clients() -> None:
@@ -387,7 +387,7 @@ def test_R47_client_ip_affinity_with_timeout() -> None:
     for t in (10.0, 69.0):
         now[0] = t
         again = route(s, "web:80", source_ip="10.244.0.9", pick=last, affinity=aff)
-        assert again.endpoint == r1.endpoint and "R47" in again.reason
+        assert again.endpoint == r1.endpoint and again.rule == "R47"
     other = route(s, "web:80", source_ip="10.244.0.10", pick=last, affinity=aff)
     assert other.endpoint != r1.endpoint
     now[0] = 69.0 + 61
@@ -418,7 +418,7 @@ def test_R48_nodeport_any_node_cluster_policy() -> None:
 def test_R49_undefined_cluster_ip_port_rejects_nftables() -> None:
     r = route(web_snap(), "10.96.0.20:8080")
     assert r.action == "reject" and r.error == "refused"
-    assert "R49" in r.reason and "nftables" in r.reason
+    assert r.rule == "R49" and "nftables" in r.reason
 
 
 def test_R50_direct_pod_ip_forwarded_listening_checked_later() -> None:
