@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from .resources import ResourceType, groups
+from .version import K8S_VERSION
 
 AGG_CT = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
@@ -207,7 +208,7 @@ def _components() -> dict[str, Any]:
 def openapi_v3_doc(group: str, version: str) -> dict[str, Any] | None:
     if not any(r.version == version for r in groups().get(group, [])):
         return None
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.34.0"},
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": K8S_VERSION},
             "paths": _gv_paths(group, version), "components": {"schemas": _components()}}
 
 

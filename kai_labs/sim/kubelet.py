@@ -26,6 +26,7 @@ from .api import Api
 from .controllers import Recorder
 from .network import Network, PodNetView, PodSockets
 from .store import Event, Obj, clone
+from .version import K8S_MINOR
 
 log = logging.getLogger("kai_labs.kubelet")
 
@@ -459,7 +460,7 @@ class PodWorker:
         try:
             host = handler.get("host") or ip
             headers = "".join(f"{h['name']}: {h['value']}\r\n" for h in handler.get("httpHeaders") or [])
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.34\r\n"
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.{K8S_MINOR}\r\n"
                          f"Accept: */*\r\n{headers}Connection: close\r\n\r\n".encode())
             await writer.drain()
             line = await asyncio.wait_for(reader.readline(), timeout)

@@ -27,10 +27,11 @@ from .ids import Ids
 from .kubelet import Kubelet
 from .network import Network
 from .store import Event, Store
+from .version import K8S_MINOR, K8S_VERSION
 
 log = logging.getLogger("kai_labs.runtime")
 
-K8S_VERSION = "v1.34.0"
+
 # A Node carrying this annotation is run by the embedded kubelet (kwok marks its fake nodes the same way).
 KUBELET_ANNOTATION = "kai-labs.dev/kubelet"
 
@@ -246,8 +247,8 @@ class Runtime:
         }
 
     def version_info(self) -> dict[str, Any]:
-        return {"major": "1", "minor": "34", "emulationMajor": "1", "emulationMinor": "34",
-                "minCompatibilityMajor": "1", "minCompatibilityMinor": "33",
+        return {"major": "1", "minor": K8S_MINOR, "emulationMajor": "1", "emulationMinor": K8S_MINOR,
+                "minCompatibilityMajor": "1", "minCompatibilityMinor": str(int(K8S_MINOR) - 1),
                 "gitVersion": K8S_VERSION, "gitCommit": "kai-labs-embedded", "gitTreeState": "clean",
                 "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24.6", "compiler": "gc",
                 "platform": "linux/amd64"}
