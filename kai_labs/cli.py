@@ -8,8 +8,10 @@ mistake ends in one clear line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
 import sys
 from typing import Any
 
@@ -53,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `kai-labs ... | head`: the reader left; not a cluster problem (BrokenPipeError is a ConnectionError)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as e:  # noqa: BLE001 - the last line of defence for learners
         from .errors import friendly
 

@@ -40,7 +40,7 @@ def friendly(exc: BaseException) -> str | None:
                     "notebook)")
     except ImportError:
         pass
-    if isinstance(exc, ConnectionError):
+    if isinstance(exc, ConnectionError) and not isinstance(exc, BrokenPipeError):
         return "the cluster does not answer; start it with `kai-labs cluster up`"
     try:
         import yaml

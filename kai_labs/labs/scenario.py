@@ -23,7 +23,14 @@ import yaml
 from . import kube
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
-VARIANT_ANNOTATION = "kai-labs.dev/variant"
+VARIANT_ANNOTATION = "kai-labs.dev/case"
+
+
+def _case_id(variant: str) -> str:
+    """The mystery's variant as the namespace records it: a stable id that does not name the break."""
+    import hashlib
+
+    return "case-" + hashlib.sha256(f"kai-labs mystery {variant}".encode()).hexdigest()[:8]
 SCENARIO_LABEL = "kai-labs.dev/scenario"
 
 
@@ -107,7 +114,8 @@ class Scenario:
                 continue
             d["metadata"]["namespace"] = self.namespace
             out.append(d)
-        out[0].setdefault("metadata", {}).setdefault("annotations", {})[VARIANT_ANNOTATION] = variant
+        # opaque, so `kubectl get ns -o yaml` does not give the answer away; variant() maps it back
+        out[0].setdefault("metadata", {}).setdefault("annotations", {})[VARIANT_ANNOTATION] = _case_id(variant)
         return yaml.safe_dump_all(out, sort_keys=False)
 
     def solution_ops(self, variant: str | None = None) -> list[list[str]]:
@@ -128,7 +136,9 @@ class Scenario:
         if ns is None:
             return None
         v = ((ns.get("metadata") or {}).get("annotations") or {}).get(VARIANT_ANNOTATION)
-        return str(v) if v else None
+        if not v:
+            return None
+        return next((name for name in self.variants if v in (name, _case_id(name))), None)
 
     def effective(self, cluster: Any) -> Scenario:
         """The scenario whose checks apply (a mystery's running variant, rebased into its namespace)."""

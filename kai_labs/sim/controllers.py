@@ -161,6 +161,11 @@ class Controllers:
             for ref in md.get("ownerReferences") or []:
                 if ref.get("kind") == "ReplicaSet":
                     q["replicaset"].add((ns, ref["name"]))
+            if ev.type != "DELETED" and controller_uid(ev.obj) is None and md.get("labels"):
+                # an orphan (a released Pod, a bare Pod): any ReplicaSet whose selector matches may adopt it
+                for rs in self.api.store.scan("apps/replicasets", ns):
+                    if selector_matches(rs["spec"].get("selector"), md.get("labels")):
+                        q["replicaset"].add((ns, rs["metadata"]["name"]))
             for svc in self.api.store.scan("/services", ns):
                 q["service"].add((ns, svc["metadata"]["name"]))
             if ev.type != "DELETED" and not ev.obj.get("spec", {}).get("nodeName"):
@@ -440,6 +445,7 @@ class Controllers:
         if rs is None or rs["metadata"].get("deletionTimestamp"):
             return
         uid = rs["metadata"]["uid"]
+        self._claim_pods(rs)
         pods = self._owned("/pods", ns, uid)
         active = [p for p in pods if pod_active(p)]
         want = int(rs["spec"].get("replicas", 1))
@@ -490,6 +496,37 @@ class Controllers:
             rs = self.api.store.get("apps/replicasets", ns, name) or rs
             rs["status"] = status
             self.api.put_status("ReplicaSet", rs)
+
+    def _claim_pods(self, rs: Obj) -> None:
+        """pkg/controller/controller_ref_manager.go ClaimObject, for a ReplicaSet's active Pods.
+
+        An owned Pod whose labels no longer match the selector is released (its controller ownerReference
+        removed), so the ReplicaSet replaces it; a matching orphan in the namespace is adopted. Relabelling a
+        Pod therefore takes it out of its ReplicaSet, as on a real cluster, instead of keeping it counted.
+        """
+        md = rs["metadata"]
+        if md.get("deletionTimestamp"):
+            return
+        ns, uid, sel = md["namespace"], md["uid"], rs["spec"].get("selector")
+        for p in list(self.api.store.scan("/pods", ns)):
+            if not pod_active(p):
+                continue
+            pmd = p["metadata"]
+            owner = controller_uid(p)
+            matches = selector_matches(sel, pmd.get("labels"))
+            refs = list(pmd.get("ownerReferences") or [])
+            if owner == uid and not matches:
+                refs = [r for r in refs if r.get("uid") != uid]
+            elif owner is None and matches:
+                refs.append(_owner_ref(rs, "ReplicaSet", "apps/v1"))
+            else:
+                continue
+            try:
+                self.api.patch(rt_of("Pod"), ns, pmd["name"], "application/merge-patch+json",
+                               {"metadata": {"ownerReferences": refs or None}})
+            except errors.ApiError as e:
+                if e.code not in (404, 409):
+                    raise
 
     @staticmethod
     def _deletion_rank(p: Obj) -> tuple[int, int, int, str]:

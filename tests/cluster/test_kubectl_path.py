@@ -168,6 +168,27 @@ def test_scale_rollout_restart_and_delete_pod(cluster, web):  # type: ignore[no-
     assert victim not in {p["metadata"]["name"] for p in replaced}
 
 
+def test_relabelled_pod_leaves_its_replicaset_and_is_replaced_then_adopted_back(cluster, web):  # type: ignore[no-untyped-def]
+    """pkg/controller/controller_ref_manager.go ClaimObject: a Pod whose labels stop matching is released
+    (its controller ownerReference removed) and replaced; a matching orphan is adopted. A learner who
+    "fixes" a selector by relabelling Pods sees them orphaned and new Pods with the old labels appear."""
+    victim = pods(cluster, web)[0]["metadata"]["name"]
+    kubectl(cluster, web, "label", "pod", victim, "app=debug", "--overwrite")
+
+    def released():  # type: ignore[no-untyped-def]
+        p = json.loads(kubectl(cluster, web, "get", "pod", victim, "-o", "json").stdout)
+        return not any(r.get("controller") for r in p["metadata"].get("ownerReferences") or [])
+    wait_for(released)
+    replacements = ready_pods(cluster, web, 3)
+    assert victim not in {p["metadata"]["name"] for p in replacements}, "the ReplicaSet made a new Pod"
+    assert kubectl(cluster, web, "get", "pod", victim).returncode == 0, "the released Pod keeps running"
+    # back under the selector: adopted, and the ReplicaSet (now one too many) removes a Pod
+    kubectl(cluster, web, "label", "pod", victim, "app=web", "--overwrite")
+    wait_for(lambda: len([p for p in pods(cluster, web) if not p["metadata"].get("deletionTimestamp")]) == 3)
+    rs = json.loads(kubectl(cluster, web, "get", "rs", "-o", "json").stdout)["items"]
+    assert [r["status"].get("replicas") for r in rs] == [3]
+
+
 def test_patch_like_edit_changes_the_service(cluster, web):  # type: ignore[no-untyped-def]
     # Service ports merge by `port` (patchMergeKey in core/v1 types.go): this changes port 80's targetPort.
     r = kubectl(cluster, web, "patch", "svc", "web", "-p", '{"spec":{"ports":[{"port":80,"targetPort":8080}]}}')

@@ -30,6 +30,10 @@ def test_catalogue_has_every_required_scenario() -> None:
 def test_spec_and_manifests(name: str) -> None:
     s = sc.get(name)
     assert len(s.hints) == 3 and s.symptom and s.objective and s.debrief and s.change
+    # an unquoted ": " in YAML turns a hint into a mapping, which broke the hint box (mystery, once)
+    assert all(isinstance(h, str) for h in s.hints), s.hints
+    assert all(isinstance(x, str) for x in (s.symptom, s.objective, s.debrief))
+    assert s.hint_box().next() and "<" in s.hint_box()._repr_html_()
     docs = [d for d in yaml.safe_load_all(s.manifests()) if d]
     nss = [d for d in docs if d["kind"] == "Namespace"]
     assert nss, "the manifests create their own namespace"
