@@ -166,6 +166,13 @@ def readiness_probe_kept(ctx: Context, deployment: str = "web", path: str = "/he
     num = p if isinstance(p, int) else next((q.get("containerPort") for q in c.get("ports") or []
                                              if q.get("name") == p), None)
     found = f"httpGet {hg.get('path')} on port {p}" + (f" ({num})" if num != p else "")
+    if hg.get("path") == path and isinstance(p, str) and num != port:
+        # the probe itself is intact; the container port it names was renumbered
+        return CheckResult(name, "readiness", False,
+                           f"The readiness probe still checks {hg.get('path')} on the port named {p}, but that "
+                           f"container port now says {num}, not {port}: the contract moved. containerPort does "
+                           "not move the app either.", exp, found,
+                           f"Put containerPort {p} back to {port}; change where the app listens (its args).")
     if hg.get("path") != path or num != port:
         return CheckResult(name, "readiness", False,
                            f"Deployment {deployment}'s readiness probe changed: expected {exp}, found {found}. "
@@ -191,7 +198,7 @@ def client_url(ctx: Context) -> CheckResult:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        return CheckResult(name, "client", True, f"{cs.env}={url} names a host, not an IP.", found=url)
+        return _client_names_the_service(ctx, url, host)
     owner = ""
     for s in ctx.snaps.values():
         for p in s.pods:
@@ -203,6 +210,59 @@ def client_url(ctx: Context) -> CheckResult:
         f"{cs.env}={url} points at {what}{owner}. Pod IPs change with every rollout and a ClusterIP hides the "
         "name clients should depend on: use the Service's DNS name.",
         "a Service DNS name", url, "Use web.<namespace> (or the full web.<namespace>.svc.cluster.local).")
+
+
+def service_fqdn(host: str, client_ns: str, domain: str = "cluster.local") -> str:
+    """The name a ClusterFirst Pod in ``client_ns`` ends up asking for ``host`` when it names a Service.
+
+    The search path (<ns>.svc.<domain>, svc.<domain>, <domain>; ndots 5) makes ``web`` mean
+    web.<client_ns>.svc, ``web.other`` mean web.other.svc and ``web.other.svc`` the same, all under
+    ``domain`` (kubernetes/dns docs/specification.md). Other names are returned as they are.
+    """
+    h = host.lower().rstrip(".")
+    if h.endswith(f".svc.{domain}"):
+        return h
+    if h.endswith(".svc"):
+        return f"{h}.{domain}"
+    labels_ = h.split(".")
+    if len(labels_) == 1:
+        return f"{h}.{client_ns}.svc.{domain}"
+    if len(labels_) == 2:
+        return f"{h}.svc.{domain}"
+    return h
+
+
+def _client_names_the_service(ctx: Context, url: str, host: str) -> CheckResult:
+    """The host must name *this* Service: not another Service, a copy or alias in the client's namespace,
+    or one Pod's DNS name under a headless Service (all of which sidestep what the scenario teaches)."""
+    sc, cs = ctx.scenario, ctx.scenario.client
+    name = "Client uses a Service name"
+    want = f"{sc.service}.{ctx.ns}.svc.cluster.local"
+    exp = f"the DNS name of Service {sc.service} in {ctx.ns} (e.g. {sc.service}.{ctx.ns})"
+    fq = service_fqdn(host, cs.namespace)
+    if fq == want:
+        return CheckResult(name, "client", True, f"{cs.env}={url} names Service {sc.service} in {ctx.ns}.",
+                           exp, url)
+    if fq.endswith("." + want):
+        return CheckResult(name, "client", False,
+                           f"{cs.env}={url} names one Pod under the headless Service, not the Service: every "
+                           "request goes to that one Pod, and the name breaks when the Pod is replaced.",
+                           exp, url, f"Use the Service name, {sc.service}.{ctx.ns}, with the Pods' port.")
+    parts = fq.split(".")
+    if len(parts) == 5 and fq.endswith(".svc.cluster.local"):
+        other, other_ns = parts[0], parts[1]
+        if other_ns == ctx.ns:
+            why = f"Service {other}, not Service {sc.service}: another Service sidesteps the one to fix"
+        elif other == sc.service:
+            why = (f"Service {other} in {other_ns}, not the one in {ctx.ns}: do not copy or alias the Service; "
+                   "call the real one by its namespace")
+        else:
+            why = f"Service {other} in {other_ns}, not Service {sc.service} in {ctx.ns}"
+        return CheckResult(name, "client", False, f"{cs.env}={url} names {why}.", exp, url,
+                           f"Point {cs.env} at {sc.service}.{ctx.ns}.")
+    return CheckResult(name, "client", False,
+                       f"{cs.env}={url} does not name Service {sc.service} in {ctx.ns} (it asks DNS for {fq}).",
+                       exp, url, f"Point {cs.env} at {sc.service}.{ctx.ns}.")
 
 
 def _intended_pods(ctx: Context) -> dict[str, kube.Obj]:
@@ -261,6 +321,11 @@ def endpoints_ready(ctx: Context, min: int = 1) -> CheckResult:  # noqa: A002 - 
         elif not intended:
             why = f"Deployment {sc.intended} runs no Pods"
             hop, hint = "pods", f"A Service never creates Pods: does Deployment {sc.intended} have replicas?"
+        elif ready:
+            # the selector works (some of its Pods are ready endpoints): there are just too few of them
+            why = (f"only {len(ready)} of the Pods of Deployment {sc.intended} are ready endpoints "
+                   f"({len(intended)} Pod(s) running)")
+            hop, hint = "pods", f"Run at least {min} replicas of Deployment {sc.intended} (kubectl scale)."
         else:
             sel = _sel(svc["spec"].get("selector"))
             sel_map = svc["spec"].get("selector") or {}

@@ -209,3 +209,36 @@ def test_panel_builds_and_buttons_work(cluster: Any) -> None:
     assert "Hint 1/3" in p.hints.value
     p.buttons["check"].click()
     assert "Not yet" in p.status.value
+
+
+# Wrong fixes found by a review: each sidesteps what its scenario teaches and must fail for that reason.
+
+def test_relabelling_pods_instead_of_fixing_the_selector_fails(cluster: Any) -> None:
+    """The ReplicaSet releases relabelled Pods and starts new ones with the old labels (ClaimObject)."""
+    s = sc.get("wrong-selector").reset(cluster)
+    _patch(cluster, "label", "pods", "--all", "-n", s.namespace, "app=web", "--overwrite")
+    _failing(cluster, s, "selector", "bare Pod")
+
+
+def test_a_second_service_on_the_client_port_fails(cluster: Any) -> None:
+    s = sc.get("port-vs-targetport").reset(cluster)
+    _patch(cluster, "expose", "deployment", "web", "-n", s.namespace, "--name=web-8080", "--port=8080")
+    _patch(cluster, "set", "env", "deployment/frontend", "-n", s.client.namespace,
+           "WEB_URL=http://web-8080:8080/hostname")
+    _failing(cluster, s, "client", "Service web-8080, not Service web")
+
+
+def test_one_pods_dns_name_under_the_headless_service_fails(cluster: Any) -> None:
+    s = sc.get("headless-port").reset(cluster)
+    ip = json.loads(cluster.kubectl("get", "pods", "-n", s.namespace, "-l", "app=web", "-o", "json").stdout)[
+        "items"][0]["status"]["podIP"]
+    _patch(cluster, "set", "env", "deployment/frontend", "-n", s.client.namespace,
+           f"WEB_URL=http://{ip.replace('.', '-')}.web.{s.namespace}.svc.cluster.local:8080/hostname")
+    _failing(cluster, s, "client", "names one Pod")
+
+
+def test_an_externalname_alias_in_the_clients_namespace_fails(cluster: Any) -> None:
+    s = sc.get("wrong-namespace").reset(cluster)
+    _patch(cluster, "create", "service", "externalname", "web", "-n", s.client.namespace,
+           f"--external-name=web.{s.namespace}.svc.cluster.local")
+    _failing(cluster, s, "client", "do not copy or alias")

@@ -145,3 +145,15 @@ def test_learner_facing_text_names_no_internal_rule_ids() -> None:
     for nb in sorted((ROOT / "lessons").glob("*.ipynb")):
         outputs = json.dumps([c.get("outputs", []) for c in json.loads(nb.read_text())["cells"]])
         assert not re.search(r"\(R\d\d\b|\bR\d\d:", outputs), nb.name
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES])
+def test_solution_notebook_states_the_specs_symptom_and_objective(name: str) -> None:
+    """The lab's text lives in spec.yaml; the notebook's opening cell must say the same (single source)."""
+    nb_path = next((ROOT / "solutions").glob(f"*-{name}.ipynb"), None)
+    assert nb_path is not None, f"no solutions/NN-{name}.ipynb"
+    first = json.loads(nb_path.read_text())["cells"][0]
+    text = " ".join("".join(first["source"]).split())
+    s = sc.get(name)
+    for part in (s.symptom, s.objective):
+        assert " ".join(part.split()) in text, f"{nb_path.name} is out of date with spec.yaml: {part[:60]}..."

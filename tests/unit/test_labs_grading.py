@@ -1,4 +1,6 @@
-"""Snapshot.settled(): a grade waits until EndpointSlices agree with the Pods, readiness included.
+"""Grading helpers without a cluster.
+
+Snapshot.settled(): a grade waits until EndpointSlices agree with the Pods, readiness included.
 
 The EndpointSlice controller publishes each endpoint's ready condition from the Pod's Ready condition (or
 true with publishNotReadyAddresses), and it lags the Pod status on any cluster
@@ -55,3 +57,14 @@ def test_a_slice_missing_a_pod_is_catching_up() -> None:
 def test_publish_not_ready_addresses_means_the_slice_says_ready_for_an_unready_pod() -> None:
     assert settled(svc(publish=True), [pod("web-1", False)], sl(("web-1", True)))[0]
     assert not settled(svc(publish=True), [pod("web-1", False)], sl(("web-1", False)))[0]
+
+
+def test_service_fqdn_follows_the_pod_search_path() -> None:
+    from kai_labs.labs.checks import service_fqdn
+
+    assert service_fqdn("web", "front") == "web.front.svc.cluster.local"
+    assert service_fqdn("web.back", "front") == "web.back.svc.cluster.local"
+    assert service_fqdn("web.back.svc", "front") == "web.back.svc.cluster.local"
+    assert service_fqdn("WEB.back.svc.cluster.local.", "front") == "web.back.svc.cluster.local"
+    assert service_fqdn("10-244-1-5.web.back.svc.cluster.local", "front") == "10-244-1-5.web.back.svc.cluster.local"
+    assert service_fqdn("example.com.x", "front") == "example.com.x"
