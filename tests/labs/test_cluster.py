@@ -183,6 +183,18 @@ def test_fix_applied_to_the_wrong_namespace_is_refused(cluster: Any) -> None:
     assert s.check(cluster).passed
 
 
+def test_a_namespace_less_fix_in_a_two_namespace_scenario_must_say_where_it_goes(cluster: Any) -> None:
+    s = sc.get("wrong-namespace").reset(cluster)
+    frontend = json.loads(cluster.kubectl("get", "deploy", "frontend", "-n", s.client.namespace, "-o",
+                                          "json").stdout)
+    for k in ("namespace", "resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):
+        frontend["metadata"].pop(k, None)
+    frontend.pop("status", None)
+    with pytest.raises(sc.ScenarioError, match="has no metadata.namespace.*say which one"):
+        s.apply(cluster, json.dumps(frontend))
+    assert "frontend" not in cluster.kubectl("get", "deploy", "-n", s.namespace, "-o", "name").stdout
+
+
 def test_hints_are_revealed_one_at_a_time() -> None:
     h = sc.get("no-pods").hint_box()
     assert "3 hints available" in str(h)
