@@ -204,11 +204,18 @@ def client_url(ctx: Context) -> CheckResult:
         for p in s.pods:
             if kube.pod_ip(p) == str(ip):
                 owner = f" (Pod {kube.name(p)})"
-    what = "a Pod IP" if owner else "an IP address"
+    cip = next((kube.name(v) for s in ctx.snaps.values() for v in s.services
+                if (v.get("spec") or {}).get("clusterIP") == str(ip)), None)
+    if owner:
+        what = f"a Pod IP{owner}. Pod IPs change with every rollout"
+    elif cip:
+        what = (f"the ClusterIP of Service {cip}. It works until the Service is recreated, and it hides the "
+                "name clients should depend on")
+    else:
+        what = "an IP address that is no Pod's and no Service's"
     return CheckResult(
         name, "client", False,
-        f"{cs.env}={url} points at {what}{owner}. Pod IPs change with every rollout and a ClusterIP hides the "
-        "name clients should depend on: use the Service's DNS name.",
+        f"{cs.env}={url} points at {what}: use the Service's DNS name.",
         "a Service DNS name", url, "Use web.<namespace> (or the full web.<namespace>.svc.cluster.local).")
 
 
@@ -387,7 +394,8 @@ def traffic(ctx: Context, requests: int = 6, timeout: float = 1.0) -> CheckResul
         first = errors[0]
         return CheckResult(name, "request", False,
                            f"{len(errors)} of {requests} requests to {where} failed; first: {first}.", exp, found,
-                           "Inspect the path (scenario.inspect) and fix the first broken hop.")
+                           "Inspect the path (s.inspect(c) in a notebook, `kai-labs scenario inspect "
+                           f"{sc.name}` in a terminal) and fix the first broken hop.")
     return CheckResult(name, "request", True, f"{ok}/{requests} requests to {where} succeeded, answered by "
                        f"{', '.join(sorted(hit))}.", exp, found)
 
