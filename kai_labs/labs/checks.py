@@ -258,7 +258,12 @@ def _client_names_the_service(ctx: Context, url: str, host: str) -> CheckResult:
     parts = fq.split(".")
     if len(parts) == 5 and fq.endswith(".svc.cluster.local"):
         other, other_ns = parts[0], parts[1]
-        if other_ns == ctx.ns:
+        known = ctx.snaps.get(other_ns)
+        if known is not None and known.service(other) is None:
+            short = "." not in host.rstrip(".")
+            why = (f"Service {other} in {other_ns}, which does not exist"
+                   + (": a short name is looked up in the client's own namespace" if short else ""))
+        elif other_ns == ctx.ns:
             why = f"Service {other}, not Service {sc.service}: another Service sidesteps the one to fix"
         elif other == sc.service:
             why = (f"Service {other} in {other_ns}, not the one in {ctx.ns}: do not copy or alias the Service; "

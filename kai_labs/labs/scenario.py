@@ -10,6 +10,7 @@ reaches learner output.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import random
 import re
@@ -24,14 +25,12 @@ from . import kube
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 VARIANT_ANNOTATION = "kai-labs.dev/case"
+SCENARIO_LABEL = "kai-labs.dev/scenario"
 
 
 def _case_id(variant: str) -> str:
     """The mystery's variant as the namespace records it: a stable id that does not name the break."""
-    import hashlib
-
     return "case-" + hashlib.sha256(f"kai-labs mystery {variant}".encode()).hexdigest()[:8]
-SCENARIO_LABEL = "kai-labs.dev/scenario"
 
 
 class ScenarioError(Exception):

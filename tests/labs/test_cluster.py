@@ -254,3 +254,8 @@ def test_an_externalname_alias_in_the_clients_namespace_fails(cluster: Any) -> N
     _patch(cluster, "create", "service", "externalname", "web", "-n", s.client.namespace,
            f"--external-name=web.{s.namespace}.svc.cluster.local")
     _failing(cluster, s, "client", "do not copy or alias")
+
+
+def test_untouched_wrong_namespace_says_a_short_name_means_the_clients_namespace(cluster: Any) -> None:
+    s = sc.get("wrong-namespace").reset(cluster)
+    _failing(cluster, s, "client", "a short name is looked up in the client's own namespace")
