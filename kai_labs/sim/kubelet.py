@@ -32,6 +32,8 @@ log = logging.getLogger("kai_labs.kubelet")
 
 BACKOFF_MAX = 300.0
 
+RELEASED_KEEP = 128  # recently freed Pod IPs kept out of use (a /24 has 252 for at most 110 Pods)
+
 
 def _ts(t: float | None = None) -> str:
     return dt.datetime.fromtimestamp(t if t is not None else time.time(), dt.timezone.utc).strftime(
@@ -669,6 +671,11 @@ class Kubelet:
         self.nodes = set(nodes)
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self.ips: dict[str, tuple[str, str]] = {}  # Pod IP in use -> (namespace, name)
+        # Recently released Pod IPs, oldest first. The host-local IPAM plugin (containernetworking/plugins,
+        # ipam/host-local: it allocates after the last reserved address) hands a freed address out again
+        # only after going round its range; picking freely would give a new Pod an IP that a Pod deleted a
+        # second ago had, and a client holding the old IP would reach the wrong Pod.
+        self.released: collections.OrderedDict[str, None] = collections.OrderedDict()
         for p in api.store.scan("/pods"):
             if p.get("status", {}).get("podIP"):
                 self.ips[p["status"]["podIP"]] = (p["metadata"]["namespace"], p["metadata"]["name"])
@@ -686,6 +693,10 @@ class Kubelet:
             if ev.type == "DELETED":
                 if self.ips.get(ip) == key:
                     del self.ips[ip]
+                    self.released.pop(ip, None)
+                    self.released[ip] = None
+                    while len(self.released) > RELEASED_KEEP:
+                        self.released.popitem(last=False)
             else:
                 self.ips[ip] = key
         if ev.type == "DELETED":
@@ -745,7 +756,12 @@ class Kubelet:
         if existing and ipaddress.ip_address(existing) in cidr and existing not in self.net.pods:
             return str(existing)
         used = set(self.net.pods) | set(self.ips)
-        ip = self.api.ids.pick_ip(cidr, used, 2, pod["metadata"]["namespace"], pod["metadata"]["name"])
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        try:  # not an address a Pod gave up recently, while the range has others (see self.released)
+            ip = self.api.ids.pick_ip(cidr, used | set(self.released), 2, *key)
+        except RuntimeError:  # a crowded node: reuse as host-local would after wrapping round
+            ip = self.api.ids.pick_ip(cidr, used, 2, *key)
+        self.released.pop(ip, None)
         self.ips[ip] = (pod["metadata"]["namespace"], pod["metadata"]["name"])
         return ip
 

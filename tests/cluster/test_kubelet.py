@@ -71,3 +71,27 @@ def test_unknown_image_is_err_image_pull_and_names_what_runs(cluster, namespace)
     events = json.loads(cluster.kubectl("-n", namespace, "get", "events", "-o", "json").stdout)["items"]
     msgs = [e["message"] for e in events if e["reason"] == "Failed"]
     assert any(m.startswith('Failed to pull image "example.com/not/emulated:1"') and "agnhost" in m for m in msgs)
+
+
+def test_a_replacement_pod_never_gets_an_ip_a_pod_just_gave_up(cluster, namespace):  # type: ignore[no-untyped-def]
+    """host-local IPAM (containernetworking/plugins ipam/host-local) allocates after the last reserved address,
+    so a freed Pod IP comes back only after the range wraps: a client still holding an old IP must not reach a
+    new Pod. Ten rounds of replacing three Pods: thirty new IPs, none seen before."""
+    manifest = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: churn}\nspec:\n  replicas: 3\n"
+                "  selector: {matchLabels: {app: churn}}\n  template:\n    metadata: {labels: {app: churn}}\n"
+                "    spec:\n      containers:\n      - {name: c, image: registry.k8s.io/e2e-test-images/agnhost:2.53,"
+                " args: [pause]}\n")
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=manifest, check=True)
+
+    def live_ips():  # type: ignore[no-untyped-def]
+        items = json.loads(cluster.kubectl("get", "pods", "-n", namespace, "-l", "app=churn", "-o",
+                                           "json").stdout)["items"]
+        ips = {p["status"].get("podIP") for p in items if not p["metadata"].get("deletionTimestamp")}
+        return ips if len(ips) == 3 and None not in ips and len(items) == 3 else None
+
+    seen = set(eventually(live_ips))
+    for _ in range(10):
+        cluster.kubectl("delete", "pods", "-n", namespace, "-l", "app=churn", "--wait=true", check=True)
+        new = eventually(live_ips)
+        assert not new & seen, f"reused {sorted(new & seen)}"
+        seen |= new
