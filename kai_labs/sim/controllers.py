@@ -507,13 +507,16 @@ class Controllers:
         md = rs["metadata"]
         if md.get("deletionTimestamp"):
             return
-        ns, uid, sel = md["namespace"], md["uid"], rs["spec"].get("selector")
+        ns, uid = md["namespace"], md["uid"]
+        sel = labels.from_label_selector(rs["spec"].get("selector"))  # parsed once, not per Pod
         for p in list(self.api.store.scan("/pods", ns)):
             if not pod_active(p):
                 continue
             pmd = p["metadata"]
             owner = controller_uid(p)
-            matches = selector_matches(sel, pmd.get("labels"))
+            if owner is not None and owner != uid:
+                continue  # another controller's Pod: not ours to claim (and no selector to evaluate)
+            matches = sel.matches(pmd.get("labels") or {})
             refs = list(pmd.get("ownerReferences") or [])
             if owner == uid and not matches:
                 refs = [r for r in refs if r.get("uid") != uid]
