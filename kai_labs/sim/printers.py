@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -419,11 +420,25 @@ def human_duration(seconds: float) -> str:
     return _human_duration_ns(int(seconds * _NS_PER_S))
 
 
+_RFC3339 = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?"
+                      r"(?P<tz>[Zz]|[+-]\d{2}:\d{2})?$")
+
+
 def parse_time(value: Any) -> datetime.datetime | None:
     """Parse a metav1.Time / MicroTime string; ``None`` for missing (Go's zero time)."""
     if not value or not isinstance(value, str):
         return None
-    ts = datetime.datetime.fromisoformat(value)
+    m = _RFC3339.match(value)
+    if m is None:
+        return None
+    # Python 3.10's fromisoformat takes neither a trailing "Z" nor a fraction other than 3 or 6 digits,
+    # both of which RFC 3339 (and so metav1.Time / MicroTime) allow: normalize to what every Python reads
+    frac = m["frac"][:6].ljust(6, "0") if m["frac"] else ""
+    tz = "+00:00" if m["tz"] in ("Z", "z") else (m["tz"] or "")
+    try:
+        ts = datetime.datetime.fromisoformat(f"{m['date']}T{m['time']}{'.' + frac if frac else ''}{tz}")
+    except ValueError:
+        return None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=datetime.timezone.utc)
     return ts

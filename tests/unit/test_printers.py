@@ -13,6 +13,7 @@ import pytest
 from kai_labs.sim.printers import (  # noqa: E402
     format_discovery_endpoints,
     human_duration,
+    parse_time,
     table,
     translate_timestamp_since,
 )
@@ -783,3 +784,18 @@ def test_other_kinds_use_default_name_and_created_at_columns() -> None:
     assert cols(t) == [("Name", 0), ("Created At", 0)]
     assert t["columnDefinitions"][1]["type"] == "date"
     assert cells(t) == [["my-lease", "2024-06-25T14:48:12Z"], ["x", "0001-01-01T00:00:00Z"]]
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2025-01-01T11:59:30Z", "30s"),                 # metav1.Time: RFC 3339 with "Z" (Python 3.10 refused it)
+    ("2025-01-01T11:59:30.5Z", "29s"),               # RFC 3339 allows any fraction length
+    ("2025-01-01T11:59:30.123456789Z", "29s"),       # RFC3339Nano
+    ("2025-01-01T12:59:30+01:00", "30s"),            # an offset instead of Z
+])
+def test_rfc3339_forms_parse_on_every_python(value: str, expected: str) -> None:
+    assert translate_timestamp_since(value, NOW) == expected
+
+
+def test_an_unparseable_timestamp_prints_unknown_instead_of_failing_the_request() -> None:
+    assert parse_time("yesterday") is None
+    assert one_row("ConfigMap", {"metadata": {"name": "c", "creationTimestamp": "not a time"}})[2] == "<unknown>"
