@@ -112,7 +112,7 @@ def selects(selector: dict | None, labels: dict | None) -> bool:
     """R1/R2: equality-based AND over a plain map; nil *and* empty select nothing.
 
     Go would match everything with an empty ``labels.Set``, but the API never hands the
-    controller an empty map (protobuf stores ``{}`` as nil), see the rules file R2.
+    controller an empty map (protobuf stores ``{}`` as nil), see docs/rules.md R2.
     """
     if not selector:
         return False

@@ -4,7 +4,7 @@ Pure logic over a snapshot of API objects (plain dicts spelled as the Kubernetes
 JSON API spells them). Nothing here opens sockets; the caller wires the
 decisions to real connections.
 
-Rule ids (R21, R33-R51) refer to /work/shared/k8s-service-semantics.md.
+Rule ids (R21, R33-R51) are those of docs/rules.md.
 Behaviour was carried over (never code) from these sources:
 
 * DNS naming and record shapes: kubernetes/dns ``docs/specification.md``
@@ -408,7 +408,7 @@ class Route:
     reason: str  # one readable sentence for a learner: what kube-proxy does, and why
     service: str | None = None  # "ns/name" when the destination was a Service
     candidates: tuple[Endpoint, ...] = ()  # all usable endpoints considered
-    rule: str = ""  # the rule id(s) of k8s-service-semantics.md behind the decision, for tests and developers
+    rule: str = ""  # the rule id(s) of docs/rules.md behind the decision, for tests and developers
 
     @property
     def error(self) -> str | None:
@@ -663,7 +663,7 @@ def _route_ip(ctx: _Ctx, ip: str, port: int) -> Route:
 
 def _outside(ctx: _Ctx) -> bool:
     """A client outside the cluster: no node, and a source address outside the Pod and node ranges
-    (DESIGN.md: e.g. 203.0.113.50). With neither given, the caller means a client in the cluster."""
+    (e.g. 203.0.113.50, a documentation range). With neither given, the caller means a client in the cluster."""
     if ctx.source_node is not None or not ctx.source_ip:
         return False
     try:

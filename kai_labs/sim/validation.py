@@ -37,8 +37,8 @@ kubernetes/kubernetes:
   ``pkg/apis/meta/v1/validation/validation.go`` (ValidateLabels,
   ValidateLabelSelector).
 
-Where the shared notes (k8s-service-semantics.md) and the source disagree, the
-source wins: values that are not strings or numbers render as JSON (current
+Two points follow the source where earlier notes differed (docs/rules.md R6
+now states them): values that are not strings or numbers render as JSON (current
 ``field.Error.ErrorBody`` tries ``json.Marshal`` before ``%#v``), and
 ``NotSupported`` keeps the caller's order (only callers passing a set sort).
 """

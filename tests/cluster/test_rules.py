@@ -1,4 +1,4 @@
-"""One test per rule family of shared/k8s-service-semantics.md, end to end on the embedded cluster.
+"""One test per rule family of docs/rules.md, end to end on the embedded cluster.
 
 The unit tests pin every rule in the pure modules; these check that the running
 cluster (API, controllers, kubelet, DNS, proxy, real sockets) puts them together.

@@ -135,7 +135,7 @@ def test_solutions_are_committed_clean() -> None:
 
 def test_learner_facing_text_names_no_internal_rule_ids() -> None:
     """Traces (and so diagrams, graders and notebooks) explain kube-proxy's decision in words; the rule ids
-    (R44 ...) of the project's semantics file mean nothing to a learner and stay in Route.rule."""
+    (R44 ...) of docs/rules.md mean nothing to a learner and stay in Route.rule."""
     import re
 
     for f in sorted(GOLDEN.glob("*.trace.json")):

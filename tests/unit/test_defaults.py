@@ -1,4 +1,4 @@
-"""Defaulting tests: rule ids refer to /work/shared/k8s-service-semantics.md."""
+"""Defaulting tests: rule ids refer to docs/rules.md."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Tests for kai_labs.sim.endpointslices: one test (or group) per rule of
-/work/shared/k8s-service-semantics.md (R1-R3, R18-R28), the legacy Endpoints object,
+docs/rules.md (R1-R3, R18-R28), the legacy Endpoints object,
 and an idempotence property over random pod sets."""
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ def test_R19_skipped_only_pod_leaves_placeholder() -> None:
 
 
 def test_R20_addresses_come_from_pod_ips_and_podip_fallback() -> None:
-    # simulator convention from the rules file; the source (getEndpointAddresses) reads only podIPs
+    # simulator convention of docs/rules.md R20; the source (getEndpointAddresses) reads only podIPs
     slices = fresh(svc(), [pod("a", "10.244.0.1", ips_field="podIPs"),
                            pod("b", "10.244.0.2", ips_field="podIP")])
     eps = by_pod(slices)

@@ -491,7 +491,7 @@ def test_R46_property_every_ready_endpoint_eventually_picked(n: int, seed: int) 
 
 
 def test_clusterip_is_not_reachable_from_outside_the_cluster() -> None:
-    """DESIGN.md: an outside client is source_node=None with a source IP outside Pod and node ranges."""
+    """An outside client is source_node=None with a source IP outside the Pod and node ranges (203.0.113.50)."""
     s = web_snap()
     r = route(s, "web:80", source_ip="203.0.113.50", pick=first)
     assert r.action == "drop" and "only reachable from inside the cluster" in r.reason

@@ -1,4 +1,4 @@
-"""Validation tests: rule ids refer to /work/shared/k8s-service-semantics.md.
+"""Validation tests: rule ids refer to docs/rules.md.
 
 Every object is defaulted first (``apply_defaults``), as the API server does.
 """
