@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from dataclasses import asdict
@@ -31,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     dn.add_argument("--kind", action="store_true", help="delete the kind cluster instead")
     st = add("status", "is the cluster running?", _status)
     st.add_argument("--json", action="store_true")
-    add("env", "print `export KUBECONFIG=...` for this cluster", _env)
+    add("env", "print the shell lines that point kubectl at this cluster: "
+               "eval \"$(kai-labs cluster env)\" (KUBECONFIG, and this installation's kubectl first on PATH)", _env)
     lg = add("logs", "print the cluster process log", _logs)
     lg.add_argument("--tail", type=int, default=50)
     add("reset", "stop the cluster and wipe its state", _reset)
@@ -104,7 +106,10 @@ def _env(a: argparse.Namespace) -> int:
     st = cl.status(a.name)
     if not st.running:
         raise cl.ClusterError(f"cluster {a.name} is not running; start it with `kai-labs cluster up`")
-    print(f"export KUBECONFIG={st.kubeconfig}")
+    # POSIX sh (bash, zsh, dash): the kubectl of this installation comes first, since the cluster requires
+    # kubectl of its own minor and a JupyterLab terminal's login shell has reset PATH to the system's
+    print(f"export KUBECONFIG={shlex.quote(str(st.kubeconfig))}")
+    print(f"export PATH={shlex.quote(cl.path_with_tools())}")
     return 0
 
 

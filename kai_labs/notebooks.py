@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -25,10 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .cluster import path_with_tools, tools_dir
+
 SEED = "1"
 KERNEL = "python3"
 CELL_TIMEOUT = 120
-SANITIZE = Path(__file__).resolve().parent.parent / "lessons" / "nbval-sanitize.cfg"
 
 LAB_OVERRIDES: dict[str, dict[str, Any]] = {
     # no "Would you like to receive official Jupyter news?" toast, no update check
@@ -41,8 +43,6 @@ LAB_OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 
-def _bin_dir() -> str:
-    return os.path.dirname(sys.executable)
 
 
 @contextmanager
@@ -54,7 +54,7 @@ def fresh_cluster_env(seed: str = SEED) -> Iterator[dict[str, str]]:
     env = dict(os.environ)
     env.pop("KUBECONFIG", None)
     env.update(KAI_LABS_HOME=home, KAI_LABS_SEED=seed,
-               PATH=_bin_dir() + os.pathsep + env.get("PATH", ""), PYDEVD_DISABLE_FILE_VALIDATION="1")
+               PATH=path_with_tools(env.get("PATH", "")), PYDEVD_DISABLE_FILE_VALIDATION="1")
     try:
         yield env
     finally:
@@ -141,9 +141,29 @@ def lab_settings_path(prefix: str | None = None) -> Path:
     return Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
 
 
-def install_lab_settings(prefix: str | None = None) -> Path:
-    """Merge kai-labs' JupyterLab overrides into the environment's overrides.json (other keys are kept)."""
-    path = lab_settings_path(prefix)
+TERMINAL_RC = """\
+# kai-labs: start-up file of the course's JupyterLab terminals, written by
+# `python -m kai_labs.notebooks install-lab-settings`. JupyterLab opens a login shell, whose
+# /etc/profile resets PATH to the system's; this file reads the same start-up files a login
+# shell reads, then puts this installation's kubectl and kai-labs first on PATH.
+if [ -r /etc/profile ]; then . /etc/profile; fi
+if [ -r "$HOME/.bash_profile" ]; then . "$HOME/.bash_profile"
+elif [ -r "$HOME/.bash_login" ]; then . "$HOME/.bash_login"
+elif [ -r "$HOME/.profile" ]; then . "$HOME/.profile"
+fi
+export PATH={tools}:"$PATH"
+"""
+
+
+def server_config_path(prefix: str | None = None) -> Path:
+    """The environment's Jupyter server config, read by every server started from it (``jupyter --paths``).
+
+    (Files in ``jupyter_server_config.d/`` only enable extensions; other settings there are ignored.)"""
+    return Path(prefix or sys.prefix) / "etc" / "jupyter" / "jupyter_server_config.json"
+
+
+def _merge_json(path: Path, update: dict[str, dict[str, Any]]) -> None:
+    """Merge ``update`` (section -> values) into the JSON object at ``path``; other keys are kept."""
     current: dict[str, Any] = {}
     if path.exists():
         try:
@@ -151,10 +171,37 @@ def install_lab_settings(prefix: str | None = None) -> Path:
             current = loaded if isinstance(loaded, dict) else {}
         except ValueError:
             current = {}
-    for plugin, values in LAB_OVERRIDES.items():
-        current.setdefault(plugin, {}).update(values)
+    for section, values in update.items():
+        if not isinstance(current.get(section), dict):
+            current[section] = {}
+        current[section].update(values)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+
+
+def install_terminal_settings(prefix: str | None = None) -> Path | None:
+    """JupyterLab terminals that find this installation's kubectl and kai-labs (README's terminal recipe).
+
+    Writes the start-up file and sets the server's ``terminado_settings.shell_command`` to bash with it.
+    Without bash, nothing is written (the terminal stays the server's default)."""
+    bash = shutil.which("bash")
+    if bash is None:
+        return None
+    root = Path(prefix or sys.prefix)
+    rc = root / "etc" / "kai-labs" / "terminal.bashrc"
+    rc.parent.mkdir(parents=True, exist_ok=True)
+    rc.write_text(TERMINAL_RC.format(tools=shlex.quote(tools_dir())))
+    conf = server_config_path(prefix)
+    _merge_json(conf, {"ServerApp": {"terminado_settings": {"shell_command": [bash, "--rcfile", str(rc), "-i"]}}})
+    return conf
+
+
+def install_lab_settings(prefix: str | None = None) -> Path:
+    """Merge kai-labs' JupyterLab overrides into the environment's overrides.json (other keys are kept),
+    and set up the course's terminals (install_terminal_settings)."""
+    install_terminal_settings(prefix)
+    path = lab_settings_path(prefix)
+    _merge_json(path, LAB_OVERRIDES)
     return path
 
 

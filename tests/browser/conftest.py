@@ -96,8 +96,16 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(chromium: Path) -> Iterator[Lab]:
-    """A JupyterLab server on a free port with a random token; stopped (kernels, cluster, files) afterwards."""
+def lab(chromium: Path, lab_server: Lab) -> Lab:
+    """The JupyterLab server, for tests that open it in the browser."""
+    return lab_server
+
+
+@pytest.fixture(scope="module")
+def lab_server() -> Iterator[Lab]:
+    """A JupyterLab server on a free port with a random token; stopped (kernels, cluster, files) afterwards.
+
+    Needs no browser: tests of the server's own APIs (terminals) use it directly."""
     tmp = Path(tempfile.mkdtemp(prefix="kai-labs-browser-"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     settings = tmp / "user-settings"
