@@ -48,10 +48,50 @@ def path_with_tools(path: str | None = None) -> str:
     return os.pathsep.join([first, *rest])
 
 
+_HOME_HINT = ('set KAI_LABS_HOME to a directory of your own, e.g. export KAI_LABS_HOME="/tmp/kai-labs-$(id -un)"')
+
+
 def home_for(name: str) -> Path:
     base = os.environ.get("KAI_LABS_HOME")
-    root = Path(base) if base else Path.home() / ".kai-labs"
-    return root / name
+    if base:
+        return Path(base) / name
+    try:
+        return Path.home() / ".kai-labs" / name
+    except RuntimeError as e:  # no HOME and no passwd entry
+        raise ClusterError(f"there is no home directory to keep the cluster in: {_HOME_HINT}") from e
+
+
+def _owner(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def claim_home(home: Path) -> Path:
+    """Make sure ``home`` (and the KAI_LABS_HOME above it) is the caller's own, creating it 0700.
+
+    A cluster home holds the API token, the CA key and the kubeconfig: one that belongs to another
+    user is refused (they could read the token, or have planted one), as is one that cannot be written."""
+    for d in (home.parent, home):
+        try:
+            st = d.stat()
+        except (FileNotFoundError, NotADirectoryError):  # mkdir below says why it cannot be made
+            continue
+        except OSError as e:
+            raise ClusterError(f"cannot read {d} ({e.strerror}): {_HOME_HINT}") from e
+        if st.st_uid != os.geteuid():
+            raise ClusterError(f"{d} belongs to another user ({_owner(st.st_uid)}), and a cluster home holds the "
+                               f"cluster's token and keys: {_HOME_HINT}")
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise ClusterError(f"cannot create the cluster's home {home} ({e.strerror or e}): {_HOME_HINT}") from e
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise ClusterError(f"cannot write to the cluster's home {home}: {_HOME_HINT}")
+    return home
 
 
 def _read_info(home: Path) -> dict[str, Any] | None:
@@ -132,8 +172,7 @@ def up(name: str = "kai-labs", seed: int | None = None, port: int | None = None,
     st = status(name)
     if st.running:
         return st
-    home = st.home
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    home = claim_home(st.home)
     stale = home / "server.json"
     if stale.exists():
         stale.unlink()
@@ -178,6 +217,8 @@ def _start_failure(home: Path, rc: int) -> str:
 def down(name: str = "kai-labs", timeout: float = 10.0) -> bool:
     """Stop the cluster; returns False when nothing was running."""
     st = status(name)
+    if st.home.exists():
+        claim_home(st.home)  # never signal a process that another user's home names
     info = _read_info(st.home)
     pid = st.pid or (int(info["pid"]) if info and info.get("pid") else None)
     if not pid or not _alive(pid):

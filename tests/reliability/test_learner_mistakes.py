@@ -106,3 +106,46 @@ def test_second_cluster_with_the_same_name(empty_home: Path) -> None:
     finally:
         r = cli("cluster", "down", "--name", "twice", home=empty_home)
         assert r.returncode == 0, r.stderr
+
+
+# ---------------------------------------------------------------- where the cluster lives
+
+
+def test_no_writable_home_says_to_set_kai_labs_home(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAI_LABS_HOME", "KUBECONFIG")}
+    env["HOME"] = str(tmp_path / "does-not-exist" / "at-all")
+    (tmp_path / "does-not-exist").write_text("a file, so nothing can be made below it")
+    r = subprocess.run([str(BIN / "kai-labs"), "cluster", "up"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    clean(r, "cannot create", "KAI_LABS_HOME")
+
+
+def test_a_home_owned_by_another_user_is_refused_and_never_signalled(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("making a directory another user owns needs root (CI runs as root)")
+    theirs = tmp_path / "theirs"
+    (theirs / "kai-labs").mkdir(parents=True)
+    # a server.json naming a live process (this test's own): `down` must not signal it
+    (theirs / "kai-labs" / "server.json").write_text(f'{{"pid": {os.getpid()}, "port": 1}}')
+    for d in (theirs, theirs / "kai-labs"):
+        os.chown(d, 65534, 65534)
+    clean(cli("cluster", "up", home=theirs), "belongs to another user", "KAI_LABS_HOME")
+    clean(cli("cluster", "down", home=theirs), "belongs to another user")
+    assert not (theirs / "kai-labs" / "token").exists()
+
+
+def test_make_venv_names_a_python_that_does_not_run_and_remakes_a_broken_venv(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make-venv.sh"
+    broken = tmp_path / "python3"
+    broken.symlink_to(tmp_path / "gone" / "python3.11")  # a pyenv version that was removed
+    r = subprocess.run(["sh", str(script), str(broken), str(tmp_path / "v")], capture_output=True, text=True)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and "PYTHON=" in r.stderr, r.stderr
+    # a .venv whose interpreter went away is made again with a Python that works
+    venv = tmp_path / "v"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(tmp_path / "gone" / "python3.11")
+    r = subprocess.run(["sh", str(script), sys.executable, str(venv)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "no longer runs" in r.stderr
+    assert subprocess.run([str(venv / "bin" / "python"), "-c", "pass"]).returncode == 0
