@@ -30,7 +30,9 @@ from .version import K8S_MINOR
 
 log = logging.getLogger("kai_labs.kubelet")
 
-BACKOFF_MAX = 300.0
+BACKOFF_MAX = 300.0  # MaxContainerBackOff (pkg/kubelet/kubelet.go): image pulls and crashed containers
+IMAGE_BACKOFF_INITIAL = 10.0  # backOffPeriod (pkg/kubelet/kubelet.go), doubled per failed pull
+ERR_PULL_SHOWN = 1.0  # how long a failed pull shows ErrImagePull before the next sync says ImagePullBackOff
 
 RELEASED_KEEP = 128  # recently freed Pod IPs kept out of use (a /24 has 252 for at most 110 Pods)
 
@@ -114,6 +116,7 @@ class PodWorker:
         self.task = asyncio.get_running_loop().create_task(self.run())
         self.stopping = False
         self.done = False
+        self.writing = False  # our own status write is under way: its store event must not wake us
 
     def pod(self) -> Obj | None:
         return self.k.api.store.get("/pods", self.ns, self.name)
@@ -154,14 +157,45 @@ class PodWorker:
         fp = f"spec.containers{{{container}}}" if container else ""
         self.k.rec.event(pod, etype, reason, message, "kubelet", pod["spec"].get("nodeName", ""), fp)
 
+    def _going(self) -> bool:
+        """What ends a back-off early: the worker stops, or the Pod is deleted or being deleted."""
+        if self.stopping:
+            return True
+        pod = self.k.api.store.peek("/pods", self.ns, self.name)
+        return pod is None or bool(pod["metadata"].get("deletionTimestamp"))
+
+    async def _backoff(self, seconds: float) -> bool:
+        """Wait ``seconds``; False as soon as the Pod goes away (see _going), True when the time is up.
+
+        Always really suspends: ``wake`` is cleared right before each wait (whatever set it has just been
+        looked at by _going), so neither an event set earlier nor any other update of the Pod (labels,
+        another writer's status) cuts the back-off short. On Python 3.12+ ``wait_for(event.wait())`` on an
+        event that is already set returns without ever yielding to the loop, so a loop waiting like that
+        never lets the API server run."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self._going():
+            left = deadline - loop.time()
+            if left <= 0:
+                return True
+            self.wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), left)
+        return False
+
     async def _pull_images(self, pod: Obj) -> bool:
+        """Images the cluster does not emulate fail to pull, as in pkg/kubelet/images/image_manager.go
+        (EnsureImageExists): Pulling, Failed "Failed to pull image ...", then "Error: ErrImagePull"
+        (kuberuntime_container.go startContainer); until the per-image flowcontrol.Backoff has run out
+        (10 s doubling to 5 min, kubelet.go backOffPeriod / MaxContainerBackOff) each sync reports BackOff
+        "Back-off pulling image ..." and "Error: ImagePullBackOff". The recorder aggregates repeats (counts),
+        so a Pod stuck there keeps a handful of Events."""
         bad = [(c["name"], c.get("image", ""), images.image_error(c.get("image", "")))
                for c in pod["spec"].get("containers", [])]
         bad = [b for b in bad if b[2]]
         if not bad:
             return True
-        backoff = 10.0
-        first = True
+        backoff = IMAGE_BACKOFF_INITIAL
         while not self.stopping:
             pod = self.pod()
             if pod is None:
@@ -169,26 +203,21 @@ class PodWorker:
             if pod["metadata"].get("deletionTimestamp"):
                 await self._terminate(pod)
                 return False
-            for cname, image, msg in bad:
+            for cname, image, msg in bad:  # a pull attempt, failing
                 self.event("Normal", "Pulling", f'Pulling image "{image}"', cname)
                 self.event("Warning", "Failed", msg or "", cname)
                 self.event("Warning", "Failed", "Error: ErrImagePull", cname)
             self._set_waiting(pod, {c: ("ErrImagePull", m) for c, _, m in bad})
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), 1.0 if first else backoff)
-            self.wake.clear()
-            pod = self.pod()
-            if pod is None or pod["metadata"].get("deletionTimestamp"):
-                continue
-            for cname, image, _ in bad:
-                self.event("Normal", "BackOff", f'Back-off pulling image "{image}"', cname)
-                self.event("Warning", "Failed", "Error: ImagePullBackOff", cname)
-            self._set_waiting(pod, {c: ("ImagePullBackOff", f'Back-off pulling image "{i}": ErrImagePull: '
-                                                            f"{m}") for c, i, m in bad})
-            first = False
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), backoff)
-            self.wake.clear()
+            # the next sync (here ERR_PULL_SHOWN later) finds the image in back-off until `backoff` has passed
+            if await self._backoff(ERR_PULL_SHOWN):
+                pod = self.pod()
+                if pod is not None:
+                    for cname, image, _ in bad:
+                        self.event("Normal", "BackOff", f'Back-off pulling image "{image}"', cname)
+                        self.event("Warning", "Failed", "Error: ImagePullBackOff", cname)
+                    self._set_waiting(pod, {c: ("ImagePullBackOff", f'Back-off pulling image "{i}": '
+                                                                    f"ErrImagePull: {m}") for c, i, m in bad})
+                    await self._backoff(backoff - ERR_PULL_SHOWN)
             backoff = min(backoff * 2, BACKOFF_MAX)
         return False
 
@@ -582,10 +611,13 @@ class PodWorker:
             return
         new = clone(cur)
         new["status"] = pod["status"]
+        self.writing = True  # the store calls Kubelet.observe synchronously from put()
         try:
             self.k.api.store.put("/pods", new, "MODIFIED")
         except errors.ApiError as e:
             log.debug("status write failed: %s", e)
+        finally:
+            self.writing = False
 
     # -- termination ----------------------------------------------------------------
     async def _terminate(self, pod: Obj) -> None:
@@ -721,7 +753,7 @@ class Kubelet:
                         "Succeeded", "Failed"):
                     return
             self.workers[key] = PodWorker(self, key[0], key[1])
-        else:
+        elif not w.writing:  # a worker is not woken by its own status write (it knows what it wrote)
             w.wake.set()
 
     def resume(self) -> None:
