@@ -1,7 +1,10 @@
 # kai-labs: `make help` lists the targets. Everything installs into .venv from
-# this project's own files (pyproject.toml); nothing global is touched except
-# Debian's chromium for the browser tests (`make test` and `make browser-deps`
-# install it where apt-get runs as root or with password-less sudo).
+# this project's own files (pyproject.toml, with the versions pinned in constraints.txt);
+# nothing global is touched except Debian's chromium for the browser tests (`make test`
+# and `make browser-deps` install it where apt-get runs as root or with password-less sudo).
+#
+# Offline (a classroom without internet): `make wheelhouse` on a machine with internet,
+# copy the folder, then `make lab WHEELHOUSE=path/to/wheelhouse` installs from it alone.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,17 +12,32 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 LESSON ?= lessons/01-pod-ips-are-not-an-interface.ipynb
+WHEELHOUSE ?=
+# the Pythons besides $(PYTHON) that `make test-pythons` tests on (README promises 3.10-3.13)
+PYTHONS ?= 3.10 3.12 3.13
+
+# a .venv whose Python no longer runs (a removed or unreadable pyenv version) is made again
+ifneq ($(wildcard $(STAMP)),)
+ifneq ($(shell $(BIN)/python -c 'print(1)' 2>/dev/null),1)
+$(shell rm -f $(STAMP))
+endif
+endif
+
+PIP_FROM := $(if $(WHEELHOUSE),--no-index --find-links $(WHEELHOUSE),)
+INSTALL   = $(1)/python -m pip install --quiet --disable-pip-version-check $(PIP_FROM) -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lab test lint unit cluster-tests browser-deps browser-tests bench clean cluster-up cluster-down
+.PHONY: help venv lab test quick lint unit cluster-tests test-pythons browser-deps browser-tests bench wheelhouse \
+	clean cluster-up cluster-down
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# Re-installs only when what is installed changes (pyproject.toml, constraints.txt): an edit to a
+# notebook or README does not. A broken .venv (its Python gone or unreadable) is made again.
+$(STAMP): pyproject.toml constraints.txt
+	@sh scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
+	$(call INSTALL,$(BIN)) -e '.[test]'
 	@touch $(STAMP)
 
 venv: $(STAMP) ## create .venv and install kai-labs with everything it needs (kubectl included)
@@ -41,6 +59,9 @@ lint: $(STAMP) ## ruff (pinned in pyproject.toml) over the package, tests and be
 unit: $(STAMP) ## fast unit tests only
 	$(BIN)/python -m pytest -p no:cacheprovider tests/unit -q
 
+test-pythons: ## unit and cluster tests and lesson 01 on Python 3.10, 3.12 and 3.13 (a venv each)
+	sh scripts/test-pythons.sh $(PYTHONS)
+
 cluster-tests: $(STAMP) ## tests that drive the embedded cluster with kubectl and the official client
 	$(BIN)/python -m pytest -p no:cacheprovider tests/cluster -q
 
@@ -60,6 +81,11 @@ cluster-up: $(STAMP) ## start the embedded cluster in the background
 
 cluster-down: $(STAMP) ## stop the embedded cluster
 	$(BIN)/kai-labs cluster down
+
+wheelhouse: $(STAMP) ## download every wheel `make lab` needs into wheelhouse/ (for a classroom without internet)
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check -c constraints.txt -w wheelhouse \
+		'.[test]' 'setuptools>=77' wheel
+	@echo "wheelhouse/ is ready: copy it and the course, then: make lab WHEELHOUSE=wheelhouse"
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

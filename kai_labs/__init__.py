@@ -6,10 +6,11 @@
     c = kai_labs.connect("kind-kai-labs")   # the same handle on a real cluster (kai_labs.clusters)
 """
 
+__version__ = "0.2.0"  # the one version source: pyproject.toml reads it, `kai-labs --version` prints it
+
 from .cluster import Cluster, ClusterError, attach, start
 from .clusters import connect
 from .labs import Grade, Scenario, Trace, draw, grade, inspect, panel, scenarios
 
 __all__ = ["Cluster", "ClusterError", "Grade", "Scenario", "Trace", "attach", "connect", "draw", "grade", "inspect",
            "panel", "scenarios", "start"]
-__version__ = "0.1.0"

@@ -15,6 +15,7 @@ import os
 import sys
 from typing import Any
 
+from . import __version__
 from .cluster import ClusterError
 
 _MODULES = ["kai_labs.cli_cluster", "kai_labs.labs.cli", "kai_labs.workshop"]
@@ -29,6 +30,7 @@ def emit(data: Any, as_json: bool, text: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kai-labs", description="Road of Kubernetes 03: Services, hands on.")
+    p.add_argument("--version", action="version", version=f"kai-labs {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for mod in _MODULES:
         try:

@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add("delete", "delete the scenario's namespaces")
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
-    b = sub.add_parser("build-exercises", help="generate exercises/ from solutions/ (deterministic)")
+    b = sub.add_parser("build-exercises", help="for course developers, in a checkout of the repository: generate "
+                       "exercises/ from solutions/ (deterministic)")
     b.add_argument("--check", action="store_true", help="exit 1 if exercises/ differs from what would be built")
     b.add_argument("--root", default=None, help="repository root (default: found from the current directory)")
     b.set_defaults(func=_build)

@@ -24,13 +24,17 @@ class ExerciseError(Exception):
 
 
 def find_root(start: Path | None = None) -> Path:
-    """The repository root: the first directory holding ``solutions/`` (cwd upwards, then the package's repo)."""
-    cands = [start] if start else []
-    cands += [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[2]]
+    """The course repository's root: ``start``, or the first directory from cwd upwards holding ``solutions/``.
+
+    A developer's tool: it reads ``solutions/`` and writes ``exercises/`` of a checkout of the course
+    repository, which an installed package does not carry."""
+    cands = [start] if start else [Path.cwd(), *Path.cwd().parents]
     for c in cands:
-        if c is not None and (c / "solutions").is_dir():
+        if (c / "solutions").is_dir():
             return c
-    raise ExerciseError("no solutions/ directory found; run from the repository root or pass --root")
+    where = f"{start} has no solutions/ directory" if start else "no solutions/ directory here or above"
+    raise ExerciseError(f"{where}: build-exercises works in a checkout of the course repository; run it there "
+                        "or pass --root")
 
 
 def _src(cell: dict[str, Any]) -> str:

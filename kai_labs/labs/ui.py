@@ -83,7 +83,11 @@ def waiting(text: str) -> str:
 
 
 def panel(cluster: Any = None, name: str | None = None) -> Any:
-    import ipywidgets as w
+    try:
+        import ipywidgets as w  # in the `lab` extra: a CLI-only install does not pull IPython
+    except ModuleNotFoundError as e:
+        raise sc.ScenarioError("the scenario panel needs ipywidgets, which comes with JupyterLab: "
+                           "pip install 'kai-labs[lab]'") from e
 
     names = sc.names()
     pick = w.Dropdown(options=[(f"{sc.get(n).title} ({n})", n) for n in names], value=name or names[0],
