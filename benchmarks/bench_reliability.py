@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
-from kai_labs import cluster as cl  # noqa: E402
+from kai_labs.clusters import embedded as cl  # noqa: E402
 from tests.reliability.crashlib import crash_run  # noqa: E402
 from tests.reliability.loadlib import Load, pct, run_load  # noqa: E402
 from tests.reliability.rawapi import Raw, check, check_status, corpus, fd_count, listeners_of, rss_mib, send  # noqa: E402  # noqa: E402

@@ -8,8 +8,8 @@
 
 __version__ = "0.2.0"  # the one version source: pyproject.toml reads it, `kai-labs --version` prints it
 
-from .cluster import Cluster, ClusterError, attach, start
 from .clusters import connect
+from .clusters.embedded import Cluster, ClusterError, attach, start
 from .labs import Grade, Scenario, Trace, draw, grade, inspect, panel, scenarios
 
 __all__ = ["Cluster", "ClusterError", "Grade", "Scenario", "Trace", "attach", "connect", "draw", "grade", "inspect",

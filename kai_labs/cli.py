@@ -16,9 +16,9 @@ import sys
 from typing import Any
 
 from . import __version__
-from .cluster import ClusterError
+from .clusters.embedded import ClusterError
 
-_MODULES = ["kai_labs.cli_cluster", "kai_labs.labs.cli", "kai_labs.workshop"]
+_MODULES = ["kai_labs.clusters.cli", "kai_labs.labs.cli", "kai_labs.labs.workshop"]
 
 
 def emit(data: Any, as_json: bool, text: str) -> None:

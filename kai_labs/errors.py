@@ -25,7 +25,7 @@ def api_message(exc: Any) -> str | None:
 
 def friendly(exc: BaseException) -> str | None:
     """A one-line explanation for errors caused by input or environment, else None (a bug: re-raise)."""
-    from .cluster import ClusterError
+    from .clusters.embedded import ClusterError
 
     if isinstance(exc, ClusterError):
         return str(exc)

@@ -33,7 +33,7 @@ def kai_home() -> Iterator[Path]:
     old = os.environ.get("KAI_LABS_HOME")
     os.environ["KAI_LABS_HOME"] = str(home)
     yield home
-    from kai_labs import cluster as cl
+    from kai_labs.clusters import embedded as cl
 
     for d in home.iterdir() if home.exists() else []:
         cl.down(d.name)
@@ -51,7 +51,7 @@ def cluster(kai_home: Path):  # type: ignore[no-untyped-def]
 
     c = kai_labs.start(name="kai-labs", seed=1)
     yield c
-    from kai_labs import cluster as cl
+    from kai_labs.clusters import embedded as cl
 
     cl.down("kai-labs")
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..cluster import ClusterError
+from .embedded import ClusterError
 from .real import CURL_IMAGE, DNS_IMAGE
 
 # Every image a lesson, exercise or scenario runs, as it is spelled there (a bare name means :latest).

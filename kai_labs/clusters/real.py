@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..cluster import Cluster, ClusterError, DnsAnswer, DnsRecord, HttpResult, Route, attach, home_for
-from ..cluster import status as embedded_status
+from .embedded import Cluster, ClusterError, DnsAnswer, DnsRecord, HttpResult, Route, attach, home_for
+from .embedded import status as embedded_status
 
 CLUSTER_ENV = "KAI_LABS_CLUSTER"
 ALLOW_ENV = "KAI_LABS_ALLOW_CONTEXT"
@@ -152,7 +152,7 @@ def context_verdict(context: str, server: str, allow: bool = False) -> str:
 
 def connect(context: str | None = None, *, kubeconfig: str | os.PathLike[str] | None = None, allow: bool = False,
             net: str | None = None, set_env: bool = False) -> Cluster:
-    """A :class:`~kai_labs.cluster.Cluster` handle on any kubeconfig context (default: the current one).
+    """A :class:`~kai_labs.clusters.embedded.Cluster` handle on any kubeconfig context (default: the current one).
 
     The embedded cluster's context gets the embedded handle (its own DNS and
     service proxy) unless ``net="pod"``; every other context gets :class:`PodNet`.
@@ -419,7 +419,7 @@ class PodNet:
     def route(self, dest: str, namespace: str = "default", source_node: str | None = None,
               source_ip: str | None = None) -> Route:
         """kube-proxy's decision for ``dest``, inferred from the API objects (no packet is sent)."""
-        from ..sim import netlogic
+        from ..k8s import netlogic
 
         host = dest.strip().rpartition(":")[0] or dest.strip()
         snap = self._snapshot(_namespaces_for(namespace, host))
@@ -434,7 +434,7 @@ class PodNet:
         return Route(r.action, r.endpoint, reason, r.service, r.error)
 
     def _snapshot(self, namespaces: list[str]) -> Any:
-        from ..sim import netlogic
+        from ..k8s import netlogic
 
         core, disc = self.cluster.core(), self.cluster.discovery()
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..cluster import ClusterError
+from ..clusters.embedded import ClusterError
 from . import scenario as sc
 
 ACTIONS = ("list", "show", "create", "inspect", "diagram", "check", "hint", "reset", "solve", "apply", "delete")

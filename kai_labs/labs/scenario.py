@@ -312,7 +312,7 @@ def _bases(path: Path) -> list[str]:
 
 def _prefixed(path: Path, text: str) -> str:
     """In a workshop (KAI_LABS_LEARNER set), every namespace the scenario names carries the learner's prefix."""
-    from ..workshop import prefix_namespaces
+    from .workshop import prefix_namespaces
 
     return prefix_namespaces(text, _bases(path))
 

@@ -1,6 +1,6 @@
 """The embedded cluster's process: ``python -m kai_labs.sim --home DIR``.
 
-Started in the background by ``kai-labs cluster up`` (kai_labs/cluster.py);
+Started in the background by ``kai-labs cluster up`` (kai_labs/clusters/embedded.py);
 binds 127.0.0.1 only, writes the kubeconfig and ``server.json`` once the API
 answers, and stops cleanly on SIGTERM.
 """
@@ -59,8 +59,8 @@ def _port_free(port: int) -> bool:
 
 
 async def serve(home: Path, name: str, seed: int | None, port: int | None) -> int:
-    from . import tls
-    from .apiserver import ApiServer
+    from .apiserver import tls
+    from .apiserver.server import ApiServer
     from .runtime import Runtime
 
     token_file = home / "token"
@@ -108,7 +108,7 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
         "unhandled in the event loop: %s", ctx.get("message"), exc_info=ctx.get("exception")))
     def on_signal(sig: signal.Signals) -> None:
         # say who stopped us: a stray `pkill` and `cluster down` look alike otherwise (both send SIGTERM);
-        # `cluster down` leaves a note first (kai_labs.cluster.down)
+        # `cluster down` leaves a note first (kai_labs.clusters.embedded.down)
         who = "another process (not `kai-labs cluster down`)"
         with contextlib.suppress(OSError, ValueError, KeyError):
             note = json.loads((home / STOP_NOTE).read_text())
@@ -150,7 +150,7 @@ async def _exit_when_home_goes(home: Path, stop: asyncio.Event, every: float = 2
 
 
 def _preload() -> None:
-    from . import schema
+    from .apimachinery import schema
 
     schema.preload()
 

@@ -20,13 +20,13 @@ from typing import Any
 
 from aiohttp import web
 
-from . import errors
-from .api import DNS_IP, KUBERNETES_IP, Api, rt_of
-from .controllers import Controllers, Recorder
-from .ids import Ids
-from .kubelet import Kubelet
-from .network import Network
-from .store import Event, Store
+from .apimachinery import errors
+from .controllers.manager import Controllers, Recorder
+from .network.fabric import Network
+from .node.kubelet import Kubelet
+from .registry.allocators import Ids
+from .registry.generic import DNS_IP, KUBERNETES_IP, Api, rt_of
+from .storage.store import Event, Store
 from .version import K8S_MINOR, K8S_VERSION
 
 log = logging.getLogger("kai_labs.runtime")
@@ -321,7 +321,7 @@ class Runtime:
 
     async def pod_stream(self, request: web.Request, sub: str, ns: str, name: str) -> web.StreamResponse:
         """pods/exec, pods/attach, pods/portforward over WebSocket (streams.py)."""
-        from . import streams
+        from .node import streaming as streams
 
         return await streams.handle(self, request, sub, ns, name)
 
@@ -338,7 +338,7 @@ class Runtime:
             raise errors.bad_request("the body must be a JSON object") from None
         if not isinstance(body, dict):
             raise errors.bad_request("the body must be a JSON object")
-        from . import nethttp
+        from .network import nethttp
 
         op = seg[2]
         if op == "resolve":

@@ -119,7 +119,7 @@ def test_image_pull_back_off_waits_and_the_api_keeps_answering(cluster, namespac
 def test_image_pull_back_off_yields_to_the_event_loop(tmp_path):  # type: ignore[no-untyped-def]
     """The same, in process and without HTTP: while a Pod sits in its image pull back-off the event loop
     keeps running other tasks, and the kubelet records a few aggregated Events, not a stream of them."""
-    from kai_labs.sim.api import rt_of
+    from kai_labs.sim.registry.generic import rt_of
     from kai_labs.sim.runtime import Runtime
 
     loop = asyncio.new_event_loop()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kai_labs import cluster as cl
+from kai_labs.clusters import embedded as cl
 
 pytestmark = pytest.mark.cluster
 

@@ -2,7 +2,7 @@
 
 Real kubectl drives the embedded cluster through a pseudo-terminal (pexpect), as a learner's
 JupyterLab terminal does: WebSocket v5.channel.k8s.io for exec/attach, SPDY/3.1 tunnelled in a
-WebSocket for port-forward (kai_labs/sim/streams.py).
+WebSocket for port-forward (kai_labs/sim/node/streaming.py).
 """
 
 from __future__ import annotations

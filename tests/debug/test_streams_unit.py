@@ -6,7 +6,8 @@ import asyncio
 import struct
 import zlib
 
-from kai_labs.sim import streams, ttyshell
+from kai_labs.sim.node import streaming as streams
+from kai_labs.sim.node import ttyshell
 
 
 class FakeWs:

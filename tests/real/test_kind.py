@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from kai_labs import cli
-from kai_labs.cluster import ClusterError
 from kai_labs.clusters import kind
+from kai_labs.clusters.embedded import ClusterError
 
 KIND = r"""#!/bin/sh
 echo "kind $*" >> "$FAKE_LOG"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import kai_labs
-from kai_labs.cluster import ClusterError
 from kai_labs.clusters import real
+from kai_labs.clusters.embedded import ClusterError
 
 from .conftest import FOREIGN, WEB, make_namespace
 

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 import kai_labs
-from kai_labs import cli, workshop
-from kai_labs.cluster import ClusterError
+from kai_labs import cli
+from kai_labs.clusters.embedded import ClusterError
+from kai_labs.labs import workshop
 
 
 def test_namespace_for(monkeypatch) -> None:  # type: ignore[no-untyped-def]

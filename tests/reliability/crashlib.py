@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kai_labs import cluster as cl
+from kai_labs.clusters import embedded as cl
 
 WEB = """\
 apiVersion: apps/v1

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kai_labs import cluster as cl
+from kai_labs.clusters import embedded as cl
 
 from .rawapi import Raw
 

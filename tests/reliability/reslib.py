@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from kai_labs import cluster as cl
+from kai_labs.clusters import embedded as cl
 
 from .rawapi import Raw, descendants, fd_count, listeners, listeners_of
 

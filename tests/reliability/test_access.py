@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kai_labs import cluster as cl
+from kai_labs.clusters import embedded as cl
 
 from .rawapi import Raw, check_status, listeners_of
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kai_labs import cluster as cl
+from kai_labs.clusters import embedded as cl
 
 from .conftest import env_int
 from .rawapi import Raw, check, check_status, corpus, send

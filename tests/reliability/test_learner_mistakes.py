@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import kai_labs
-from kai_labs import cluster as cl
+from kai_labs.clusters import embedded as cl
 
 BIN = Path(sys.executable).parent
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kai_labs import cluster as cl
+from kai_labs.clusters import embedded as cl
 
 from .conftest import env_int
 from .rawapi import Raw, fd_count, listeners_of, rss_mib

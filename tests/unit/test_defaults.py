@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kai_labs.sim.defaults import (  # noqa: E402
+from kai_labs.sim.registry.defaults import (
     apply_defaults,
     default_pod_spec,
     image_pull_policy_for,

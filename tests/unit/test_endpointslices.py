@@ -1,4 +1,4 @@
-"""Tests for kai_labs.sim.endpointslices: one test (or group) per rule of
+"""Tests for kai_labs.k8s.endpointslices: one test (or group) per rule of
 docs/rules.md (R1-R3, R18-R28), the legacy Endpoints object,
 and an idempotence property over random pod sets."""
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kai_labs.sim.endpointslices import (  # noqa: E402
+from kai_labs.k8s.endpointslices import (
     ANNOTATION_TRIGGER_TIME,
     LABEL_HEADLESS,
     LABEL_MANAGED_BY,

@@ -1,4 +1,4 @@
-"""Tests for kai_labs.sim.images: emulated containers on real loopback sockets behind a fake PodNet."""
+"""Tests for kai_labs.sim.node.images: emulated containers on real loopback sockets behind a fake PodNet."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from kai_labs.sim import images, tools
-from kai_labs.sim.images import Container
+from kai_labs.sim.node import images, tools
+from kai_labs.sim.node.images import Container
 from tests.unit.fakenet import NS, Ans, FakeNet, Rec, World  # noqa: F401
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"

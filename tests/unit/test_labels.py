@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kai_labs.sim.labels import (
+from kai_labs.k8s.labels import (
     FIELD_LABELS,
     SelectorError,
     from_label_selector,
@@ -294,7 +294,7 @@ def test_field_selector_escaping_and_string() -> None:
 @given(st.lists(st.tuples(st.sampled_from(["metadata.name", "status.phase", "spec.nodeName"]),
                           st.text(max_size=6), st.booleans()), max_size=4))
 def test_field_round_trip(terms: list[tuple[str, str, bool]]) -> None:
-    from kai_labs.sim.labels import escape_field_value
+    from kai_labs.k8s.labels import escape_field_value
     text = ",".join(f"{f}{'!=' if neg else '='}{escape_field_value(v)}" for f, v, neg in terms)
     sel = parse_field_selector(text)
     assert parse_field_selector(str(sel)) == sel

@@ -1,4 +1,4 @@
-"""Tests for kai_labs.sim.netlogic, one group per rule (R21, R33-R51)."""
+"""Tests for kai_labs.k8s.netlogic, one group per rule (R21, R33-R51)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kai_labs.sim.netlogic import (  # noqa: E402
-    Affinity,
-    DnsRecord,
-    Route,
-    Snapshot,
-    resolv_conf,
-    resolve,
-    route,
-)
+from kai_labs.k8s.netlogic import Affinity, DnsRecord, Route, Snapshot, resolv_conf, resolve, route
 
 # --------------------------------------------------------------------------- #
 # factories

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kai_labs.sim.patch import PATCH_META, PatchError, json_patch, merge_patch, strategic_merge
+from kai_labs.sim.apimachinery.patch import PATCH_META, PatchError, json_patch, merge_patch, strategic_merge
 
 # --- RFC 7386 (appendix A examples) ------------------------------------------------
 

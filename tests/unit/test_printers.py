@@ -10,7 +10,7 @@ import datetime
 
 import pytest
 
-from kai_labs.sim.printers import (  # noqa: E402
+from kai_labs.sim.apiserver.printers import (
     format_discovery_endpoints,
     human_duration,
     parse_time,

@@ -1,4 +1,4 @@
-"""Tests for kai_labs.sim.protobuf: the Kubernetes protobuf request-body decoder.
+"""Tests for kai_labs.sim.apimachinery.protobuf: the Kubernetes protobuf request-body decoder.
 
 Bodies are built with a tiny hand-written encoder (varints and length-delimited fields) that
 mimics go-to-protobuf output (non-pointer scalars written even when zero, empty messages
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kai_labs.sim import protobuf as pb
-from kai_labs.sim.protobuf import MAGIC, ProtobufError, decode, supported_kinds
+from kai_labs.sim.apimachinery import protobuf as pb
+from kai_labs.sim.apimachinery.protobuf import MAGIC, ProtobufError, decode, supported_kinds
 
 DATA = Path(__file__).parent / "data"
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kai_labs.sim import tls
+from kai_labs.sim.apiserver import tls
 
 FILES = ("ca.crt", "server.crt", "server.key")
 
@@ -63,7 +63,7 @@ def strict_handshake(home: Path, client: ssl.SSLContext | None = None) -> dict[s
 
 
 def write_old_style_certs(home: Path, *, not_after: dt.datetime | None = None, modern: bool = False) -> None:
-    """Certificates as kai_labs.sim.tls made them before the fix: a CA without a Subject Key Identifier and a
+    """Certificates as kai_labs.sim.apiserver.tls made them before the fix: a CA without a Subject Key Identifier and a
     serving certificate without an Authority Key Identifier (modern=True adds both, for the expiry test)."""
     now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     later = not_after or now + dt.timedelta(days=3650)

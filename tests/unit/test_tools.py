@@ -1,4 +1,4 @@
-"""Tests for kai_labs.sim.tools: the emulated sh, curl, wget and nslookup over real loopback sockets."""
+"""Tests for kai_labs.sim.node.tools: the emulated sh, curl, wget and nslookup over real loopback sockets."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 import re
 from typing import Any
 
-from kai_labs.sim import tools
-from kai_labs.sim.images import Container
+from kai_labs.sim.node import tools
+from kai_labs.sim.node.images import Container
 from tests.unit.fakenet import NS, Ans, FakeNet, Rec, World  # noqa: F401
 
 # --------------------------------------------------------------------------- fake virtual network

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kai_labs.sim.defaults import apply_defaults  # noqa: E402
-from kai_labs.sim.errors import FieldError, aggregate  # noqa: E402
-from kai_labs.sim.validation import (  # noqa: E402
+from kai_labs.sim.apimachinery.errors import FieldError, aggregate  # noqa: E402
+from kai_labs.sim.registry.defaults import apply_defaults  # noqa: E402
+from kai_labs.sim.registry.validation import (
     POD_UPDATE_FORBIDDEN_MESSAGE,
     cluster_ip_range_error,
     validate,
@@ -726,17 +726,17 @@ def test_validate_is_total_on_mutated_valid_service(mutation: Any, path: tuple[s
 
 
 def test_schema_table_matches_the_official_client() -> None:
-    """kai_labs/sim/schema_data.json is generated from the kubernetes client's models; regenerate
-    it with `python -m kai_labs.sim.schema` when the client changes."""
+    """kai_labs/sim/apimachinery/schema_data.json is generated from the kubernetes client's models; regenerate
+    it with `python -m kai_labs.sim.apimachinery.schema` when the client changes."""
     import json
 
-    from kai_labs.sim import schema
+    from kai_labs.sim.apimachinery import schema
 
     assert schema.generate() == json.loads(schema._DATA.read_text())
 
 
 def test_strict_decoding_names_the_unknown_field_and_wrong_type() -> None:
-    from kai_labs.sim import schema
+    from kai_labs.sim.apimachinery import schema
 
     err = schema.check("v1", "Service", {"spec": {"ports": [{"port": 80, "targetport": 8080}]}})
     assert err is not None and err.text() == 'strict decoding error: unknown field "spec.ports[0].targetport"'

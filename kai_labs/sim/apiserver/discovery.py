@@ -18,8 +18,8 @@ import hashlib
 import json
 from typing import Any
 
-from .resources import ResourceType, groups
-from .version import K8S_VERSION
+from ..registry.resources import ResourceType, groups
+from ..version import K8S_VERSION
 
 AGG_CT = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
@@ -150,7 +150,7 @@ def _gv_paths(group: str, version: str) -> dict[str, Any]:
 
 def _schema_name(model: str) -> str:
     """A component name whose last segment is the Go type name kubectl explain prints."""
-    from .schema import _go_struct
+    from ..apimachinery.schema import _go_struct
 
     return f"io.k8s.kai-labs.{model}.{_go_struct(model)}"
 
@@ -185,7 +185,7 @@ def _field_schema(typ: str, doc: str, name: str = "") -> dict[str, Any]:
 
 def _components() -> dict[str, Any]:
     """OpenAPI v3 schemas for ``kubectl explain``, from the official client's models and docs."""
-    from .schema import _MODEL_FOR_KIND, docs, table
+    from ..apimachinery.schema import _MODEL_FOR_KIND, docs, table
 
     tbl, dcs = table(), docs()
     gvk_of = {m: k for k, m in _MODEL_FOR_KIND.items()}

@@ -16,10 +16,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from . import endpointslices as eps
-from . import errors, labels
-from .api import Api, rt_of
-from .store import Event, Obj, clone
+from ...k8s import endpointslices as eps
+from ...k8s import labels
+from ..apimachinery import errors
+from ..registry.generic import Api, rt_of
+from ..storage.store import Event, Obj, clone
 
 log = logging.getLogger("kai_labs.controllers")
 

@@ -44,7 +44,7 @@ _table: dict[str, dict[str, str]] | None = None  # model -> json field name -> c
 
 
 def _load() -> dict[str, dict[str, str]]:
-    """The field table, generated from the official client by ``python -m kai_labs.sim.schema`` and
+    """The field table, generated from the official client by ``python -m kai_labs.sim.apimachinery.schema`` and
     shipped as JSON: importing the client's models costs the server 0.5 s and 30 MB."""
     global _table
     with _lock:

@@ -13,10 +13,12 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from . import defaults, errors, labels, patch, schema, validation
-from .ids import SERVICE_CIDR, Ids
+from ...k8s import labels
+from ..apimachinery import errors, patch, schema
+from ..storage.store import Obj, Store, clone
+from . import defaults, validation
+from .allocators import SERVICE_CIDR, Ids
 from .resources import ResourceType, by_kind, by_plural, storage_key
-from .store import Obj, Store, clone
 
 DNS_IP = "10.96.0.10"
 KUBERNETES_IP = "10.96.0.1"

@@ -13,8 +13,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import errors
-from .network import Network
+from ..apimachinery import errors
+from .fabric import Network
 
 
 def _str(body: dict[str, Any], key: str, default: str | None = None) -> str:

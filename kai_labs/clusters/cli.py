@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import asdict
 
-from . import cluster as cl
+from . import embedded as cl
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _up(a: argparse.Namespace) -> int:
     if a.kind:
-        from .clusters import kind
+        from . import kind
 
         return kind.cli_up(a.name, pull=a.pull)
     was = cl.status(a.name)
@@ -80,7 +80,7 @@ def _up(a: argparse.Namespace) -> int:
 
 def _down(a: argparse.Namespace) -> int:
     if getattr(a, "kind", False):
-        from .clusters import kind
+        from . import kind
 
         return kind.cli_down(a.name)
     if cl.down(a.name):
@@ -129,7 +129,7 @@ def _reset(a: argparse.Namespace) -> int:
 
 
 def _handle(a: argparse.Namespace) -> cl.Cluster:
-    from .clusters import current  # KAI_LABS_CLUSTER=kind|context:<name>, else the embedded cluster
+    from . import current  # KAI_LABS_CLUSTER=kind|context:<name>, else the embedded cluster
 
     return current(a.name, set_env=False)
 

@@ -52,8 +52,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kai_labs.sim.defaults import normalize_service_cluster_ips
-from kai_labs.sim.errors import FieldError, duplicate, forbidden, invalid, not_supported, required
+from ..apimachinery.errors import FieldError, duplicate, forbidden, invalid, not_supported, required
+from .defaults import normalize_service_cluster_ips
 
 Errs = list[FieldError]
 NameFn = Callable[[str, bool], list[str]]

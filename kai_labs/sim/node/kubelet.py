@@ -21,12 +21,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import errors, images
-from .api import Api
-from .controllers import Recorder
-from .network import Network, PodNetView, PodSockets
-from .store import Event, Obj, clone
-from .version import K8S_MINOR
+from ..apimachinery import errors
+from ..controllers.manager import Recorder
+from ..network.fabric import Network, PodNetView, PodSockets
+from ..registry.generic import Api
+from ..storage.store import Event, Obj, clone
+from ..version import K8S_MINOR
+from . import images
 
 log = logging.getLogger("kai_labs.kubelet")
 

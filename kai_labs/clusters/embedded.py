@@ -362,7 +362,7 @@ class Cluster:
 
     def inspect(self, service: str, namespace: str = "default") -> Any:
         """Follow Service -> selector -> EndpointSlice -> readiness -> targetPort -> app (kai_labs.labs)."""
-        from .labs.inspect import inspect
+        from ..labs.inspect import inspect
 
         return inspect(self, service, namespace)
 
@@ -385,7 +385,7 @@ def start(name: str = "kai-labs", seed: int | None = None, *, set_env: bool = Tr
     notebook outputs are reproducible)."""
     mode = os.environ.get("KAI_LABS_CLUSTER", "").strip()
     if mode not in ("", "embedded"):  # kind or context:<name> (kai_labs.clusters)
-        from .clusters.real import start_from_env
+        from .real import start_from_env
 
         return start_from_env(mode, name, seed, set_env=set_env)
     if seed is None and os.environ.get("KAI_LABS_SEED", "").strip().isdigit():

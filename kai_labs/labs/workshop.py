@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from .cluster import ClusterError
+from ..clusters.embedded import ClusterError
 
 LEARNER_ENV = "KAI_LABS_LEARNER"
 LEARNER_LABEL = "kai-labs.dev/learner"
@@ -85,7 +85,7 @@ def namespace_labels(learner_id: str | None = None) -> dict[str, str]:
 
 def scenario_namespaces() -> dict[str, tuple[str, ...]]:
     """scenario name -> its base namespaces, read from the spec files (never prefixed)."""
-    from .labs.scenario import SCENARIO_DIR, names
+    from .scenario import SCENARIO_DIR, names
 
     out: dict[str, tuple[str, ...]] = {}
     for n in names():
@@ -245,8 +245,8 @@ def scenario_for(scenario: Any, learner_id: str) -> Any:
 def status(cluster: Any, *, grade: bool = True, learners: list[str] | None = None,
            scenarios: list[str] | None = None, timeout: float = 3.0) -> list[Row]:
     """Each learner's scenarios (found by their namespaces) and, with ``grade``, the grade of each created one."""
-    from .labs import kube
-    from .labs.scenario import get
+    from . import kube
+    from .scenario import get
 
     resp = cluster.core().list_namespace(label_selector=f"{CREATED_BY}=kai-labs", _preload_content=False)
     bases = course_namespaces()
@@ -331,10 +331,10 @@ def _rbac(a: argparse.Namespace) -> int:
 
 
 def _status(a: argparse.Namespace) -> int:
-    from .cluster import attach, start
+    from ..clusters.embedded import attach, start
 
     if a.context:
-        from .clusters import connect
+        from ..clusters import connect
 
         cluster = connect(a.context, allow=a.allow_context)
     elif os.environ.get("KAI_LABS_CLUSTER", "").strip() not in ("", "embedded"):

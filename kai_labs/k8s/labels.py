@@ -71,14 +71,14 @@ def _aggregate(msgs: list[str]) -> str:
 
 def label_key_errors(key: str) -> list[str]:
     """``content.IsLabelKey``: a list of problems, empty when valid (one implementation, in validation.py)."""
-    from .validation import is_qualified_name
+    from ..sim.registry.validation import is_qualified_name
 
     return is_qualified_name(key)
 
 
 def label_value_errors(value: str) -> list[str]:
     """``validation.IsValidLabelValue``: a list of problems, empty when valid."""
-    from .validation import is_valid_label_value
+    from ..sim.registry.validation import is_valid_label_value
 
     return is_valid_label_value(value)
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import netlogic
-from .store import Event, Store
+from ...k8s import netlogic
+from ..storage.store import Event, Store
 
 DNS_IP = "10.96.0.10"
 _NET_KEYS = {"/services", "discovery.k8s.io/endpointslices", "/pods", "/nodes", "/namespaces"}

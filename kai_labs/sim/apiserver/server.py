@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, printers
-from .resources import ResourceType, by_plural, groups
-from .store import Event, TooOld
-from .store import _dumps as dumps
+from ..apimachinery import errors
+from ..registry.resources import ResourceType, by_plural, groups
+from ..storage.store import Event, TooOld
+from ..storage.store import _dumps as dumps
+from . import discovery, printers
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from ..runtime import Runtime
 
 log = logging.getLogger("kai_labs.apiserver")
 
@@ -214,7 +215,7 @@ class ApiServer:
             raise errors.too_large()
         ct = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
         if ct == "application/vnd.kubernetes.protobuf":
-            from . import protobuf
+            from ..apimachinery import protobuf
 
             try:
                 return protobuf.decode(raw)
@@ -518,7 +519,7 @@ class ApiServer:
         obj = api.get(rtype, ns, name)
 
         def scale_of(o: dict[str, Any]) -> dict[str, Any]:
-            from . import labels as _labels
+            from ...k8s import labels as _labels
 
             sel = _labels.from_label_selector(o.get("spec", {}).get("selector"))
             md = o["metadata"]
@@ -535,7 +536,7 @@ class ApiServer:
         if request.method == "PUT":
             new_scale = body
         elif request.method == "PATCH":
-            from . import patch as _patch
+            from ..apimachinery import patch as _patch
 
             ct = request.headers.get("Content-Type", "").split(";")[0].strip()
             cur = scale_of(obj)
@@ -568,7 +569,7 @@ class ApiServer:
     # -- watch ------------------------------------------------------------------
     async def _watch(self, request: web.Request, rtype: ResourceType, ns: str | None,
                      name: str | None = None) -> web.StreamResponse:
-        from . import labels as _labels
+        from ...k8s import labels as _labels
 
         q = request.query
         api = self.rt.api

@@ -15,7 +15,7 @@ import ipaddress
 import uuid
 from collections.abc import Callable
 
-from .store import Store
+from ..storage.store import Store
 
 # apimachinery/pkg/util/rand: the alphabet generateName suffixes use (no vowels,
 # no confusable characters), five characters long.

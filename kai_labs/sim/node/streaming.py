@@ -45,11 +45,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from . import errors, images, tools, ttyshell
-from .api import rt_of
+from ..apimachinery import errors
+from ..registry.generic import rt_of
+from . import images, tools, ttyshell
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from ..runtime import Runtime
 
 log = logging.getLogger("kai_labs.streams")
 
