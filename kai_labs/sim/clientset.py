@@ -1,0 +1,60 @@
+"""How the cluster's own components reach its objects: the shape of client-go for the embedded cluster.
+
+In Kubernetes, controllers and the kubelet never open etcd. They read from an informer's cache through
+*listers* (read-only, uncopied: a caller must not mutate what it gets) and they write through the API
+server with a *clientset*, so every write goes through the registry: defaults, validation,
+resourceVersion, admission, the watch event. Here the same split:
+
+- :class:`Lister` reads the store's in-memory index (the informer cache of this process).
+- :class:`Client` writes through :class:`kai_labs.sim.registry.generic.Api` (the registry).
+
+Components get both from the wiring (``sim/runtime.py``); nothing outside ``sim/storage`` and
+``sim/registry`` touches ``Store`` directly, except the wiring and the API server's watch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .registry.generic import Api
+from .storage.store import Obj, Store
+
+
+class Lister:
+    """Read-only access to the objects of one storage key ("/pods", "/services", ...)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, key: str, ns: str, name: str) -> Obj | None:
+        """A copy the caller may change."""
+        return self._store.get(key, ns, name)
+
+    def peek(self, key: str, ns: str, name: str) -> Obj | None:
+        """The cached object itself: read it, never mutate it."""
+        return self._store.peek(key, ns, name)
+
+    def iter(self, key: str, ns: str | None = None) -> Iterator[Obj]:
+        """Cached objects in (namespace, name) order, uncopied."""
+        return self._store.iter(key, ns)
+
+    def scan(self, key: str, ns: str | None = None) -> Iterator[Obj]:
+        """Cached objects in no particular order (hot paths), uncopied."""
+        return self._store.scan(key, ns)
+
+    def count(self, key: str, ns: str | None = None) -> int:
+        return self._store.count(key) if ns is None else self._store.count_ns(key, ns)
+
+
+class Client:
+    """Writes through the registry, as a component's clientset writes through the API server."""
+
+    def __init__(self, api: Api) -> None:
+        self._api = api
+
+    def create(self, kind: str, ns: str, obj: Obj) -> Obj:
+        return self._api.create_internal(kind, ns, obj)
+
+    def update_status(self, kind: str, obj: Obj) -> Obj:
+        """The status subresource: only ``status`` changes (the registry keeps spec and metadata)."""
+        return self._api.put_status(kind, obj)

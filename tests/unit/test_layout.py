@@ -1,0 +1,195 @@
+"""The package's shape, kept by a test (ARCHITECTURE.md draws it):
+
+- no import cycles between the project's modules;
+- no function-local imports of the project's own modules (they hide cycles); optional heavy
+  libraries (ipywidgets, IPython, nbformat, kubernetes, ...) may still be imported late;
+- layers: ``kai_labs.k8s`` (pure rules) imports nothing else of the project; ``kai_labs.sim`` (the
+  embedded cluster) imports only itself and ``k8s``; nothing outside ``sim`` imports ``sim``.
+
+``python tests/unit/test_layout.py`` prints every finding.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "kai_labs"
+
+# Findings still to be removed (each entry must still be true, so the list only shrinks).
+KNOWN: set[str] = {
+    "function-local import: kai_labs.cli:66 imports kai_labs.errors",
+    "function-local import: kai_labs.clusters.cli:132 imports kai_labs.clusters",
+    "function-local import: kai_labs.clusters.cli:66 imports kai_labs.clusters.kind",
+    "function-local import: kai_labs.clusters.cli:83 imports kai_labs.clusters.kind",
+    "function-local import: kai_labs.clusters.embedded:365 imports kai_labs.labs.inspect",
+    "function-local import: kai_labs.clusters.embedded:388 imports kai_labs.clusters.real",
+    "function-local import: kai_labs.clusters.real:217 imports kai_labs.clusters.kind",
+    "function-local import: kai_labs.clusters.real:305 imports kai_labs.errors",
+    "function-local import: kai_labs.clusters.real:422 imports kai_labs.k8s.netlogic",
+    "function-local import: kai_labs.clusters.real:437 imports kai_labs.k8s.netlogic",
+    "function-local import: kai_labs.errors:28 imports kai_labs.clusters.embedded",
+    "function-local import: kai_labs.k8s.labels:74 imports kai_labs.sim.registry.validation",
+    "function-local import: kai_labs.k8s.labels:81 imports kai_labs.sim.registry.validation",
+    "function-local import: kai_labs.labs.checks:186 imports kai_labs.labs.scenario",
+    "function-local import: kai_labs.labs.checks:356 imports kai_labs.labs.scenario",
+    "function-local import: kai_labs.labs.checks:413 imports kai_labs.errors",
+    "function-local import: kai_labs.labs.cli:129 imports kai_labs.labs.draw",
+    "function-local import: kai_labs.labs.cli:149 imports kai_labs.labs.kube",
+    "function-local import: kai_labs.labs.cli:156 imports kai_labs.labs.exercises",
+    "function-local import: kai_labs.labs.cli:61 imports kai_labs.clusters",
+    "function-local import: kai_labs.labs.grade:108 imports kai_labs.errors",
+    "function-local import: kai_labs.labs.scenario:225 imports kai_labs.labs.inspect",
+    "function-local import: kai_labs.labs.scenario:236 imports kai_labs.labs.draw",
+    "function-local import: kai_labs.labs.scenario:241 imports kai_labs.labs.grade",
+    "function-local import: kai_labs.labs.scenario:247 imports kai_labs.labs.apply",
+    "function-local import: kai_labs.labs.scenario:252 imports kai_labs.labs.ui",
+    "function-local import: kai_labs.labs.scenario:315 imports kai_labs.labs.workshop",
+    "function-local import: kai_labs.labs.ui:123 imports kai_labs",
+    "function-local import: kai_labs.labs.ui:147 imports kai_labs.errors",
+    "function-local import: kai_labs.labs.ui:176 imports kai_labs.labs.draw",
+    "function-local import: kai_labs.labs.workshop:248 imports kai_labs.labs.kube",
+    "function-local import: kai_labs.labs.workshop:249 imports kai_labs.labs.scenario",
+    "function-local import: kai_labs.labs.workshop:334 imports kai_labs.clusters.embedded",
+    "function-local import: kai_labs.labs.workshop:337 imports kai_labs.clusters",
+    "function-local import: kai_labs.labs.workshop:88 imports kai_labs.labs.scenario",
+    "function-local import: kai_labs.labs:28 imports kai_labs.labs.draw",
+    "function-local import: kai_labs.labs:34 imports kai_labs.labs.ui",
+    "function-local import: kai_labs.labs:40 imports kai_labs.labs.exercises",
+    "function-local import: kai_labs.sim.__main__:153 imports kai_labs.sim.apimachinery.schema",
+    "function-local import: kai_labs.sim.__main__:62 imports kai_labs.sim.apiserver.tls",
+    "function-local import: kai_labs.sim.__main__:63 imports kai_labs.sim.apiserver.server",
+    "function-local import: kai_labs.sim.__main__:64 imports kai_labs.sim.runtime",
+    "function-local import: kai_labs.sim.apiserver.discovery:153 imports kai_labs.sim.apimachinery.schema",
+    "function-local import: kai_labs.sim.apiserver.discovery:188 imports kai_labs.sim.apimachinery.schema",
+    "function-local import: kai_labs.sim.apiserver.server:218 imports kai_labs.sim.apimachinery.protobuf",
+    "function-local import: kai_labs.sim.apiserver.server:522 imports kai_labs.k8s.labels",
+    "function-local import: kai_labs.sim.apiserver.server:539 imports kai_labs.sim.apimachinery.patch",
+    "function-local import: kai_labs.sim.apiserver.server:572 imports kai_labs.k8s.labels",
+    "function-local import: kai_labs.sim.node.images:728 imports kai_labs.sim.node.ttyshell",
+    "function-local import: kai_labs.sim.node.images:884 imports kai_labs.sim.node.ttyshell",
+    "function-local import: kai_labs.sim.runtime:324 imports kai_labs.sim.node.streaming",
+    "function-local import: kai_labs.sim.runtime:341 imports kai_labs.sim.network.nethttp",
+}
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for f in sorted(PKG.rglob("*.py")):
+        parts = list(f.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = f
+    return out
+
+
+MODS = modules()
+
+
+def _resolve(mod: str, is_pkg: bool, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    base = mod.split(".") if is_pkg else mod.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imports(mod: str) -> Iterator[tuple[str, bool, int]]:
+    """(imported project module, at module level?, line) for every import of the project in ``mod``."""
+    path = MODS[mod]
+    tree = ast.parse(path.read_text())
+    top = {id(n) for n in tree.body}
+    # imports under a module-level `if` or `try` count as module level
+    for n in tree.body:
+        if isinstance(n, ast.If | ast.Try):
+            top |= {id(x) for x in ast.walk(n)}
+    for node in ast.walk(tree):
+        targets: list[str] = []
+        if isinstance(node, ast.ImportFrom):
+            base = _resolve(mod, path.name == "__init__.py", node)
+            for a in node.names:
+                sub = f"{base}.{a.name}"
+                targets.append(sub if sub in MODS else base)
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        for t in targets:
+            if t == "kai_labs" or t.startswith("kai_labs."):
+                while t not in MODS and "." in t:
+                    t = t.rsplit(".", 1)[0]
+                yield t, id(node) in top, node.lineno
+
+
+def findings() -> list[str]:
+    out: list[str] = []
+    graph: dict[str, set[str]] = {m: set() for m in MODS}
+    for mod in MODS:
+        for t, at_top, line in imports(mod):
+            if not at_top:
+                out.append(f"function-local import: {mod}:{line} imports {t}")
+                continue
+            if t != mod:
+                graph[mod].add(t)
+            if mod.startswith("kai_labs.k8s") and not t.startswith("kai_labs.k8s"):
+                out.append(f"layer: {mod} (pure k8s rules) imports {t}")
+            if mod.startswith("kai_labs.sim") and not t.startswith(("kai_labs.sim", "kai_labs.k8s")):
+                out.append(f"layer: {mod} (the embedded cluster) imports {t}")
+            if not mod.startswith("kai_labs.sim") and t.startswith("kai_labs.sim"):
+                out.append(f"layer: {mod} imports the embedded cluster's {t}")
+    out += [f"cycle: {' -> '.join(c)}" for c in cycles(graph)]
+    return sorted(set(out))
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_new_cycles_local_imports_or_layer_breaks() -> None:
+    new = [f for f in findings() if f not in KNOWN]
+    assert not new, "\n".join(new)
+
+
+def test_the_known_list_only_shrinks() -> None:
+    gone = KNOWN - set(findings())
+    assert not gone, "fixed, so remove from KNOWN:\n" + "\n".join(sorted(gone))
+
+
+def test_the_checker_sees_a_cycle_and_a_local_import() -> None:
+    assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+if __name__ == "__main__":
+    print("\n".join(findings()))
