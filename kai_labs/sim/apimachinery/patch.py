@@ -152,6 +152,10 @@ def _err_bad_patch_type(t: Any, m: dict[str, Any]) -> _SMPError:
 def _merge(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
+    return _merge_object(target, patch)
+
+
+def _merge_object(target: Any, patch: dict[str, Any]) -> dict[str, Any]:
     result = dict(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
         if v is None:
@@ -168,7 +172,7 @@ def merge_patch(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, An
     if not isinstance(patch, dict):
         raise _bad_request("error decoding patch: json: cannot unmarshal "
                            f"{_json_kind(patch)} into Go value of type map[string]interface {{}}")
-    return _merge(copy.deepcopy(original), patch)
+    return _merge_object(copy.deepcopy(original), patch)
 
 
 # ---------------------------------------------------------------------------
@@ -554,12 +558,14 @@ def _merge_set_element_order(original: dict[str, Any], patch: dict[str, Any],
             raise _err_bad_arg_type("[]interface {}", order)
         okey = _extract_key(key, SET_ORDER_PREFIX)
         found_o, found_p = okey in original, okey in patch
-        o_list = original.get(okey) if found_o else []
-        p_list = patch.get(okey) if found_p else []
-        if found_o and not isinstance(o_list, list):
-            raise _err_bad_arg_type("[]interface {}", o_list)
-        if found_p and not isinstance(p_list, list):
-            raise _err_bad_arg_type("[]interface {}", p_list)
+        o_raw = original.get(okey) if found_o else []
+        p_raw = patch.get(okey) if found_p else []
+        if not isinstance(o_raw, list):
+            raise _err_bad_arg_type("[]interface {}", o_raw)
+        if not isinstance(p_raw, list):
+            raise _err_bad_arg_type("[]interface {}", p_raw)
+        o_list: list[Any] = o_raw
+        p_list: list[Any] = p_raw
         sub = _child(path, okey)
         strategy, merge_key = _lookup(table, sub)
         _validate_set_order(p_list, order, merge_key)
@@ -611,7 +617,8 @@ def _merge_key_equal(left: Any, right: Any, merge_key: str) -> bool:
 
 
 def _split_deletes(items: list[Any]) -> tuple[list[Any], list[Any]]:
-    keep, delete = [], []
+    keep: list[Any] = []
+    delete: list[Any] = []
     for v in items:
         if not isinstance(v, dict):
             raise _err_bad_arg_type("map[string]interface {}", v)
@@ -620,7 +627,8 @@ def _split_deletes(items: list[Any]) -> tuple[list[Any], list[Any]]:
 
 
 def _partition(merged: list[Any], by: list[Any], merge_key: str) -> tuple[list[Any], list[Any]]:
-    in_patch, server_only = [], []
+    in_patch: list[Any] = []
+    server_only: list[Any] = []
     for v in merged:
         if not merge_key:
             found = any(_eq(v, b) for b in by)

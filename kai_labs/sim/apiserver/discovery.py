@@ -18,6 +18,7 @@ import hashlib
 import json
 from typing import Any
 
+from ..apimachinery.schema import _MODEL_FOR_KIND, _go_struct, docs, table
 from ..registry.resources import ResourceType, groups
 from ..version import K8S_VERSION
 
@@ -150,8 +151,6 @@ def _gv_paths(group: str, version: str) -> dict[str, Any]:
 
 def _schema_name(model: str) -> str:
     """A component name whose last segment is the Go type name kubectl explain prints."""
-    from ..apimachinery.schema import _go_struct
-
     return f"io.k8s.kai-labs.{model}.{_go_struct(model)}"
 
 
@@ -185,8 +184,6 @@ def _field_schema(typ: str, doc: str, name: str = "") -> dict[str, Any]:
 
 def _components() -> dict[str, Any]:
     """OpenAPI v3 schemas for ``kubectl explain``, from the official client's models and docs."""
-    from ..apimachinery.schema import _MODEL_FOR_KIND, docs, table
-
     tbl, dcs = table(), docs()
     gvk_of = {m: k for k, m in _MODEL_FOR_KIND.items()}
     schemas: dict[str, Any] = {}

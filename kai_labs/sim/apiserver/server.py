@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from aiohttp import web
 
-from ..apimachinery import errors
+from ...k8s import labels as _labels
+from ..apimachinery import errors, protobuf
+from ..apimachinery import patch as _patch
 from ..registry.resources import ResourceType, by_plural, groups
 from ..storage.store import Event, TooOld
 from ..storage.store import _dumps as dumps
@@ -60,7 +62,7 @@ def _yaml_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[str, 
             for k, v in node.value}
 
 
-_YamlLoader.add_constructor("tag:yaml.org,2002:map", _yaml_mapping)  # type: ignore[arg-type]
+_YamlLoader.add_constructor("tag:yaml.org,2002:map", _yaml_mapping)
 
 
 def _json(body: Any, status: int = 200, content_type: str = "application/json",
@@ -215,8 +217,6 @@ class ApiServer:
             raise errors.too_large()
         ct = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
         if ct == "application/vnd.kubernetes.protobuf":
-            from ..apimachinery import protobuf
-
             try:
                 return protobuf.decode(raw)
             except protobuf.ProtobufError as e:
@@ -519,8 +519,6 @@ class ApiServer:
         obj = api.get(rtype, ns, name)
 
         def scale_of(o: dict[str, Any]) -> dict[str, Any]:
-            from ...k8s import labels as _labels
-
             sel = _labels.from_label_selector(o.get("spec", {}).get("selector"))
             md = o["metadata"]
             return {"kind": "Scale", "apiVersion": "autoscaling/v1",
@@ -536,8 +534,6 @@ class ApiServer:
         if request.method == "PUT":
             new_scale = body
         elif request.method == "PATCH":
-            from ..apimachinery import patch as _patch
-
             ct = request.headers.get("Content-Type", "").split(";")[0].strip()
             cur = scale_of(obj)
             try:
@@ -569,8 +565,6 @@ class ApiServer:
     # -- watch ------------------------------------------------------------------
     async def _watch(self, request: web.Request, rtype: ResourceType, ns: str | None,
                      name: str | None = None) -> web.StreamResponse:
-        from ...k8s import labels as _labels
-
         q = request.query
         api = self.rt.api
         store = self.rt.store
@@ -663,14 +657,14 @@ class ApiServer:
                 if remaining <= 0:
                     break
                 try:
-                    ev = await asyncio.wait_for(queue.get(), timeout=min(remaining, 30))
+                    nxt = await asyncio.wait_for(queue.get(), timeout=min(remaining, 30))
                 except asyncio.TimeoutError:
                     continue
-                if ev is None:
+                if nxt is None:
                     break
-                if ev.rv <= last_rv:
+                if nxt.rv <= last_rv:
                     continue
-                await self._send_event(ev, matches, seen, send)
+                await self._send_event(nxt, matches, seen, send)
             return resp
         except ConnectionResetError:  # the client went away: a normal end of a watch
             return web.Response(status=204)
