@@ -8,9 +8,13 @@
 
 __version__ = "0.2.0"  # the one version source: pyproject.toml reads it, `kai-labs --version` prints it
 
-from .clusters import connect
-from .clusters.embedded import Cluster, ClusterError, attach, start
+from .clusters import connect, start
+from .clusters.base import Cluster, ClusterError, set_inspector
+from .clusters.embedded import attach
 from .labs import Grade, Scenario, Trace, draw, grade, inspect, panel, scenarios
+
+# Cluster.inspect(...) follows a Service with the course's walker; clusters never import the course themselves
+set_inspector(inspect)
 
 __all__ = ["Cluster", "ClusterError", "Grade", "Scenario", "Trace", "attach", "connect", "draw", "grade", "inspect",
            "panel", "scenarios", "start"]

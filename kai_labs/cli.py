@@ -16,7 +16,8 @@ import sys
 from typing import Any
 
 from . import __version__
-from .clusters.embedded import ClusterError
+from .clusters.base import ClusterError
+from .errors import friendly
 
 _MODULES = ["kai_labs.clusters.cli", "kai_labs.labs.cli", "kai_labs.labs.workshop"]
 
@@ -63,8 +64,6 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Exception as e:  # noqa: BLE001 - the last line of defence for learners
-        from .errors import friendly
-
         msg = friendly(e)
         if msg is None:
             raise

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .clusters.base import ClusterError
+
 
 def api_message(exc: Any) -> str | None:
     """The Status message of a kubernetes.client ApiException, as kubectl would print it."""
@@ -25,8 +27,6 @@ def api_message(exc: Any) -> str | None:
 
 def friendly(exc: BaseException) -> str | None:
     """A one-line explanation for errors caused by input or environment, else None (a bug: re-raise)."""
-    from .clusters.embedded import ClusterError
-
     if isinstance(exc, ClusterError):
         return str(exc)
     msg = api_message(exc)

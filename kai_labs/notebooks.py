@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .clusters.embedded import path_with_tools, tools_dir
+from .clusters.base import path_with_tools, tools_dir
 
 SEED = "1"
 KERNEL = "python3"

@@ -13,6 +13,6 @@ cluster up --kind``).
 
 from __future__ import annotations
 
-from .real import ALLOW_ENV, CLUSTER_ENV, PodNet, connect, context_verdict, current, start_from_env
+from .real import ALLOW_ENV, CLUSTER_ENV, PodNet, connect, context_verdict, current, start, start_from_env
 
-__all__ = ["ALLOW_ENV", "CLUSTER_ENV", "PodNet", "connect", "context_verdict", "current", "start_from_env"]
+__all__ = ["ALLOW_ENV", "CLUSTER_ENV", "PodNet", "connect", "context_verdict", "current", "start", "start_from_env"]

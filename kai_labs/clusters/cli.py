@@ -11,6 +11,8 @@ import time
 from dataclasses import asdict
 
 from . import embedded as cl
+from . import kind
+from .real import current
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -63,8 +65,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _up(a: argparse.Namespace) -> int:
     if a.kind:
-        from . import kind
-
         return kind.cli_up(a.name, pull=a.pull)
     was = cl.status(a.name)
     t0 = time.monotonic()
@@ -80,8 +80,6 @@ def _up(a: argparse.Namespace) -> int:
 
 def _down(a: argparse.Namespace) -> int:
     if getattr(a, "kind", False):
-        from . import kind
-
         return kind.cli_down(a.name)
     if cl.down(a.name):
         print(f"cluster {a.name} stopped (state kept in {cl.home_for(a.name)}; `cluster reset` wipes it)")
@@ -129,8 +127,7 @@ def _reset(a: argparse.Namespace) -> int:
 
 
 def _handle(a: argparse.Namespace) -> cl.Cluster:
-    from . import current  # KAI_LABS_CLUSTER=kind|context:<name>, else the embedded cluster
-
+    """KAI_LABS_CLUSTER=kind|context:<name>, else the embedded cluster."""
     return current(a.name, set_env=False)
 
 

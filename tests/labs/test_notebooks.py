@@ -34,7 +34,7 @@ try:
 except CellExecutionError as e:
     result["error"] = str(e)[-2000:]
 finally:
-    from kai_labs import cluster
+    from kai_labs.clusters import embedded as cluster
     cluster.down("kai-labs")
 for cell in nb.cells:
     for out in cell.get("outputs", []):

@@ -20,17 +20,6 @@ PKG = ROOT / "kai_labs"
 
 # Findings still to be removed (each entry must still be true, so the list only shrinks).
 KNOWN: set[str] = {
-    "function-local import: kai_labs.cli:66 imports kai_labs.errors",
-    "function-local import: kai_labs.clusters.cli:132 imports kai_labs.clusters",
-    "function-local import: kai_labs.clusters.cli:66 imports kai_labs.clusters.kind",
-    "function-local import: kai_labs.clusters.cli:83 imports kai_labs.clusters.kind",
-    "function-local import: kai_labs.clusters.embedded:365 imports kai_labs.labs.inspect",
-    "function-local import: kai_labs.clusters.embedded:388 imports kai_labs.clusters.real",
-    "function-local import: kai_labs.clusters.real:217 imports kai_labs.clusters.kind",
-    "function-local import: kai_labs.clusters.real:305 imports kai_labs.errors",
-    "function-local import: kai_labs.clusters.real:422 imports kai_labs.k8s.netlogic",
-    "function-local import: kai_labs.clusters.real:437 imports kai_labs.k8s.netlogic",
-    "function-local import: kai_labs.errors:28 imports kai_labs.clusters.embedded",
     "function-local import: kai_labs.k8s.labels:74 imports kai_labs.sim.registry.validation",
     "function-local import: kai_labs.k8s.labels:81 imports kai_labs.sim.registry.validation",
     "function-local import: kai_labs.labs.checks:186 imports kai_labs.labs.scenario",
