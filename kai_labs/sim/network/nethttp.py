@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..apimachinery import errors
+from . import http1
 from .fabric import Network
 
 
@@ -93,9 +94,9 @@ async def curl(net: Network, body: dict[str, Any], default_node: str) -> dict[st
         reader, writer, r = await net.connect(ip, port, float(timeout), namespace=ns, source_node=src_node,
                                               source_ip=src_ip)
     except ConnectionRefusedError as e:
-        r = getattr(e, "route", None)
+        refused = getattr(e, "route", None)
         return {"ok": False, "status": None, "body": "", "error": "refused",
-                "backend": r.endpoint[0] if r is not None and r.endpoint else None,
+                "backend": refused.endpoint[0] if refused is not None and refused.endpoint else None,
                 "detail": f"Failed to connect to {host} port {port}: Connection refused ({e})"}
     except (TimeoutError, asyncio.TimeoutError) as e:
         return {"ok": False, "status": None, "body": "", "error": "timeout", "backend": None,
@@ -109,44 +110,20 @@ async def curl(net: Network, body: dict[str, Any], default_node: str) -> dict[st
                f"Connection: close\r\n\r\n")
         writer.write(req.encode())
         await writer.drain()
-        remaining = max(0.05, float(timeout) - (time.monotonic() - started))
-        raw = await asyncio.wait_for(reader.read(1 << 20), remaining)
-        while True:
-            more = await asyncio.wait_for(reader.read(1 << 20), remaining)
-            if not more:
-                break
-            raw += more
+        # one deadline for the whole exchange: a server trickling bytes cannot stretch it
+        deadline = max(started + float(timeout), time.monotonic() + 0.05)
+        resp = await http1.read_response(reader, "GET", deadline=deadline)
     except (asyncio.TimeoutError, TimeoutError):
         return {"ok": False, "status": None, "body": "", "error": "timeout", "backend": backend,
                 "detail": f"Operation timed out after {int(timeout * 1000)} milliseconds with 0 bytes received"}
+    except http1.EmptyReply:
+        return {"ok": False, "status": None, "body": "", "error": None, "backend": backend, "detail": ""}
     except OSError as e:
         return {"ok": False, "status": None, "body": "", "error": "refused", "backend": backend,
                 "detail": f"Recv failure: {e}"}
     finally:
         net.forget(writer)
         writer.close()
-    head, _, payload = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = None
-    if lines and lines[0].startswith("HTTP/"):
-        bits = lines[0].split()
-        status = int(bits[1]) if len(bits) > 1 and bits[1].isdigit() else None
-    if any(h.lower().startswith("transfer-encoding: chunked") for h in lines[1:]):
-        payload = _dechunk(payload)
-    return {"ok": status is not None and 200 <= status < 400, "status": status,
-            "body": payload.decode("utf-8", errors="replace"), "error": None, "backend": backend, "detail": ""}
-
-
-def _dechunk(data: bytes) -> bytes:
-    out = b""
-    while data:
-        size_line, _, rest = data.partition(b"\r\n")
-        try:
-            size = int(size_line.split(b";")[0], 16)
-        except ValueError:
-            return out + data
-        if size == 0:
-            break
-        out += rest[:size]
-        data = rest[size + 2:]
-    return out
+    status = resp.status
+    return {"ok": 200 <= status < 400, "status": status,
+            "body": resp.body.decode("utf-8", errors="replace"), "error": None, "backend": backend, "detail": ""}

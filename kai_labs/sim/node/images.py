@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from ..network import http1
 from . import tools
 from .tools import AGNHOST, go_json, repository, status_text
 
@@ -231,25 +232,12 @@ def go_response(status: int, body: str | bytes = b"", headers: list[tuple[str, s
     return Response(status, hdrs + extra, data)
 
 
-async def _read_request(reader: asyncio.StreamReader, client: Callable[[], tuple[str, int]]) -> Request | None:
-    line = await reader.readline()
-    if not line.strip():
+async def _read_request(requests: http1.RequestReader,
+                        client: Callable[[], tuple[str, int]]) -> Request | None:
+    r = await requests.next()
+    if r is None:
         return None
-    parts = line.decode("latin-1").strip().split(" ")
-    if len(parts) != 3:
-        return None
-    headers: list[tuple[str, str]] = []
-    while True:
-        h = (await reader.readline()).decode("latin-1").rstrip("\r\n")
-        if not h:
-            break
-        k, _, v = h.partition(":")
-        headers.append((k.strip(), v.strip()))
-    req = Request(parts[0], parts[1], parts[2], headers, b"", client())
-    length = req.header("Content-Length")
-    if length.isdigit():
-        req.body = await reader.readexactly(int(length))
-    return req
+    return Request(r.method, r.target, r.version, r.headers, r.body, client())
 
 
 def _encode_response(resp: Response, version: str, head: bool) -> bytes:
@@ -263,9 +251,11 @@ def _encode_response(resp: Response, version: str, head: bool) -> bytes:
 class HttpApp:
     """Serves one listening port: parses requests, calls the handler, keeps connections alive."""
 
-    def __init__(self, handler: Handler, net: PodNet):
+    def __init__(self, handler: Handler, net: PodNet,
+                 error: Callable[[int], bytes] = http1.error_response):
         self.handler = handler
         self.net = net
+        self.error = error  # the bytes answering a request that cannot be read (400, 431)
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         real = writer.get_extra_info("peername") or ("127.0.0.1", 0)
@@ -274,9 +264,15 @@ class HttpApp:
             # asked once a request has arrived: by then the client's connect() has returned and the
             # virtual network knows which virtual address this real loopback peer stands for
             return self.net.peer((real[0], real[1]))
+        requests = http1.RequestReader(reader)
         try:
             while True:
-                req = await _read_request(reader, client)
+                try:
+                    req = await _read_request(requests, client)
+                except http1.BadRequest as e:
+                    writer.write(self.error(e.status))
+                    await writer.drain()
+                    break
                 if req is None:
                     break
                 resp = await self.handler(req)
@@ -285,13 +281,17 @@ class HttpApp:
                 writer.write(_encode_response(resp, "HTTP/1.1", req.method == "HEAD"))
                 await writer.drain()
                 if resp.after:
-                    asyncio.get_running_loop().create_task(resp.after())
+                    asyncio.get_running_loop().create_task(_run(resp.after))
                 if req.header("Connection").lower() == "close" or req.version == "HTTP/1.0":
                     break
         except (ConnectionError, asyncio.IncompleteReadError, OSError):
             pass
         finally:
             await tools._close(writer)
+
+
+async def _run(after: Callable[[], Awaitable[None]]) -> None:
+    await after()
 
 
 # --------------------------------------------------------------------------- programs

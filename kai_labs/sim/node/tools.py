@@ -44,6 +44,9 @@ from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
+from ..network import http1
+from ..network.http1 import EmptyReply, HttpResponse
+
 Out = Callable[[str], None]
 
 CURL_VERSION = "8.11.1"
@@ -1205,66 +1208,12 @@ def _is_ipv4(text: str) -> bool:
 
 # --------------------------------------------------------------------------- HTTP client
 
-@dataclass
-class HttpResponse:
-    status: int
-    reason: str
-    version: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
-
-    def status_line(self) -> str:
-        return f"{self.version} {self.status}{(' ' + self.reason) if self.reason else ''}"
-
-
-class EmptyReply(Exception):
-    pass
-
-
 async def http_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes,
-                        head: bool = False) -> HttpResponse:
+                        head: bool = False, deadline: float | None = None) -> HttpResponse:
     """Send one request and read one HTTP/1.x response (Content-Length, chunked or until close)."""
     writer.write(request)
     await writer.drain()
-    line = await reader.readline()
-    if not line:
-        raise EmptyReply()
-    m = re.match(r"(HTTP/\d\.\d) (\d{3}) ?(.*)", line.decode("latin-1").rstrip("\r\n"))
-    if not m:
-        raise EmptyReply()
-    headers: list[tuple[str, str]] = []
-    while True:
-        h = (await reader.readline()).decode("latin-1").rstrip("\r\n")
-        if not h:
-            break
-        k, _, v = h.partition(":")
-        headers.append((k.strip(), v.strip()))
-    resp = HttpResponse(int(m.group(2)), m.group(3), m.group(1), headers, b"")
-    if head or resp.status in (204, 304) or 100 <= resp.status < 200:
-        return resp
-    te = (resp.header("Transfer-Encoding") or "").lower()
-    if "chunked" in te:
-        resp.body = await _read_chunked(reader)
-    elif resp.header("Content-Length") is not None:
-        resp.body = await reader.readexactly(int(resp.header("Content-Length") or 0))
-    else:
-        resp.body = await reader.read()
-    return resp
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    body = b""
-    while True:
-        size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
-        if size == 0:
-            while (await reader.readline()).strip():
-                pass
-            return body
-        body += await reader.readexactly(size)
-        await reader.readline()
+    return await http1.read_response(reader, "HEAD" if head else "GET", deadline)
 
 
 async def _close(writer: asyncio.StreamWriter | None) -> None:
