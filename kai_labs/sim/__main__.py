@@ -25,6 +25,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .apimachinery import schema
+from .apiserver import tls
+from .apiserver.server import ApiServer
+from .runtime import Runtime
+
 
 def _write_private(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -59,10 +64,6 @@ def _port_free(port: int) -> bool:
 
 
 async def serve(home: Path, name: str, seed: int | None, port: int | None) -> int:
-    from .apiserver import tls
-    from .apiserver.server import ApiServer
-    from .runtime import Runtime
-
     token_file = home / "token"
     if token_file.exists():
         token = token_file.read_text().strip()
@@ -150,8 +151,6 @@ async def _exit_when_home_goes(home: Path, stop: asyncio.Event, every: float = 2
 
 
 def _preload() -> None:
-    from .apimachinery import schema
-
     schema.preload()
 
 

@@ -22,7 +22,9 @@ from aiohttp import web
 
 from .apimachinery import errors
 from .controllers.manager import Controllers, Recorder
+from .network import nethttp
 from .network.fabric import Network
+from .node import streaming as streams
 from .node.kubelet import Kubelet
 from .registry.allocators import Ids
 from .registry.generic import DNS_IP, KUBERNETES_IP, Api, rt_of
@@ -321,8 +323,6 @@ class Runtime:
 
     async def pod_stream(self, request: web.Request, sub: str, ns: str, name: str) -> web.StreamResponse:
         """pods/exec, pods/attach, pods/portforward over WebSocket (streams.py)."""
-        from .node import streaming as streams
-
         return await streams.handle(self, request, sub, ns, name)
 
     # -- kai-labs extension endpoints -------------------------------------------
@@ -338,8 +338,6 @@ class Runtime:
             raise errors.bad_request("the body must be a JSON object") from None
         if not isinstance(body, dict):
             raise errors.bad_request("the body must be a JSON object")
-        from .network import nethttp
-
         op = seg[2]
         if op == "resolve":
             return web.json_response(nethttp.resolve(self.net, body))

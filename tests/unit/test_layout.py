@@ -47,14 +47,6 @@ KNOWN: set[str] = {
     "function-local import: kai_labs.labs:28 imports kai_labs.labs.draw",
     "function-local import: kai_labs.labs:34 imports kai_labs.labs.ui",
     "function-local import: kai_labs.labs:40 imports kai_labs.labs.exercises",
-    "function-local import: kai_labs.sim.__main__:153 imports kai_labs.sim.apimachinery.schema",
-    "function-local import: kai_labs.sim.__main__:62 imports kai_labs.sim.apiserver.tls",
-    "function-local import: kai_labs.sim.__main__:63 imports kai_labs.sim.apiserver.server",
-    "function-local import: kai_labs.sim.__main__:64 imports kai_labs.sim.runtime",
-    "function-local import: kai_labs.sim.node.images:728 imports kai_labs.sim.node.ttyshell",
-    "function-local import: kai_labs.sim.node.images:884 imports kai_labs.sim.node.ttyshell",
-    "function-local import: kai_labs.sim.runtime:324 imports kai_labs.sim.node.streaming",
-    "function-local import: kai_labs.sim.runtime:341 imports kai_labs.sim.network.nethttp",
 }
 
 

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from ..network import http1
-from . import tools
+from . import tools, ttyshell
 from .tools import AGNHOST, go_json, repository, status_text
 
 NGINX_VERSION = "1.27.3"
@@ -725,8 +725,6 @@ class AttachedShell(Program):
     term_code = 137  # PID 1 shells ignore SIGTERM: the kubelet ends them with SIGKILL
 
     def __init__(self, c: Container, argv: list[str]):
-        from . import ttyshell
-
         super().__init__(c)
         self.argv = argv
         self.ports = []
@@ -881,9 +879,7 @@ def make_program(c: Container, argv: list[str]) -> Program:
 
 
 def ttyshell_is_interactive(argv: list[str], image: str) -> bool:
-    from .ttyshell import is_interactive_shell
-
-    return is_interactive_shell(argv, image)
+    return ttyshell.is_interactive_shell(argv, image)
 
 
 def start_error_message(exe: str) -> str:

@@ -41,16 +41,29 @@ import logging
 import struct
 import zlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
 from ..apimachinery import errors
-from ..registry.generic import rt_of
+from ..network.fabric import Network
+from ..registry.generic import Api, rt_of
 from . import images, tools, ttyshell
+from .kubelet import Kubelet
 
-if TYPE_CHECKING:
-    from ..runtime import Runtime
+
+class Runtime(Protocol):
+    """What the streams need from the process that wires the cluster (``runtime.Runtime`` passes
+    itself): the registry, the kubelet's workers and logs, and the network's Pod sockets."""
+
+    @property
+    def api(self) -> Api: ...
+
+    @property
+    def kubelet(self) -> Kubelet: ...
+
+    @property
+    def net(self) -> Network: ...
 
 log = logging.getLogger("kai_labs.streams")
 
