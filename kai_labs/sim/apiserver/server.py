@@ -27,6 +27,7 @@ from ..registry.resources import ResourceType, by_plural, groups
 from ..storage.store import Event, TooOld
 from ..storage.store import _dumps as dumps
 from . import discovery, printers
+from .watch import WatchStream
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -597,8 +598,12 @@ class ApiServer:
                 return False
             return fsel is None or fsel.matches(obj)
 
-        queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        cancel = store.subscribe(lambda ev: queue.put_nowait(ev) if ev.key == key else None)
+        resp = web.StreamResponse(headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+
+        def row(obj: dict[str, Any]) -> dict[str, Any]:
+            return self._table(rtype, [obj], request, obj["metadata"].get("resourceVersion", ""))
+
+        stream = WatchStream(store, key, matches, resp.write, table=row if table else None)
         try:
             backlog: list[Event] = []
             initial: list[dict[str, Any]] = []
@@ -623,67 +628,20 @@ class ApiServer:
                     backlog = store.since(start)
                 except TooOld:
                     raise errors.gone(f"too old resource version: {start} ({store.oldest_rv})") from None
-            resp = web.StreamResponse(headers={"Content-Type": "application/json",
-                                               "Transfer-Encoding": "chunked"})
             await resp.prepare(request)
-            seen: set[tuple[str, str]] = set()
-            first = [True]
-
-            async def send(etype: str, obj: dict[str, Any]) -> None:
-                o = obj
-                if table and etype != "BOOKMARK":
-                    o = self._table(rtype, [obj], request, obj["metadata"].get("resourceVersion", ""))
-                    if not first[0]:
-                        o["columnDefinitions"] = []
-                    first[0] = False
-                await resp.write(dumps({"type": etype, "object": o}).encode() + b"\n")
-
-            for o in initial:
-                seen.add((o["metadata"].get("namespace", ""), o["metadata"]["name"]))
-                await send("ADDED", o)
+            await stream.send_initial(initial)
             if send_initial:
-                await send("BOOKMARK", {"kind": rtype.kind, "apiVersion": rtype.api_version,
-                                        "metadata": {"resourceVersion": str(store.rv),
-                                                     "annotations": {"k8s.io/initial-events-end": "true"}}})
+                await stream.send("BOOKMARK", {"kind": rtype.kind, "apiVersion": rtype.api_version,
+                                               "metadata": {"resourceVersion": str(store.rv),
+                                                            "annotations": {"k8s.io/initial-events-end": "true"}}})
             last_rv = store.rv if initial or send_initial or rv_q in ("", "0") else int(rv_q)
             for ev in backlog:
                 if ev.key == key:
-                    await self._send_event(ev, matches, seen, send)
+                    await stream.send_event(ev)
                 last_rv = ev.rv
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            while True:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    nxt = await asyncio.wait_for(queue.get(), timeout=min(remaining, 30))
-                except asyncio.TimeoutError:
-                    continue
-                if nxt is None:
-                    break
-                if nxt.rv <= last_rv:
-                    continue
-                await self._send_event(nxt, matches, seen, send)
+            await stream.run(last_rv, timeout)
             return resp
         except ConnectionResetError:  # the client went away: a normal end of a watch
             return web.Response(status=204)
         finally:
-            cancel()
-
-    @staticmethod
-    async def _send_event(ev: Event, matches: Any, seen: set[tuple[str, str]], send: Any) -> None:
-        ident = (ev.obj["metadata"].get("namespace", ""), ev.obj["metadata"]["name"])
-        if ev.type == "DELETED":
-            if ident in seen or matches(ev.obj):
-                seen.discard(ident)
-                await send("DELETED", ev.obj)
-            return
-        if matches(ev.obj):
-            # A watch resumed from a resourceVersion has not seen the object before, yet it existed:
-            # a change stays MODIFIED (only an object leaving the selection becomes DELETED).
-            seen.add(ident)
-            await send(ev.type, ev.obj)
-        elif ident in seen:
-            seen.discard(ident)
-            await send("DELETED", ev.obj)
+            stream.close()
