@@ -13,30 +13,30 @@ Kubernetes API, kubectl and ``cluster.net``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import scenario as scenarios
+from . import ui
 from .checks import CheckResult
+from .draw import draw as _draw
+from .exercises import build_exercises as _build_exercises
 from .grade import Grade, grade
 from .inspect import Client, Step, Trace, inspect
-from .scenario import Scenario, ScenarioError
+from .scenario import CATALOG, Scenario, ScenarioError
 
 __all__ = ["CheckResult", "Client", "Grade", "Scenario", "ScenarioError", "Step", "Trace", "draw", "grade",
            "inspect", "scenarios", "panel", "build_exercises"]
 
 
-def draw(trace: Trace, **kw: object) -> object:
+def draw(trace: Trace, **kw: Any) -> Any:
     """A ``graphviz.Digraph`` of the trace (see :mod:`kai_labs.labs.draw`)."""
-    from .draw import draw as _draw
-
-    return _draw(trace, **kw)  # type: ignore[arg-type]
+    return _draw(trace, **kw)
 
 
-def panel(cluster: object, name: str | None = None) -> object:
-    from .ui import panel as _panel
-
-    return _panel(cluster, name)
+def panel(cluster: object, name: str | None = None) -> Any:
+    """The ipywidgets scenario panel (see :mod:`kai_labs.labs.ui`)."""
+    return ui.panel(cluster, name, catalog=CATALOG)
 
 
 def build_exercises(check: bool = False) -> list[str]:
-    from .exercises import build_exercises as _build
-
-    return _build(check=check)
+    return _build_exercises(check=check)

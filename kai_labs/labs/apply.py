@@ -7,21 +7,34 @@ namespace is refused with the namespace it should use.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
-from .scenario import Scenario, ScenarioError
+from .spec import ScenarioError
 
 
-def apply_manifest(cluster: Any, scenario: Scenario, text: str, source: str = "<manifest>") -> str:
+class Target(Protocol):
+    """What apply needs of a scenario (:class:`~kai_labs.labs.scenario.Scenario`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def all_namespaces(self) -> tuple[str, ...]: ...
+
+
+def apply_manifest(cluster: Any, scenario: Target, text: str, source: str = "<manifest>") -> str:
     try:
         docs = list(yaml.compose_all(text))
         objs = [d for d in yaml.safe_load_all(text)]
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
-        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ScenarioError(f"{source}: invalid YAML{line}: {e.problem}") from None
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ScenarioError(f"{source}: invalid YAML{where}: {e.problem}") from None
     allowed = scenario.all_namespaces
     out = []
     for node, obj in zip(docs, objs, strict=False):

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import friendly
 from . import kube
+from .spec import client_url_from
 
 
 @dataclass(frozen=True)
@@ -183,8 +185,6 @@ def readiness_probe_kept(ctx: Context, deployment: str = "web", path: str = "/he
 
 @check("client_url")
 def client_url(ctx: Context) -> CheckResult:
-    from .scenario import client_url_from
-
     cs = ctx.scenario.client
     snap = ctx.snaps[cs.namespace]
     name = "Client uses a Service name"
@@ -353,8 +353,6 @@ def endpoints_ready(ctx: Context, min: int = 1) -> CheckResult:  # noqa: A002 - 
 
 def traffic_target(ctx: Context) -> tuple[str, str]:
     """(url, namespace) a real request should use: the scenario client's URL, else http://<svc>/hostname."""
-    from .scenario import client_url_from
-
     cs = ctx.scenario.client
     if cs is not None:
         url = client_url_from(ctx.snaps[cs.namespace], cs) or ""
@@ -410,7 +408,5 @@ def run(ctx: Context, name: str, params: dict[str, Any]) -> CheckResult:
     try:
         return fn(ctx, **params)
     except Exception as e:  # noqa: BLE001 - a grade must report, never raise in a learner's notebook
-        from ..errors import friendly
-
         msg = friendly(e) or f"{type(e).__name__}: {e}"
         return CheckResult(name, "cluster", False, f"the check could not run: {msg}")

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..clusters.embedded import ClusterError
+from ..clusters import current
 from . import scenario as sc
+from .draw import DiagramError
+from .exercises import ExerciseError, build_exercises
+from .kube import get_namespace
 
 ACTIONS = ("list", "show", "create", "inspect", "diagram", "check", "hint", "reset", "solve", "apply", "delete")
 
@@ -58,8 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _cluster(a: argparse.Namespace) -> Any:
-    from ..clusters import current  # KAI_LABS_CLUSTER=kind|context:<name>, else the embedded cluster
-
+    """KAI_LABS_CLUSTER=kind|context:<name>, else the embedded cluster."""
     return current(a.cluster, set_env=False)
 
 
@@ -126,8 +128,6 @@ def _run(a: argparse.Namespace) -> int:
         print(json.dumps(t.to_dict(), indent=2) if a.json else str(t))
         return 0 if t.ok else 1
     if a.action == "diagram":
-        from .draw import DiagramError
-
         d = s.diagram(c)
         if a.output:
             try:
@@ -146,15 +146,11 @@ def _run(a: argparse.Namespace) -> int:
 
 
 def _need_created(c: Any, s: sc.Scenario) -> None:
-    from .kube import get_namespace
-
     if get_namespace(c, s.namespace) is None:
         raise sc.ScenarioError(f"scenario {s.name} is not created yet: run `kai-labs scenario create {s.name}`")
 
 
 def _build(a: argparse.Namespace) -> int:
-    from .exercises import ExerciseError, build_exercises
-
     try:
         changed = build_exercises(root=Path(a.root) if a.root else None, check=a.check)
     except ExerciseError as e:
@@ -170,5 +166,3 @@ def _build(a: argparse.Namespace) -> int:
     print(f"wrote {len(changed)} changed exercise notebook(s)" + (": " + ", ".join(changed) if changed else ""))
     return 0
 
-
-_ = ClusterError

@@ -17,11 +17,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import graphviz
-
-from .inspect import FAILED, OK, Trace
+from .inspect import EndpointView, PodView, Trace
 
 RED = "#cf222e"
 DIM = "#8c959f"
@@ -82,10 +80,14 @@ def add_alt_text(svg: str, alt: str) -> str:
             + svg[j + 1:])
 
 
-class Diagram(graphviz.Digraph):
-    """A ``graphviz.Digraph`` that renders with graphviz-pure and carries its alt text."""
+class Diagram:
+    """What a diagram adds to ``graphviz.Digraph``: rendering with graphviz-pure, and its alt text.
+
+    :func:`draw` returns an instance of :func:`diagram_class`, a ``graphviz.Digraph`` with these methods; the
+    class is made on first use, so that importing kai_labs does not import graphviz."""
 
     alt_text: str = ""
+    source: str  # graphviz.Digraph's DOT text
 
     def svg(self) -> str:
         return render_svg(self.source, self.alt_text)
@@ -111,6 +113,21 @@ class Diagram(graphviz.Digraph):
         else:
             raise DiagramError(f"unsupported diagram format {p.suffix or '(none)'}: use .svg or .dot")
         return p
+
+
+_DIAGRAM_CLASS: type[Any] | None = None
+
+
+def diagram_class() -> type[Any]:
+    """``Diagram`` mixed into ``graphviz.Digraph`` (made once, importing graphviz then)."""
+    global _DIAGRAM_CLASS
+    if _DIAGRAM_CLASS is None:
+        import graphviz  # late: `import kai_labs` stays free of graphviz until a diagram is drawn
+
+        use_graphviz_pure()
+        _DIAGRAM_CLASS = type("Diagram", (Diagram, graphviz.Digraph), {"__module__": __name__,
+                                                                        "__doc__": Diagram.__doc__})
+    return _DIAGRAM_CLASS
 
 
 def diagram_html(diagram: Diagram, svg: str | None = None, caption: bool = True) -> str:
@@ -184,12 +201,47 @@ def _wrap(text: str, width: int = 42, max_lines: int = 4) -> str:
     return "\n".join(lines[:max_lines]) + (" ..." if len(lines) > max_lines else "")
 
 
+class _Edges:
+    """Draws edges; the edges of the broken hop red and bold, the first of them saying BROKEN."""
+
+    def __init__(self, g: Any, broken: str | None) -> None:
+        self.g = g
+        self.broken = broken
+        self.told: list[str] = []
+
+    def __call__(self, a: str, b: str, hops: tuple[str, ...], label: str = "", **kw: str) -> None:
+        if self.broken in hops:
+            why = "" if self.told else "BROKEN" if label == self.broken else f"BROKEN: {self.broken}"
+            self.told.append(a)
+            self.g.edge(a, b, label="\n".join(x for x in (label, why) if x), color=RED, fontcolor=RED,
+                        penwidth="2.5", style="bold")
+        else:
+            self.g.edge(a, b, label=label, **kw)
+
+
 def draw(trace: Trace, max_pods: int = MAX_PODS, legend: bool = True) -> Diagram:
     """Draw ``trace``: the first broken link is red, and its reason is spelled out under the title."""
-    g = Diagram(name=_nid("service", f"{trace.namespace}_{trace.service}"))
+    g: Any = diagram_class()(name=_nid("service", f"{trace.namespace}_{trace.service}"))
     g.alt_text = alt_text(trace)
+    _graph_attrs(g, trace)
     d = trace.diagnosis
-    broken = d.hop if d else None
+    edge = _Edges(g, d.hop if d else None)
+    if _client_and_service(g, trace, edge):
+        selected = sorted((p for p in trace.pods if p.selected), key=lambda p: p.name)
+        others = sorted((p for p in trace.pods if not p.selected), key=lambda p: p.name)
+        big = len(selected) > max_pods
+        slice_ids = _slices(g, trace, edge, big)
+        _selected_pods(g, trace, edge, selected, slice_ids, big)
+        if others:
+            _unselected_pods(g, others, max_pods, edge.broken == "selector" and not selected)
+    if legend:
+        _legend(g)
+    return cast(Diagram, g)
+
+
+def title_html(trace: Trace) -> str:
+    """The graph's title: the Service, then the first broken link's reason (or that every hop is ok)."""
+    d = trace.diagnosis
     # The reason goes under the title, not on the red edge: a long edge label widened every broken
     # diagram by about 300 px, and the edge itself only needs to say which hop.
     title = f"<B>{_esc(f'Service {trace.service} in {trace.namespace}')}</B>"
@@ -198,24 +250,19 @@ def draw(trace: Trace, max_pods: int = MAX_PODS, legend: bool = True) -> Diagram
         title += "".join(f"<BR/><FONT COLOR='{RED}'>{_esc(ln)}</FONT>" for ln in lines)
     else:
         title += "<BR/>every hop is ok"
+    return title
+
+
+def _graph_attrs(g: Any, trace: Trace) -> None:
     # compact (small ranksep, two-line endpoints, the reason in the title) because a laptop shows it scaled down
     g.attr(rankdir="LR", fontname=FONT, fontsize="11", nodesep="0.25", ranksep="0.2",
-           label=f"<{title}>", labelloc="t", tooltip=g.alt_text)
+           label=f"<{title_html(trace)}>", labelloc="t", tooltip=g.alt_text)
     g.attr("node", fontname=FONT, fontsize="10", shape="box", style="rounded")
     g.attr("edge", fontname=FONT, fontsize="9")
 
-    told = []
 
-    def edge(a: str, b: str, hops: tuple[str, ...], label: str = "", **kw: str) -> None:
-        if broken in hops:
-            why = "" if told else "BROKEN" if label == broken else f"BROKEN: {broken}"
-            told.append(a)
-            g.edge(a, b, label="\n".join(x for x in (label, why) if x), color=RED, fontcolor=RED,
-                   penwidth="2.5", style="bold")
-        else:
-            g.edge(a, b, label=label, **kw)
-
-    # client
+def _client_and_service(g: Any, trace: Trace, edge: _Edges) -> bool:
+    """The client and the Service nodes and the edge between; False when the Service does not exist."""
     cl = trace.client
     g.node("client", f"client\n{cl.source or 'a Pod'}\nnamespace {cl.namespace}\nGET {cl.url}", shape="box",
            style="rounded,dashed")
@@ -223,9 +270,7 @@ def draw(trace: Trace, max_pods: int = MAX_PODS, legend: bool = True) -> Diagram
     if svc is None:
         g.node("svc", f"Service {trace.service}\n(does not exist)", color=RED, fontcolor=RED)
         edge("client", "svc", ("service", "dns", "port", "request"))
-        if legend:
-            _legend(g)
-        return g
+        return False
     ip = "None (headless)" if svc.cluster_ip == "None" else svc.cluster_ip
     ports = "<BR/>".join(_esc(f"{p['name'] or '-'}: {p['port']} -> {p['targetPort']}/{p['protocol']}")
                          for p in svc.ports) or "no ports"
@@ -235,12 +280,19 @@ def draw(trace: Trace, max_pods: int = MAX_PODS, legend: bool = True) -> Diagram
            f"<TR><TD>{ports}</TD></TR><TR><TD>selector {_esc(_lbl(svc.selector) or '<none>')}</TD></TR></TABLE>>",
            shape="box", style="rounded,bold")
     edge("client", "svc", ("dns", "port", "request"), label=f"{cl.host}:{cl.port}")
+    return True
 
-    selected = sorted((p for p in trace.pods if p.selected), key=lambda p: p.name)
-    others = sorted((p for p in trace.pods if not p.selected), key=lambda p: p.name)
-    big = len(selected) > max_pods
 
-    # EndpointSlices
+def _endpoint_row(e: EndpointView) -> str:
+    # two lines per endpoint keep the node narrow: who it is, then its conditions
+    cond = " · ".join(f"{k} {'yes' if v else 'NO' if k != 'terminating' else 'no'}" for k, v in
+                      (("ready", e.ready), ("serving", e.serving), ("terminating", e.terminating)))
+    return (f"<TR><TD ALIGN='LEFT'>{_esc(e.address)} {_esc(e.pod or '')}<BR ALIGN='LEFT'/>"
+            f"<FONT POINT-SIZE='9'>{cond}</FONT><BR ALIGN='LEFT'/></TD></TR>")
+
+
+def _slices(g: Any, trace: Trace, edge: _Edges, big: bool) -> list[str]:
+    """One node per EndpointSlice (or "no EndpointSlice"), each linked from the Service; their node ids."""
     slice_ids: list[str] = []
     if not trace.slices:
         g.node("slice_none", "no EndpointSlice", style="rounded,dashed")
@@ -257,59 +309,53 @@ def draw(trace: Trace, max_pods: int = MAX_PODS, legend: bool = True) -> Diagram
         else:
             if not sl.endpoints:
                 rows.append("<TR><TD>no endpoints</TD></TR>")
-            for e in sl.endpoints:
-                # two lines per endpoint keep the node narrow: who it is, then its conditions
-                cond = " · ".join(f"{k} {'yes' if v else 'NO' if k != 'terminating' else 'no'}" for k, v in
-                                  (("ready", e.ready), ("serving", e.serving), ("terminating", e.terminating)))
-                rows.append(f"<TR><TD ALIGN='LEFT'>{_esc(e.address)} {_esc(e.pod or '')}<BR ALIGN='LEFT'/>"
-                            f"<FONT POINT-SIZE='9'>{cond}</FONT><BR ALIGN='LEFT'/></TD></TR>")
+            rows += [_endpoint_row(e) for e in sl.endpoints]
         g.node(sid, "<<TABLE BORDER='0' CELLBORDER='0' CELLSPACING='1'>" + "".join(rows) + "</TABLE>>",
                shape="box", style="rounded")
         edge("svc", sid, ("selector", "pods", "endpointslice"), label="selector" if i == 0 else "")
     if not trace.slices:
         edge("svc", "slice_none", ("selector", "pods", "endpointslice"))
+    return slice_ids
 
-    # Pods behind the Service
+
+def _selected_pods(g: Any, trace: Trace, edge: _Edges, selected: list[PodView], slice_ids: list[str],
+                   big: bool) -> None:
+    """The Pods behind the Service (one summary node when there are many), linked from their endpoints."""
     if big:
         ready = sum(p.ready for p in selected)
         g.node("pods_summary", f"{len(selected)} Pods selected\n{ready} Ready, {len(selected) - ready} not Ready\n"
                f"owners: {', '.join(sorted({p.owner or 'bare Pod' for p in selected}))}", shape="box3d")
         for sid in slice_ids:
             edge(sid, "pods_summary", ("readiness", "targetPort", "app"))
-    else:
-        by_name = {p.name: p for p in selected}
-        for p in selected:
-            g.node(_nid("pod", p.name), _pod_label(p), shape="box",
-                   style="rounded" if p.ready else "rounded,dashed")
-        for i, sl in enumerate(trace.slices):
-            for e in sl.endpoints:
-                if e.pod in by_name:
-                    port = ",".join(str(x["port"]) for x in sl.ports) or "no port"
-                    hops: tuple[str, ...] = ("readiness",) if not e.ready else ("targetPort", "app")
-                    edge(f"slice_{i}", _nid("pod", e.pod), hops if _edge_broken(trace, e) else (),
-                         label=f":{port}", style="solid" if e.ready else "dashed")
+        return
+    by_name = {p.name: p for p in selected}
+    for p in selected:
+        g.node(_nid("pod", p.name), _pod_label(p), shape="box",
+               style="rounded" if p.ready else "rounded,dashed")
+    for i, sl in enumerate(trace.slices):
+        for e in sl.endpoints:
+            if e.pod in by_name:
+                port = ",".join(str(x["port"]) for x in sl.ports) or "no port"
+                hops: tuple[str, ...] = ("readiness",) if not e.ready else ("targetPort", "app")
+                edge(f"slice_{i}", _nid("pod", e.pod), hops if _edge_broken(trace, e) else (),
+                     label=f":{port}", style="solid" if e.ready else "dashed")
 
-    # Pods the selector misses: apart, dimmed, with the label that differs
-    if others:
-        with g.subgraph(name="cluster_unselected") as sub:
-            sub.attr(label="not selected by the Service", style="dashed", color=DIM, fontcolor=DIM)
-            for p in others[:max_pods]:
-                diff = "; ".join(f"{k}: wants {w}, has {h if h is not None else '(none)'}"
-                                 for k, (w, h) in sorted(p.diff.items()))
-                sub.node(_nid("pod", p.name), _pod_label(p) + (f"\ndiffers: {diff}" if diff else ""),
-                         color=DIM, fontcolor=DIM, style="rounded,dashed")
-            if len(others) > max_pods:
-                sub.node("others_more", f"... {len(others) - max_pods} more Pods", color=DIM, fontcolor=DIM)
-        first = others[0]
-        if broken in ("selector",) and not selected:
-            g.edge("svc", _nid("pod", first.name), label="selector misses", color=RED, fontcolor=RED,
-                   style="dotted", constraint="false")
-        else:
-            g.edge("svc", _nid("pod", first.name), label="selector misses", color=DIM, fontcolor=DIM,
-                   style="dotted", constraint="false")
-    if legend:
-        _legend(g)
-    return g
+
+def _unselected_pods(g: Any, others: list[PodView], max_pods: int, misses_all: bool) -> None:
+    """Pods the selector misses: apart, dimmed, with the label that differs (red when nothing is selected)."""
+    with g.subgraph(name="cluster_unselected") as sub:
+        sub.attr(label="not selected by the Service", style="dashed", color=DIM, fontcolor=DIM)
+        for p in others[:max_pods]:
+            diff = "; ".join(f"{k}: wants {w}, has {h if h is not None else '(none)'}"
+                             for k, (w, h) in sorted(p.diff.items()))
+            sub.node(_nid("pod", p.name), _pod_label(p) + (f"\ndiffers: {diff}" if diff else ""),
+                     color=DIM, fontcolor=DIM, style="rounded,dashed")
+        if len(others) > max_pods:
+            sub.node("others_more", f"... {len(others) - max_pods} more Pods", color=DIM, fontcolor=DIM)
+    first = others[0]
+    color = RED if misses_all else DIM
+    g.edge("svc", _nid("pod", first.name), label="selector misses", color=color, fontcolor=color,
+           style="dotted", constraint="false")
 
 
 def _edge_broken(trace: Trace, e: Any) -> bool:
@@ -331,7 +377,7 @@ def _pod_label(p: Any) -> str:
     return f"Pod {p.name}\n{owner}\n{labels}\nIP {p.ip or '-'}\ncontainerPorts {ports}\n{p.phase}, {ready}"
 
 
-def _legend(g: graphviz.Digraph) -> None:
+def _legend(g: Any) -> None:
     """One compact table node (a row of separate nodes made lesson diagrams 1,500 px wide)."""
     rows = [("solid: traffic path, ok", "black"),
             ("red bold: first broken link", RED),
@@ -342,6 +388,3 @@ def _legend(g: graphviz.Digraph) -> None:
                      f"</TD></TR>{cells}</TABLE>>",
            shape="box", style="rounded", color=DIM, fontsize="8")
 
-
-_ = (OK, FAILED, GREEN)
-use_graphviz_pure()

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import friendly
 from . import kube
 from .checks import CheckResult, Context, run
 
@@ -105,8 +106,6 @@ def _timeout(value: float | None) -> float:
 
 def grade(cluster: Any, scenario: Any, timeout: float | None = None) -> Grade:
     """Run ``scenario``'s checks until they pass or the cluster has settled (bounded by ``timeout``)."""
-    from ..errors import friendly
-
     t0 = time.monotonic()
     deadline = t0 + _timeout(timeout)
     attempts = 0
@@ -150,7 +149,7 @@ def grade(cluster: Any, scenario: Any, timeout: float | None = None) -> Grade:
 
 def _wrong_namespace_notes(cluster: Any, sc: Any) -> list[str]:
     """A fix applied to the wrong namespace (usually `default`) leaves a look-alike object there: say so."""
-    notes = []
+    notes: list[str] = []
     try:
         core, apps = cluster.core(), cluster.apps()
         svcs = {kube.name(s) for s in kube.items(core.list_namespaced_service("default", _preload_content=False))}

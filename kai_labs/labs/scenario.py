@@ -21,7 +21,16 @@ from typing import Any
 
 import yaml
 
-from . import kube
+from . import kube, ui
+from .apply import apply_manifest
+from .draw import Diagram, draw
+from .grade import Grade, grade
+from .inspect import Client, Trace, inspect
+from .learners import prefix_namespaces
+from .spec import ClientSpec, ScenarioError, client_url_from
+
+__all__ = ["SCENARIO_DIR", "CATALOG", "ClientSpec", "HintBox", "Scenario", "ScenarioError", "all_scenarios",
+           "client_url_from", "get", "names"]
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 VARIANT_ANNOTATION = "kai-labs.dev/case"
@@ -31,19 +40,6 @@ SCENARIO_LABEL = "kai-labs.dev/scenario"
 def _case_id(variant: str) -> str:
     """The mystery's variant as the namespace records it: a stable id that does not name the break."""
     return "case-" + hashlib.sha256(f"kai-labs mystery {variant}".encode()).hexdigest()[:8]
-
-
-class ScenarioError(Exception):
-    """A learner-facing problem with a scenario (unknown name, invalid manifest, wrong namespace)."""
-
-
-@dataclass(frozen=True)
-class ClientSpec:
-    """The scenario's client: a Deployment whose container env var holds the URL it calls."""
-
-    namespace: str
-    deployment: str
-    env: str = "WEB_URL"
 
 
 @dataclass(frozen=True)
@@ -221,9 +217,7 @@ class Scenario:
         snap = kube.snapshot(cluster, eff.client.namespace)
         return client_url_from(snap, eff.client)
 
-    def inspect(self, cluster: Any) -> Any:
-        from .inspect import Client, inspect
-
+    def inspect(self, cluster: Any) -> Trace:
         eff = self.effective(cluster)
         client = None
         if eff.client is not None:
@@ -232,37 +226,18 @@ class Scenario:
                             f"Deployment {eff.client.deployment}, env {eff.client.env}")
         return inspect(cluster, eff.service, eff.namespace, client=client)
 
-    def diagram(self, cluster: Any) -> Any:
-        from .draw import draw
-
+    def diagram(self, cluster: Any) -> Diagram:
         return draw(self.inspect(cluster))
 
-    def check(self, cluster: Any, timeout: float | None = None) -> Any:
-        from .grade import grade
-
+    def check(self, cluster: Any, timeout: float | None = None) -> Grade:
         return grade(cluster, self, timeout=timeout)
 
     def apply(self, cluster: Any, text: str, source: str = "<manifest>") -> str:
         """Apply a learner's manifest into this scenario; clear errors for bad YAML, bad objects, wrong namespace."""
-        from .apply import apply_manifest
-
         return apply_manifest(cluster, self, text, source)
 
     def panel(self, cluster: Any) -> Any:
-        from .ui import panel
-
-        return panel(cluster, self.name)
-
-
-def client_url_from(snap: kube.Snapshot, client: ClientSpec) -> str | None:
-    dep = snap.deployment(client.deployment)
-    if dep is None:
-        return None
-    for c in dep["spec"]["template"]["spec"].get("containers") or []:
-        for e in c.get("env") or []:
-            if e.get("name") == client.env:
-                return str(e.get("value", ""))
-    return None
+        return ui.panel(cluster, self.name, catalog=CATALOG)
 
 
 def _exists(cluster: Any, doc: dict[str, Any]) -> bool:
@@ -312,8 +287,6 @@ def _bases(path: Path) -> list[str]:
 
 def _prefixed(path: Path, text: str) -> str:
     """In a workshop (KAI_LABS_LEARNER set), every namespace the scenario names carries the learner's prefix."""
-    from .workshop import prefix_namespaces
-
     return prefix_namespaces(text, _bases(path))
 
 
@@ -356,3 +329,16 @@ def get(name: str) -> Scenario:
 
 def all_scenarios() -> list[Scenario]:
     return [get(n) for n in names()]
+
+
+class Catalog:
+    """The scenarios on disk, as the panel (:mod:`.ui`) browses them."""
+
+    def names(self) -> list[str]:
+        return names()
+
+    def get(self, name: str) -> Scenario:
+        return get(name)
+
+
+CATALOG = Catalog()

@@ -24,11 +24,23 @@ about check internals or the reference solution.
 from __future__ import annotations
 
 import html
+import importlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from . import scenario as sc
+from ..clusters import start
+from ..errors import friendly
+from .draw import diagram_html, draw
+from .spec import ScenarioError
+
+
+class Catalog(Protocol):
+    """The scenarios the panel offers (:data:`kai_labs.labs.scenario.CATALOG`)."""
+
+    def names(self) -> list[str]: ...
+
+    def get(self, name: str) -> Any: ...
 
 # JupyterLab theme variables (with fallbacks for classic Notebook / VS Code): readable in light and dark
 OK_COLOR = "var(--jp-success-color1, #1a7f37)"
@@ -82,15 +94,22 @@ def waiting(text: str) -> str:
                    busy=True)
 
 
-def panel(cluster: Any = None, name: str | None = None) -> Any:
+def _display_html(text: str) -> None:
+    """Show ``text`` as HTML in the current output."""
+    # late, like ipywidgets (a CLI-only install has no IPython); typed Any: IPython.display has no annotations
+    ipd: Any = importlib.import_module("IPython.display")
+    ipd.display(ipd.HTML(text))
+
+
+def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> Any:
     try:
         import ipywidgets as w  # in the `lab` extra: a CLI-only install does not pull IPython
     except ModuleNotFoundError as e:
-        raise sc.ScenarioError("the scenario panel needs ipywidgets, which comes with JupyterLab: "
+        raise ScenarioError("the scenario panel needs ipywidgets, which comes with JupyterLab: "
                            "pip install 'kai-labs[lab]'") from e
 
-    names = sc.names()
-    pick = w.Dropdown(options=[(f"{sc.get(n).title} ({n})", n) for n in names], value=name or names[0],
+    names = catalog.names()
+    pick = w.Dropdown(options=[(f"{catalog.get(n).title} ({n})", n) for n in names], value=name or names[0],
                       description="Scenario", layout=w.Layout(width="32em", max_width="100%"),
                       tooltip="which broken scenario to work on")
 
@@ -115,15 +134,13 @@ def panel(cluster: Any = None, name: str | None = None) -> Any:
     hints.add_class("kai-hints")
     state: dict[str, Any] = {"shown": 0, "cluster": cluster}
 
-    def current() -> sc.Scenario:
-        return sc.get(str(pick.value))
+    def current() -> Any:
+        return catalog.get(str(pick.value))
 
     def the_cluster() -> Any:
         if state["cluster"] is None:
-            import kai_labs
-
             status.value = waiting("starting the embedded cluster")
-            state["cluster"] = kai_labs.start()
+            state["cluster"] = start()
         return state["cluster"]
 
     def show_about(*_: Any) -> None:
@@ -144,8 +161,6 @@ def panel(cluster: Any = None, name: str | None = None) -> Any:
             status.value = waiting(text)
             msg = fn()
         except Exception as e:  # noqa: BLE001 - a panel reports, never raises
-            from ..errors import friendly
-
             msg = err(f"<b>Error:</b> {html.escape(friendly(e) or str(e))}")
         finally:
             for b in buttons:
@@ -171,15 +186,11 @@ def panel(cluster: Any = None, name: str | None = None) -> Any:
 
     def do_inspect(_: Any) -> None:
         def run() -> str:
-            from IPython.display import HTML, display
-
-            from .draw import diagram_html, draw
-
             t = current().inspect(the_cluster())
             out.clear_output()
             with out:
-                display(HTML(t._repr_html_()))
-                display(HTML(diagram_html(draw(t))))
+                _display_html(t._repr_html_())
+                _display_html(diagram_html(draw(t)))
             d = t.diagnosis
             return (warn(f"First broken hop: <b>{html.escape(d.hop)}</b> (details and diagram below).") if d
                     else ok("Every hop is ok."))
@@ -187,12 +198,10 @@ def panel(cluster: Any = None, name: str | None = None) -> Any:
 
     def do_check(_: Any) -> None:
         def run() -> str:
-            from IPython.display import HTML, display
-
             g = current().check(the_cluster())
             out.clear_output()
             with out:
-                display(HTML(g._repr_html_()))
+                _display_html(g._repr_html_())
             n = sum(r.passed for r in g.results)
             if g.passed:
                 return ok(f"<b>Passed</b> ({n}/{len(g.results)} checks). Read the debrief below.")

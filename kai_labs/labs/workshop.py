@@ -18,75 +18,41 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..clusters.embedded import ClusterError
+from ..clusters import connect, start
+from ..clusters.base import ClusterError
+from ..clusters.embedded import attach
+from . import kube
+from .learners import (
+    CREATED_BY,
+    LEARNER_ENV,
+    LEARNER_LABEL,
+    LEARNER_RE,
+    check_learner,
+    learner,
+    namespace_for,
+    namespace_labels,
+    prefix_namespaces,
+)
+from .scenario import SCENARIO_DIR, get, names
 
-LEARNER_ENV = "KAI_LABS_LEARNER"
-LEARNER_LABEL = "kai-labs.dev/learner"
-CREATED_BY = "app.kubernetes.io/created-by"
+__all__ = ["CREATED_BY", "LEARNER_ENV", "LEARNER_LABEL", "ROLE_NAME", "Row", "check_learner", "course_namespaces",
+           "format_status", "learner", "learner_of", "namespace_for", "namespace_labels", "prefix_namespaces",
+           "rbac_manifests", "rbac_yaml", "register", "scenario_for", "scenario_namespaces", "status"]
+
 ROLE_NAME = "kai-labs-learner"
-_LEARNER_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?")
 # the namespaces the lesson notebooks create (scenario namespaces come from their spec.yaml)
 LESSON_NAMESPACES = ("lesson01", "lesson02", "lesson03", "lesson03-client", "lesson04", "lesson05", "lesson06",
                      "lesson07")
 
 
-# ---------------------------------------------------------------------------------------------- naming
-
-def check_learner(learner: str) -> str:
-    if not _LEARNER_RE.fullmatch(learner or ""):
-        raise ClusterError(f"learner id {learner!r} cannot prefix a namespace: use 1-20 lowercase letters, digits "
-                           f"and '-', starting and ending with a letter or digit (e.g. alice, team-7)")
-    return learner
-
-
-def learner() -> str | None:
-    """This process's learner id (``KAI_LABS_LEARNER``), or None outside a workshop."""
-    value = os.environ.get(LEARNER_ENV, "").strip()
-    return check_learner(value) if value else None
-
-
-def namespace_for(base: str, learner_id: str | None = None) -> str:
-    """The namespace this learner uses for the course namespace ``base`` (``base`` itself outside a workshop).
-
-    Idempotent: a name that already carries the prefix is returned unchanged."""
-    who = check_learner(learner_id) if learner_id else learner()
-    if not who or base.startswith(f"{who}-"):
-        return base
-    return f"{who}-{base}"
-
-
-def prefix_namespaces(text: str, bases: list[str] | tuple[str, ...], learner_id: str | None = None) -> str:
-    """``text`` (manifests, a kubectl argument, a hint) with each whole-word base namespace replaced by this learner's
-    (``lab-wrong-namespace`` but not inside ``lab-wrong-namespace-frontend``; DNS names like
-    ``web.lab-wrong-namespace.svc.cluster.local`` included). Unchanged outside a workshop."""
-    who = check_learner(learner_id) if learner_id else learner()
-    if not who:
-        return text
-    for base in sorted(set(bases), key=len, reverse=True):
-        text = re.sub(rf"(?<![A-Za-z0-9-]){re.escape(base)}(?![A-Za-z0-9-])", namespace_for(base, who), text)
-    return text
-
-
-def namespace_labels(learner_id: str | None = None) -> dict[str, str]:
-    """Labels every namespace the course creates should carry (the learner label only in a workshop)."""
-    who = check_learner(learner_id) if learner_id else learner()
-    out = {CREATED_BY: "kai-labs"}
-    if who:
-        out[LEARNER_LABEL] = who
-    return out
-
-
 def scenario_namespaces() -> dict[str, tuple[str, ...]]:
     """scenario name -> its base namespaces, read from the spec files (never prefixed)."""
-    from .scenario import SCENARIO_DIR, names
-
     out: dict[str, tuple[str, ...]] = {}
     for n in names():
         spec = yaml.safe_load((Path(SCENARIO_DIR) / n / "spec.yaml").read_text()) or {}
@@ -110,7 +76,7 @@ def learner_of(namespace: dict[str, Any], bases: list[str] | None = None) -> str
         return str(label)
     name = str(md.get("name", ""))
     for base in sorted(bases if bases is not None else course_namespaces(), key=len, reverse=True):
-        if name.endswith("-" + base) and _LEARNER_RE.fullmatch(name[:-len(base) - 1]):
+        if name.endswith("-" + base) and LEARNER_RE.fullmatch(name[:-len(base) - 1]):
             return name[:-len(base) - 1]
     return None
 
@@ -195,7 +161,7 @@ def rbac_manifests(learners: list[str], *, subject: str = "user", template: str 
     return docs
 
 
-class _NoAliases(yaml.SafeDumper):  # type: ignore[misc]
+class _NoAliases(yaml.SafeDumper):
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
@@ -245,9 +211,6 @@ def scenario_for(scenario: Any, learner_id: str) -> Any:
 def status(cluster: Any, *, grade: bool = True, learners: list[str] | None = None,
            scenarios: list[str] | None = None, timeout: float = 3.0) -> list[Row]:
     """Each learner's scenarios (found by their namespaces) and, with ``grade``, the grade of each created one."""
-    from . import kube
-    from .scenario import get
-
     resp = cluster.core().list_namespace(label_selector=f"{CREATED_BY}=kai-labs", _preload_content=False)
     bases = course_namespaces()
     by_learner: dict[str, set[str]] = {}
@@ -331,11 +294,7 @@ def _rbac(a: argparse.Namespace) -> int:
 
 
 def _status(a: argparse.Namespace) -> int:
-    from ..clusters.embedded import attach, start
-
     if a.context:
-        from ..clusters import connect
-
         cluster = connect(a.context, allow=a.allow_context)
     elif os.environ.get("KAI_LABS_CLUSTER", "").strip() not in ("", "embedded"):
         cluster = start(a.name, set_env=False)

@@ -20,33 +20,6 @@ PKG = ROOT / "kai_labs"
 
 # Findings still to be removed (each entry must still be true, so the list only shrinks).
 KNOWN: set[str] = {
-    "function-local import: kai_labs.k8s.labels:74 imports kai_labs.sim.registry.validation",
-    "function-local import: kai_labs.k8s.labels:81 imports kai_labs.sim.registry.validation",
-    "function-local import: kai_labs.labs.checks:186 imports kai_labs.labs.scenario",
-    "function-local import: kai_labs.labs.checks:356 imports kai_labs.labs.scenario",
-    "function-local import: kai_labs.labs.checks:413 imports kai_labs.errors",
-    "function-local import: kai_labs.labs.cli:129 imports kai_labs.labs.draw",
-    "function-local import: kai_labs.labs.cli:149 imports kai_labs.labs.kube",
-    "function-local import: kai_labs.labs.cli:156 imports kai_labs.labs.exercises",
-    "function-local import: kai_labs.labs.cli:61 imports kai_labs.clusters",
-    "function-local import: kai_labs.labs.grade:108 imports kai_labs.errors",
-    "function-local import: kai_labs.labs.scenario:225 imports kai_labs.labs.inspect",
-    "function-local import: kai_labs.labs.scenario:236 imports kai_labs.labs.draw",
-    "function-local import: kai_labs.labs.scenario:241 imports kai_labs.labs.grade",
-    "function-local import: kai_labs.labs.scenario:247 imports kai_labs.labs.apply",
-    "function-local import: kai_labs.labs.scenario:252 imports kai_labs.labs.ui",
-    "function-local import: kai_labs.labs.scenario:315 imports kai_labs.labs.workshop",
-    "function-local import: kai_labs.labs.ui:123 imports kai_labs",
-    "function-local import: kai_labs.labs.ui:147 imports kai_labs.errors",
-    "function-local import: kai_labs.labs.ui:176 imports kai_labs.labs.draw",
-    "function-local import: kai_labs.labs.workshop:248 imports kai_labs.labs.kube",
-    "function-local import: kai_labs.labs.workshop:249 imports kai_labs.labs.scenario",
-    "function-local import: kai_labs.labs.workshop:334 imports kai_labs.clusters.embedded",
-    "function-local import: kai_labs.labs.workshop:337 imports kai_labs.clusters",
-    "function-local import: kai_labs.labs.workshop:88 imports kai_labs.labs.scenario",
-    "function-local import: kai_labs.labs:28 imports kai_labs.labs.draw",
-    "function-local import: kai_labs.labs:34 imports kai_labs.labs.ui",
-    "function-local import: kai_labs.labs:40 imports kai_labs.labs.exercises",
 }
 
 
