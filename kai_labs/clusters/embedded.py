@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import (Cluster, ClusterError, DnsAnswer, DnsRecord, HttpResult, Route, path_with_tools,
-                   tools_dir)
+from .base import Cluster, ClusterError, DnsAnswer, DnsRecord, HttpResult, Route, path_with_tools, tools_dir
 
 __all__ = ["Cluster", "ClusterError", "DnsAnswer", "DnsRecord", "EmbeddedNet", "HttpResult", "Route", "Status",
            "attach", "claim_home", "down", "home_for", "path_with_tools", "reset", "start", "status", "tools_dir",
