@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKER = r"""
 import json, sys, time
 import kai_labs
-from kai_labs import cluster
+from kai_labs.clusters import embedded as cluster
 from kai_labs.labs import scenario as S
 c = kai_labs.start()
 try:
