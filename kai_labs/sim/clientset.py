@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .registry.generic import Api
+from .registry.generic import Api, rt_of
 from .storage.store import Obj, Store
 
 
@@ -58,3 +58,10 @@ class Client:
     def update_status(self, kind: str, obj: Obj) -> Obj:
         """The status subresource: only ``status`` changes (the registry keeps spec and metadata)."""
         return self._api.put_status(kind, obj)
+
+    def remove_pod(self, ns: str, name: str, uid: str | None = None) -> tuple[Obj, bool]:
+        """The kubelet's last word on a Pod whose containers have stopped: DELETE with grace period 0
+        (pkg/kubelet/status/status_manager.go), on the Pod's uid when given (a Pod re-created under the
+        same name is not touched). Finalizers still hold it, as in Kubernetes."""
+        pre = {"uid": uid} if uid else None
+        return self._api.delete(rt_of("Pod"), ns, name, grace=0, preconditions=pre)

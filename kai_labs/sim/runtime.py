@@ -21,6 +21,8 @@ from typing import Any
 from aiohttp import web
 
 from .apimachinery import errors
+from .clientset import Client, Lister
+from .clock import RealClock
 from .controllers.manager import Controllers, Recorder
 from .network import nethttp
 from .network.fabric import Network
@@ -55,7 +57,8 @@ class Runtime:
         self.nodes = node_names(name)
         owned = [n["metadata"]["name"] for n in self.store.scan("/nodes")
                  if (n["metadata"].get("annotations") or {}).get(KUBELET_ANNOTATION) == "embedded"]
-        self.kubelet = Kubelet(self.api, self.net, self.rec, sorted(set(self.nodes) | set(owned)))
+        self.kubelet = Kubelet(self.api, self.net, self.rec, sorted(set(self.nodes) | set(owned)),
+                               lister=Lister(self.store), client=Client(self.api), clock=RealClock())
         self.controllers = Controllers(self.api, self.rec, lambda: set(self.nodes))
         self._drain_scheduled = False
         self.controllers.on_work = self._schedule_drain

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..apimachinery import errors
+from ..clientset import Client, Lister
+from ..clock import Clock, RealClock
 from ..controllers.manager import Recorder
 from ..network.fabric import Network, PodNetView, PodSockets
 from ..registry.generic import Api
-from ..storage.store import Event, Obj, clone
+from ..storage.store import Event, Obj
 from ..version import K8S_MINOR
 from . import images
 
@@ -120,7 +122,7 @@ class PodWorker:
         self.writing = False  # our own status write is under way: its store event must not wake us
 
     def pod(self) -> Obj | None:
-        return self.k.api.store.get("/pods", self.ns, self.name)
+        return self.k.lister.get("/pods", self.ns, self.name)
 
     # -- main loop ---------------------------------------------------------------
     async def run(self) -> None:
@@ -152,7 +154,7 @@ class PodWorker:
             self.done = True
 
     def event(self, etype: str, reason: str, message: str, container: str | None = None) -> None:
-        pod = self.k.api.store.peek("/pods", self.ns, self.name)
+        pod = self.k.lister.peek("/pods", self.ns, self.name)
         if pod is None:
             return
         fp = f"spec.containers{{{container}}}" if container else ""
@@ -162,7 +164,7 @@ class PodWorker:
         """What ends a back-off early: the worker stops, or the Pod is deleted or being deleted."""
         if self.stopping:
             return True
-        pod = self.k.api.store.peek("/pods", self.ns, self.name)
+        pod = self.k.lister.peek("/pods", self.ns, self.name)
         return pod is None or bool(pod["metadata"].get("deletionTimestamp"))
 
     async def _backoff(self, seconds: float) -> bool:
@@ -173,15 +175,14 @@ class PodWorker:
         another writer's status) cuts the back-off short. On Python 3.12+ ``wait_for(event.wait())`` on an
         event that is already set returns without ever yielding to the loop, so a loop waiting like that
         never lets the API server run."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
+        clock = self.k.clock
+        deadline = clock.monotonic() + seconds
         while not self._going():
-            left = deadline - loop.time()
+            left = deadline - clock.monotonic()
             if left <= 0:
                 return True
             self.wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), left)
+            await clock.wait(self.wake, left)
         return False
 
     async def _pull_images(self, pod: Obj) -> bool:
@@ -198,25 +199,25 @@ class PodWorker:
             return True
         backoff = IMAGE_BACKOFF_INITIAL
         while not self.stopping:
-            pod = self.pod()
-            if pod is None:
+            cur = self.pod()
+            if cur is None:
                 return False
-            if pod["metadata"].get("deletionTimestamp"):
-                await self._terminate(pod)
+            if cur["metadata"].get("deletionTimestamp"):
+                await self._terminate(cur)
                 return False
             for cname, image, msg in bad:  # a pull attempt, failing
                 self.event("Normal", "Pulling", f'Pulling image "{image}"', cname)
                 self.event("Warning", "Failed", msg or "", cname)
                 self.event("Warning", "Failed", "Error: ErrImagePull", cname)
-            self._set_waiting(pod, {c: ("ErrImagePull", m) for c, _, m in bad})
+            self._set_waiting(cur, {c: ("ErrImagePull", m) for c, _, m in bad})
             # the next sync (here ERR_PULL_SHOWN later) finds the image in back-off until `backoff` has passed
             if await self._backoff(ERR_PULL_SHOWN):
-                pod = self.pod()
-                if pod is not None:
+                cur = self.pod()
+                if cur is not None:
                     for cname, image, _ in bad:
                         self.event("Normal", "BackOff", f'Back-off pulling image "{image}"', cname)
                         self.event("Warning", "Failed", "Error: ImagePullBackOff", cname)
-                    self._set_waiting(pod, {c: ("ImagePullBackOff", f'Back-off pulling image "{i}": '
+                    self._set_waiting(cur, {c: ("ImagePullBackOff", f'Back-off pulling image "{i}": '
                                                                     f"ErrImagePull: {m}") for c, i, m in bad})
                     await self._backoff(backoff - ERR_PULL_SHOWN)
             backoff = min(backoff * 2, BACKOFF_MAX)
@@ -227,7 +228,7 @@ class PodWorker:
         st["phase"] = "Pending"
         st["hostIP"] = self.k.node_ip(pod["spec"]["nodeName"])
         st["hostIPs"] = [{"ip": st["hostIP"]}]
-        st.setdefault("startTime", _ts())
+        st.setdefault("startTime", _ts(self.k.clock.now()))
         statuses = []
         for c in pod["spec"]["containers"]:
             reason, msg = reasons.get(c["name"], ("ContainerCreating", None))
@@ -253,7 +254,7 @@ class PodWorker:
         st["podIPs"] = [{"ip": self.ip}]
         st["hostIP"] = self.k.node_ip(node)
         st["hostIPs"] = [{"ip": st["hostIP"]}]
-        st["startTime"] = st.get("startTime") or _ts()
+        st["startTime"] = st.get("startTime") or _ts(self.k.clock.now())
         st["phase"] = "Pending"
         self._write_status(pod)
         env_base = self.k.service_env(self.ns) if pod["spec"].get("enableServiceLinks", True) else {}
@@ -286,7 +287,7 @@ class PodWorker:
                 run.state = {"waiting": {"reason": "CreateContainerConfigError", "message": str(e)}}
                 self.event("Warning", "Failed", f"Error: {e}", run.name)
                 await self._sync_status()
-                await asyncio.sleep(2.0)
+                await self.k.clock.sleep(2.0)
                 if self.stopping:
                     return
                 pod = self.pod()
@@ -301,7 +302,7 @@ class PodWorker:
         await app.start()
         for app_port, real in app.bound.items():
             sockets.ports[app_port] = real
-        run.started_at = time.time()
+        run.started_at = self.k.clock.now()
         run.state = {"running": {"startedAt": _ts(run.started_at)}}
         run.ready = False
         self.event("Normal", "Started", f"Started container {run.name}", run.name)
@@ -320,7 +321,7 @@ class PodWorker:
         """envFrom then env, as kubelet_pods.go makeEnvironmentVariables: ConfigMap keys, field refs
         ($(VAR) expansion is done by images.py)."""
         env: dict[str, str] = {}
-        store = self.k.api.store
+        store = self.k.lister
         for src in spec.get("envFrom") or []:
             ref = src.get("configMapRef")
             if not ref:
@@ -378,7 +379,7 @@ class PodWorker:
         self.event("Warning", "BackOff", "Back-off restarting failed container "
                    f"{run.name} in pod {self.name}_{self.ns}({pod['metadata']['uid']})", run.name)
         self.wake.set()
-        await asyncio.sleep(delay)
+        await self.k.clock.sleep(delay)
         if self.stopping:
             return
         run.restarts += 1
@@ -391,9 +392,10 @@ class PodWorker:
         self.wake.set()
 
     async def _container_exited(self, run: ContainerRun, code: int, reason: str) -> None:
-        started = run.state.get("running", {}).get("startedAt", _ts())
+        now = _ts(self.k.clock.now())
+        started = run.state.get("running", {}).get("startedAt", now)
         run.state = {"terminated": {"exitCode": code, "reason": reason, "startedAt": started,
-                                    "finishedAt": _ts(), "containerID": self._cid(run)}}
+                                    "finishedAt": now, "containerID": self._cid(run)}}
         run.last_state = dict(run.state)
         run.ready = False
         if run.app is not None:
@@ -418,11 +420,12 @@ class PodWorker:
         assert state is not None
         if kind == "startup":
             state.result = False
-        started = run.started_at or time.time()
-        await asyncio.sleep(max(0.0, started + initial - time.time()))
+        clock = self.k.clock
+        started = run.started_at or clock.now()
+        await clock.sleep(max(0.0, started + initial - clock.now()))
         while not self.stopping:
             if kind in ("readiness", "liveness") and not run.startup_done:
-                await asyncio.sleep(0.2)
+                await clock.sleep(0.2)
                 continue
             ok, why = await self._probe_once(run, probe)
             if state.last is ok:
@@ -453,7 +456,7 @@ class PodWorker:
                 if run.app is not None:
                     await run.app.stop()
                 return
-            await asyncio.sleep(period)
+            await clock.sleep(period)
 
     async def _probe_once(self, run: ContainerRun, probe: Obj) -> tuple[bool, str]:
         timeout = float(probe.get("timeoutSeconds", 1))
@@ -522,7 +525,7 @@ class PodWorker:
     # -- status -------------------------------------------------------------------
     def _conditions(self, pod: Obj, *, ready: bool, initialized: bool, sandbox: bool,
                     containers_not_ready: list[str], completed: bool = False) -> list[dict[str, Any]]:
-        now = _ts()
+        now = _ts(self.k.clock.now())
         old = {c["type"]: c for c in pod.get("status", {}).get("conditions") or []}
 
         def cond(ctype: str, ok: bool, reason: str = "", message: str = "") -> dict[str, Any]:
@@ -605,16 +608,20 @@ class PodWorker:
         self._write_status(pod)
 
     def _write_status(self, pod: Obj) -> None:
-        cur = self.k.api.store.peek("/pods", self.ns, self.name)
+        """pods/status through the registry, on the resourceVersion just read: a conflict (someone wrote
+        in between) is left to the next sync, which recomputes the status from the containers."""
+        cur = self.k.lister.peek("/pods", self.ns, self.name)
         if cur is None:
             return
         if cur.get("status") == pod.get("status"):
             return
-        new = clone(cur)
-        new["status"] = pod["status"]
-        self.writing = True  # the store calls Kubelet.observe synchronously from put()
+        md = cur["metadata"]
+        new = {"apiVersion": "v1", "kind": "Pod", "status": pod["status"],
+               "metadata": {"name": md["name"], "namespace": md.get("namespace", ""),
+                            "resourceVersion": md["resourceVersion"]}}
+        self.writing = True  # the store calls Kubelet.observe synchronously from the write
         try:
-            self.k.api.store.put("/pods", new, "MODIFIED")
+            self.k.client.update_status("Pod", new)
         except errors.ApiError as e:
             log.debug("status write failed: %s", e)
         finally:
@@ -636,11 +643,11 @@ class PodWorker:
                 if run.readiness is None:
                     run.ready = False
             await self._sync_status()
-            await asyncio.sleep(delay)
+            await self.k.clock.sleep(delay)
         self.stopping = True
         await self._stop_all()
         with contextlib.suppress(errors.ApiError):
-            self.k.api.store.remove("/pods", self.ns, self.name)
+            self.k.client.remove_pod(self.ns, self.name, pod["metadata"].get("uid"))
 
     async def _stop_all(self) -> None:
         self.stopping = True
@@ -696,9 +703,33 @@ def _pre_stop_seconds(container: Obj) -> float:
     return 0.0
 
 
+DEFAULT_POD_CIDR = ipaddress.IPv4Network("10.244.1.0/24")
+
+
+def pod_cidr(node: Obj | None) -> ipaddress.IPv4Network:
+    """The Node's IPv4 Pod range (the embedded network is IPv4 only): the first IPv4 entry of
+    ``spec.podCIDRs`` / ``spec.podCIDR`` (a dual-stack Node may list its IPv6 range first), else the
+    default. An IPv6 range, or text that is no range, used to reach the IPv4 allocator or fail the worker."""
+    spec = (node or {}).get("spec") or {}
+    for c in [*(spec.get("podCIDRs") or []), spec.get("podCIDR")]:
+        if not isinstance(c, str):
+            continue
+        try:
+            net = ipaddress.ip_network(c, strict=False)
+        except ValueError:
+            continue
+        if isinstance(net, ipaddress.IPv4Network):
+            return net
+    return DEFAULT_POD_CIDR
+
+
 class Kubelet:
-    def __init__(self, api: Api, net: Network, rec: Recorder, nodes: list[str]) -> None:
-        self.api = api
+    def __init__(self, api: Api, net: Network, rec: Recorder, nodes: list[str], *,
+                 lister: Lister | None = None, client: Client | None = None, clock: Clock | None = None) -> None:
+        self.api = api  # the IP allocator (api.ids); reads go through the lister, writes through the client
+        self.lister = lister or Lister(api.store)
+        self.client = client or Client(api)
+        self.clock: Clock = clock or RealClock()
         self.net = net
         self.rec = rec
         self.nodes = set(nodes)
@@ -709,7 +740,7 @@ class Kubelet:
         # only after going round its range; picking freely would give a new Pod an IP that a Pod deleted a
         # second ago had, and a client holding the old IP would reach the wrong Pod.
         self.released: collections.OrderedDict[str, None] = collections.OrderedDict()
-        for p in api.store.scan("/pods"):
+        for p in self.lister.scan("/pods"):
             if p.get("status", {}).get("podIP"):
                 self.ips[p["status"]["podIP"]] = (p["metadata"]["namespace"], p["metadata"]["name"])
         self.finished_logs: dict[tuple[str, str], dict[str, LogBuffer]] = {}
@@ -759,13 +790,15 @@ class Kubelet:
 
     def resume(self) -> None:
         """After a restart: Pods of our nodes that were running start again (new process, same IP slot)."""
-        for pod in list(self.api.store.iter("/pods")):
+        for pod in list(self.lister.iter("/pods")):
             node = pod.get("spec", {}).get("nodeName")
             if node not in self.nodes:
                 continue
             if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
-                if pod["metadata"].get("deletionTimestamp"):
-                    self.api.store.remove("/pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+                md = pod["metadata"]
+                if md.get("deletionTimestamp"):
+                    with contextlib.suppress(errors.ApiError):
+                        self.client.remove_pod(md["namespace"], md["name"], md.get("uid"))
                 continue
             key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
             if key not in self.workers:
@@ -783,8 +816,7 @@ class Kubelet:
         return run.logs if run else None
 
     def allocate_ip(self, pod: Obj) -> str:
-        node = self.api.store.peek("/nodes", "", pod["spec"]["nodeName"])
-        cidr = ipaddress.ip_network((node or {}).get("spec", {}).get("podCIDR", "10.244.1.0/24"))
+        cidr = pod_cidr(self.lister.peek("/nodes", "", pod["spec"]["nodeName"]))
         existing = pod.get("status", {}).get("podIP")
         if existing and ipaddress.ip_address(existing) in cidr and existing not in self.net.pods:
             return str(existing)
@@ -799,7 +831,7 @@ class Kubelet:
         return ip
 
     def node_ip(self, node: str) -> str:
-        n = self.api.store.peek("/nodes", "", node)
+        n = self.lister.peek("/nodes", "", node)
         for a in (n or {}).get("status", {}).get("addresses") or []:
             if a.get("type") == "InternalIP":
                 return str(a["address"])
@@ -808,7 +840,7 @@ class Kubelet:
     def service_env(self, ns: str) -> dict[str, str]:
         """Docker-link style variables for Services in the namespace (kubelet_pods.go getServiceEnvVarMap)."""
         env: dict[str, str] = {}
-        for svc in self.api.store.iter("/services", ns):
+        for svc in self.lister.iter("/services", ns):
             spec = svc.get("spec", {})
             ip = spec.get("clusterIP")
             if not ip or ip == "None" or not spec.get("ports"):
