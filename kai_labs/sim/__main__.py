@@ -94,7 +94,8 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
             await runner.cleanup()
             return 3
         raise
-    sockets = site._server.sockets if site._server else []  # noqa: SLF001 (aiohttp keeps the bound port here)
+    server_ = site._server  # noqa: SLF001 (aiohttp keeps the bound port here)
+    sockets = server_.sockets if isinstance(server_, asyncio.Server) else ()
     bound = sockets[0].getsockname()[1]
     server.address = f"127.0.0.1:{bound}"
     rt.start()

@@ -218,8 +218,11 @@ class Runtime:
             labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
         ip = f"172.18.{(index + 2) // 256}.{(index + 2) % 256}"
         now = self.api.now()
-        cond = lambda t, s, r, m: {"type": t, "status": s, "lastHeartbeatTime": now,  # noqa: E731
-                                   "lastTransitionTime": now, "reason": r, "message": m}
+
+        def cond(t: str, s: str, r: str, m: str) -> dict[str, str]:
+            return {"type": t, "status": s, "lastHeartbeatTime": now, "lastTransitionTime": now, "reason": r,
+                    "message": m}
+
         return {
             "metadata": {"name": name, "labels": labels,
                          "annotations": {KUBELET_ANNOTATION: "embedded", "node.alpha.kubernetes.io/ttl": "0",

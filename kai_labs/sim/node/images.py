@@ -485,7 +485,7 @@ class NetExec(Program):
             return resp.body.decode("utf-8", "replace"), ""
         except (asyncio.TimeoutError, TimeoutError):
             return "", f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
-        except (tools.EmptyReply, ConnectionError, asyncio.IncompleteReadError, OSError):
+        except (http1.EmptyReply, ConnectionError, asyncio.IncompleteReadError, OSError):
             return "", f'Get "{url}": EOF'
         finally:
             await tools._close(writer)
@@ -898,7 +898,7 @@ def exec_error_message(exe: str) -> str:
 class Container:
     """One running container of a Pod, emulating the image it names."""
 
-    def __init__(self, pod: dict, container: dict, net: PodNet, log: Callable[[str], None],
+    def __init__(self, pod: dict[str, Any], container: dict[str, Any], net: PodNet, log: Callable[[str], None],
                  env: dict[str, str] | None = None):
         self.pod, self.spec, self.net = pod, container, net
         self.name: str = container.get("name", "")

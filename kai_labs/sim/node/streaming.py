@@ -277,10 +277,14 @@ async def _exec(app: images.Container, argv: list[str], session: ChannelSession,
                 chunks: list[bytes] = []
                 eof = asyncio.get_running_loop().create_future()
                 session.on_stdin = chunks.append
-                session.on_stdin_close = lambda: eof.done() or eof.set_result(None)
+                def stdin_closed() -> None:
+                    if not eof.done():
+                        eof.set_result(None)
+                session.on_stdin_close = stdin_closed
                 await _race(eof, reader, container_done)
                 stdin = b"".join(chunks).decode("utf-8", "replace")
-            fix = (lambda t: t.replace("\r\n", "\n").replace("\n", "\r\n")) if tty else (lambda t: t)
+            def fix(t: str) -> str:
+                return t.replace("\r\n", "\n").replace("\n", "\r\n") if tty else t
             task = asyncio.ensure_future(tools.run(argv, app.net, lambda t: out(fix(t)), lambda t: err(fix(t)),
                                                    image=app.image, env=app.env, tty=tty, stdin=stdin,
                                                    fs=app.fs))
@@ -338,7 +342,7 @@ async def _attach(rt: Runtime, pod: dict[str, Any], container: str, app: images.
             if buf is not None:
                 buf.waiters.append(wake)
             try:
-                waiter = asyncio.ensure_future(wake.wait())
+                waiter: asyncio.Future[Any] = asyncio.ensure_future(wake.wait())
                 await asyncio.wait([waiter, container_done, reader], timeout=1.0,
                                    return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()

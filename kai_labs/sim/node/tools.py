@@ -38,7 +38,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Protocol
@@ -659,8 +659,8 @@ def _var(ctx: Ctx, name: str) -> str:
     if name in ("@", "*"):
         return " ".join(ctx.positional[1:])
     if name.isdigit():
-        n = int(name)
-        return ctx.positional[n] if n < len(ctx.positional) else ""
+        idx = int(name)
+        return ctx.positional[idx] if idx < len(ctx.positional) else ""
     if ":-" in name:
         n, _, default = name.partition(":-")
         return ctx.env.get(n) or default
@@ -1124,7 +1124,8 @@ def _lines(text: str) -> list[str]:
 
 
 async def cmd_grep(argv: list[str], ctx: Ctx) -> int:
-    flags, rest = set(), []
+    flags: set[str] = set()
+    rest: list[str] = []
     for a in argv[1:]:
         if a.startswith("-") and len(a) > 1 and not rest:
             flags.update(a[1:])
@@ -1556,7 +1557,7 @@ _WRITE_OUT = re.compile(r"%\{([a-z_]+)\}|%%|\\[nrt\\]")
 
 def _write_out(fmt: str, st: CurlState, ctx: Ctx) -> str:
     total = time.monotonic() - st.start
-    values = {
+    values: dict[str, str] = {
         "http_code": f"{st.http_code:03d}", "response_code": f"{st.http_code:03d}",
         "time_total": f"{total:.6f}", "time_connect": f"{total:.6f}", "time_starttransfer": f"{total:.6f}",
         "time_namelookup": "0.000100", "remote_ip": st.remote_ip, "remote_port": str(st.remote_port or ""),
@@ -1848,7 +1849,7 @@ def _nslookup_answer(ctx: Ctx, qtype: str, qname: str) -> int:
 
 # --------------------------------------------------------------------------- table
 
-COMMANDS: dict[str, Callable[[list[str], Ctx], Any]] = {
+COMMANDS: dict[str, Callable[[list[str], Ctx], Awaitable[int]]] = {
     "sh": cmd_sh, "ash": cmd_sh, "bash": cmd_sh, "dash": cmd_sh,
     "curl": cmd_curl, "wget": cmd_wget, "nslookup": cmd_nslookup,
     "sleep": cmd_sleep, "echo": cmd_echo, "printf": cmd_printf, "cat": cmd_cat, "env": cmd_env,
