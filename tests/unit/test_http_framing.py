@@ -138,3 +138,21 @@ def test_cluster_net_curl_reads_chunked_and_length_bodies():
                        "detail": ""}
         srv.close()
     go(main)
+
+
+def test_nginx_answers_an_oversized_head_with_its_own_400_page():
+    async def main() -> None:
+        world = World()
+        web = await start(world, "web-0", "10.244.1.12", {"image": "nginx:1.27"})
+        port = web.c.bound[80]
+        big = b"GET / HTTP/1.1\r\nHost: x\r\nCookie: " + b"a" * (http1.MAX_HEADER_BYTES + 100_000) + b"\r\n\r\n"
+        out = await _raw(port, big)
+        head, _, body = out.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 Bad Request\r\nServer: nginx/") and b"Connection: close" in head
+        assert b"<title>400 Request Header Or Cookie Too Large</title>" in body
+        bad = await _raw(port, b"NOT HTTP\r\n\r\n")
+        assert bad.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"<center><h1>400 Bad Request</h1></center>" in bad
+        ok = await _raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200 OK\r\nServer: nginx/")
+        await web.c.stop()
+    go(main)

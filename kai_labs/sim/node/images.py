@@ -661,7 +661,19 @@ class Nginx(Program):
             self.c.out(f"{t} [notice] 1#1: {line}\n")
 
     def handler_for(self, port: int) -> Any:
-        return HttpApp(self.route, self.c.net).serve
+        return HttpApp(self.route, self.c.net, self._bad_request).serve
+
+    def _bad_request(self, status: int) -> bytes:
+        """nginx's answer to a request it cannot read: 400, with its own page for an oversized head
+        (ngx_http_special_response.c, ngx_http_error_494_page)."""
+        if status == 431:
+            body = ("<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n<body>\r\n"
+                    "<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large"
+                    f"</center>\r\n<hr><center>nginx/{NGINX_VERSION}</center>\r\n</body>\r\n</html>\r\n").encode()
+        else:
+            body = nginx_error_page(400)
+        hdrs = self._headers("text/html", len(body)) + [("Connection", "close")]
+        return _encode_response(Response(400, hdrs, body), "HTTP/1.1", False)
 
     def _headers(self, ctype: str, length: int) -> list[tuple[str, str]]:
         return [("Server", f"nginx/{NGINX_VERSION}"), ("Date", http_date()), ("Content-Type", ctype),
