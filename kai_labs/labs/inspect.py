@@ -186,204 +186,293 @@ def _as_client(client: Client | str | dict[str, Any] | None, service: str, names
                   f"a Pod in {namespace}")
 
 
+@dataclass
+class Walk:
+    """What the hops share while walking one Service: the namespace's snapshot, the Service and its Pods.
+
+    Every hop is a function ``Walk -> Step`` that only reads this (and the cluster through ``cluster.net``
+    for the hops that send something), so each can be tested with a fake snapshot."""
+
+    cluster: Any
+    snap: kube.Snapshot
+    trace: Trace
+    svc: kube.Obj
+    selected: list[kube.Obj] = field(default_factory=list)  # live Pods the selector matches
+    candidates: list[kube.Obj] = field(default_factory=list)  # other live Pods, the client's own excepted
+    client_dep: str | None = None
+    resolved: dict[str, int | None] = field(default_factory=dict)  # endpoint -> targetPort number (targetPort hop)
+
+    @property
+    def service(self) -> str:
+        return self.trace.service
+
+    @property
+    def namespace(self) -> str:
+        return self.trace.namespace
+
+    @property
+    def ns_flag(self) -> str:
+        return f"-n {self.namespace}"
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return dict(self.svc["spec"])
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return dict(self.spec.get("selector") or {})
+
+    @property
+    def endpoints(self) -> list[EndpointView]:
+        return [e for s in self.trace.slices for e in s.endpoints]
+
+    @property
+    def ready(self) -> list[EndpointView]:
+        return [e for e in self.endpoints if e.ready]
+
+
 def inspect(cluster: Any, service: str, namespace: str = "default",
             client: Client | str | dict[str, Any] | None = None) -> Trace:
     """Walk Service ``service`` in ``namespace`` hop by hop; ``client`` is who calls it (default: a Pod in
     the same namespace calling ``http://<service>:<first port>/``)."""
     snap = kube.snapshot(cluster, namespace)
     svc = snap.service(service) if snap.exists else None
-    cl = _as_client(client, service, namespace, svc)
-    steps: list[Step] = []
-    trace = Trace(service, namespace, cl, steps)
-    ns_flag = f"-n {namespace}"
-
-    # -- service --------------------------------------------------------------------------
-    if not snap.exists:
-        steps.append(Step("service", "Does the Service exist?", FAILED,
-                          f"namespace {namespace} does not exist", "kubectl get namespaces"))
-        return _skip_rest(trace, cluster)
+    trace = Trace(service, namespace, _as_client(client, service, namespace, svc), [])
+    trace.steps.append(service_step(trace, snap, svc))
     if svc is None:
-        others = [kube.name(s) for s in snap.services]
-        steps.append(Step("service", "Does the Service exist?", FAILED,
-                          f"there is no Service {service} in {namespace}"
-                          + (f" (there are: {', '.join(others)})" if others else " (no Services at all)"),
-                          f"kubectl get svc {ns_flag}", {"services": others}))
         return _skip_rest(trace, cluster)
-    spec = svc["spec"]
-    headless = spec.get("clusterIP") == "None"
-    ports = [{"name": p.get("name", ""), "port": p.get("port"), "targetPort": p.get("targetPort", p.get("port")),
-              "protocol": p.get("protocol", "TCP")} for p in spec.get("ports") or []]
-    trace.svc = ServiceView(service, namespace, spec.get("type", "ClusterIP"), str(spec.get("clusterIP", "")),
-                            f"{service}.{namespace}.svc.cluster.local", ports, dict(spec.get("selector") or {}))
-    port_text = ", ".join(f"{p['port']}->{p['targetPort']}/{p['protocol']}" for p in ports) or "no ports"
-    steps.append(Step("service", "Does the Service exist?", OK,
-                      f"Service {service} is {'headless' if headless else spec.get('type', 'ClusterIP')}"
-                      f"{'' if headless else ' ' + str(spec.get('clusterIP'))}, ports {port_text}, selector "
-                      f"{_sel(spec.get('selector')) or '<none>'}", f"kubectl describe svc {service} {ns_flag}",
-                      {"type": spec.get("type"), "clusterIP": spec.get("clusterIP"), "ports": ports,
-                       "selector": spec.get("selector") or {}}))
+    w = Walk(cluster, snap, trace, svc)
+    trace.svc = service_view(w)
+    collect_pods(w)
+    collect_slices(w)
+    # the client's side first: dns and port
+    trace.steps.append(dns_step(w))
+    trace.steps.append(port_step(w))
+    for hop in (selector_step, pods_step, endpointslice_step, readiness_step, target_port_step, app_step):
+        step = hop(w)
+        trace.steps.append(step)
+        if _stops(step, w):
+            return _skip_rest(trace, cluster)
+    _request_step(cluster, trace)
+    return trace
 
-    # -- pods, selector (facts first, statuses below) ----------------------------------------
-    sel = dict(spec.get("selector") or {})
-    live = snap.live_pods()
-    client_dep = _client_deployment(snap, cl, namespace)
+
+def _stops(step: Step, w: Walk) -> bool:
+    """Whether the walk ends after ``step``: a failed hop (a selector that fails still shows the Pods), the
+    Pods hop unless ok, and an ExternalName Service at the selector."""
+    if step.hop == "selector":
+        return w.spec.get("type") == "ExternalName"
+    if step.hop == "pods":
+        return step.status != OK
+    return step.status == FAILED
+
+
+# ------------------------------------------------------------------------------------------------ facts
+
+def _ports_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": p.get("name", ""), "port": p.get("port"), "targetPort": p.get("targetPort", p.get("port")),
+             "protocol": p.get("protocol", "TCP")} for p in spec.get("ports") or []]
+
+
+def service_view(w: Walk) -> ServiceView:
+    spec = w.spec
+    return ServiceView(w.service, w.namespace, spec.get("type", "ClusterIP"), str(spec.get("clusterIP", "")),
+                       f"{w.service}.{w.namespace}.svc.cluster.local", _ports_of(spec), w.selector)
+
+
+def collect_pods(w: Walk) -> None:
+    """The live Pods as the trace shows them (selected or not, with the labels that differ), and which the
+    selector matches."""
+    sel = w.selector
+    live = w.snap.live_pods()
+    w.client_dep = _client_deployment(w.snap, w.trace.client, w.namespace)
     for p in live:
         lbl = kube.labels(p)
-        selected = kube.selects(sel, lbl)
         diff = {k: [v, lbl.get(k)] for k, v in sorted(sel.items()) if lbl.get(k) != v} if sel else {}
-        trace.pods.append(PodView(kube.name(p), kube.pod_ip(p), dict(sorted(lbl.items())), kube.pod_ready(p),
-                                  (p.get("status") or {}).get("phase", ""),
-                                  [{k: v for k, v in cp.items() if k != "container"} for cp in kube.container_ports(p)],
-                                  selected, snap.owner_deployment(p), diff))
-    selected = [p for p in live if kube.selects(sel, kube.labels(p))]
-    candidates = [p for p in live if p not in selected and snap.owner_deployment(p) != client_dep]
-    for sl in snap.slices_for(service):
+        w.trace.pods.append(PodView(kube.name(p), kube.pod_ip(p), dict(sorted(lbl.items())), kube.pod_ready(p),
+                                    (p.get("status") or {}).get("phase", ""),
+                                    [{k: v for k, v in cp.items() if k != "container"}
+                                     for cp in kube.container_ports(p)],
+                                    kube.selects(sel, lbl), w.snap.owner_deployment(p), diff))
+    w.selected = [p for p in live if kube.selects(sel, kube.labels(p))]
+    w.candidates = [p for p in live if p not in w.selected and w.snap.owner_deployment(p) != w.client_dep]
+
+
+def collect_slices(w: Walk) -> None:
+    for sl in w.snap.slices_for(w.service):
         eps = [EndpointView(",".join(e.get("addresses") or []), (e.get("targetRef") or {}).get("name"),
                             bool((e.get("conditions") or {}).get("ready", True)),
                             bool((e.get("conditions") or {}).get("serving", True)),
                             bool((e.get("conditions") or {}).get("terminating", False)))
                for e in sl.get("endpoints") or []]
-        trace.slices.append(SliceView(kube.name(sl), [{"name": p.get("name", ""), "port": p.get("port"),
-                                                       "protocol": p.get("protocol", "TCP")}
-                                                      for p in sl.get("ports") or []],
-                                      sorted(eps, key=lambda e: (e.pod or "", e.address))))
+        w.trace.slices.append(SliceView(kube.name(sl), [{"name": p.get("name", ""), "port": p.get("port"),
+                                                         "protocol": p.get("protocol", "TCP")}
+                                                        for p in sl.get("ports") or []],
+                                        sorted(eps, key=lambda e: (e.pod or "", e.address))))
 
-    # -- dns and port: the client's side ---------------------------------------------------
-    _client_steps(cluster, trace, svc, selected, snap)
 
-    # -- selector ------------------------------------------------------------------------
-    sel_cmd = f"kubectl get pods {ns_flag} --show-labels"
-    owners = sorted({snap.owner_deployment(p) or f"Pod {kube.name(p)}" for p in selected})
-    if spec.get("type") == "ExternalName":
-        steps.append(Step("selector", "Which Pods does the selector match?", SKIPPED,
-                          "an ExternalName Service has no selector and no endpoints: DNS answers with a CNAME",
-                          f"kubectl get svc {service} {ns_flag} -o wide"))
-        return _skip_rest(trace, cluster)
+# ------------------------------------------------------------------------------------------------ hops
+
+def service_step(trace: Trace, snap: kube.Snapshot, svc: kube.Obj | None) -> Step:
+    """Does the Service exist?"""
+    service, namespace = trace.service, trace.namespace
+    if not snap.exists:
+        return Step("service", "Does the Service exist?", FAILED, f"namespace {namespace} does not exist",
+                    "kubectl get namespaces")
+    if svc is None:
+        others = [kube.name(s) for s in snap.services]
+        return Step("service", "Does the Service exist?", FAILED,
+                    f"there is no Service {service} in {namespace}"
+                    + (f" (there are: {', '.join(others)})" if others else " (no Services at all)"),
+                    f"kubectl get svc -n {namespace}", {"services": others})
+    spec = svc["spec"]
+    headless = spec.get("clusterIP") == "None"
+    ports = _ports_of(spec)
+    port_text = ", ".join(f"{p['port']}->{p['targetPort']}/{p['protocol']}" for p in ports) or "no ports"
+    return Step("service", "Does the Service exist?", OK,
+                f"Service {service} is {'headless' if headless else spec.get('type', 'ClusterIP')}"
+                f"{'' if headless else ' ' + str(spec.get('clusterIP'))}, ports {port_text}, selector "
+                f"{_sel(spec.get('selector')) or '<none>'}", f"kubectl describe svc {service} -n {namespace}",
+                {"type": spec.get("type"), "clusterIP": spec.get("clusterIP"), "ports": ports,
+                 "selector": spec.get("selector") or {}})
+
+
+def selector_step(w: Walk) -> Step:
+    """Which Pods does the selector match?"""
+    title = "Which Pods does the selector match?"
+    service, sel, selected, candidates = w.service, w.selector, w.selected, w.candidates
+    sel_cmd = f"kubectl get pods {w.ns_flag} --show-labels"
+    owners = sorted({w.snap.owner_deployment(p) or f"Pod {kube.name(p)}" for p in selected})
+    if w.spec.get("type") == "ExternalName":
+        return Step("selector", title, SKIPPED,
+                    "an ExternalName Service has no selector and no endpoints: DNS answers with a CNAME",
+                    f"kubectl get svc {service} {w.ns_flag} -o wide")
     if not sel:
-        steps.append(Step("selector", "Which Pods does the selector match?", FAILED,
-                          f"Service {service} has no selector: no controller manages its endpoints",
-                          f"kubectl get svc {service} {ns_flag} -o wide"))
-    elif not selected and candidates:
+        return Step("selector", title, FAILED, f"Service {service} has no selector: no controller manages its "
+                    "endpoints", f"kubectl get svc {service} {w.ns_flag} -o wide")
+    if not selected and candidates:
         have = sorted({_sel({k: kube.labels(p).get(k, "<missing>") for k in sel}) for p in candidates})
-        steps.append(Step("selector", "Which Pods does the selector match?", FAILED,
-                          f"Service {service} selects {_sel(sel)}; no Pod carries it; Pods have {'; '.join(have)}",
-                          sel_cmd, {"selector": sel, "pods": {kube.name(p): kube.labels(p) for p in candidates}}))
-    elif not selected:
-        steps.append(Step("selector", "Which Pods does the selector match?", SKIPPED,
-                          f"selector {_sel(sel)}: there are no Pods in {namespace} to compare it with", sel_cmd,
-                          {"selector": sel}))
-    elif len(owners) > 1:
-        steps.append(Step("selector", "Which Pods does the selector match?", FAILED,
-                          f"selector {_sel(sel)} matches Pods of {len(owners)} workloads ({', '.join(owners)}): "
-                          "requests are spread over all of them",
-                          sel_cmd, {"selector": sel, "owners": owners,
-                                    "pods": {kube.name(p): kube.labels(p) for p in selected}}))
-    else:
-        steps.append(Step("selector", "Which Pods does the selector match?", OK,
-                          f"selector {_sel(sel)} matches {len(selected)} Pod(s) of {owners[0]}", sel_cmd,
-                          {"selector": sel, "matched": [kube.name(p) for p in selected]}))
+        return Step("selector", title, FAILED,
+                    f"Service {service} selects {_sel(sel)}; no Pod carries it; Pods have {'; '.join(have)}",
+                    sel_cmd, {"selector": sel, "pods": {kube.name(p): kube.labels(p) for p in candidates}})
+    if not selected:
+        return Step("selector", title, SKIPPED,
+                    f"selector {_sel(sel)}: there are no Pods in {w.namespace} to compare it with", sel_cmd,
+                    {"selector": sel})
+    if len(owners) > 1:
+        return Step("selector", title, FAILED,
+                    f"selector {_sel(sel)} matches Pods of {len(owners)} workloads ({', '.join(owners)}): "
+                    "requests are spread over all of them",
+                    sel_cmd, {"selector": sel, "owners": owners,
+                              "pods": {kube.name(p): kube.labels(p) for p in selected}})
+    return Step("selector", title, OK, f"selector {_sel(sel)} matches {len(selected)} Pod(s) of {owners[0]}",
+                sel_cmd, {"selector": sel, "matched": [kube.name(p) for p in selected]})
 
-    # -- pods ------------------------------------------------------------------------------
+
+def pods_step(w: Walk) -> Step:
+    """Are there Pods behind it? (Skipped when the selector failed: it matches nothing.)"""
+    title = "Are there Pods behind it?"
+    sel, selected = w.selector, w.selected
     if selected:
-        steps.append(Step("pods", "Are there Pods behind it?", OK,
-                          f"{len(selected)} Pod(s): " + ", ".join(
-                              f"{kube.name(p)} ({'Ready' if kube.pod_ready(p) else 'not Ready'})" for p in selected),
-                          f"kubectl get pods {ns_flag} -l {_sel(sel)} -o wide"))
-    elif steps[-1].status == FAILED:
-        steps.append(Step("pods", "Are there Pods behind it?", SKIPPED, "the selector matches nothing (above)",
-                          f"kubectl get pods {ns_flag} -l {_sel(sel)} -o wide"))
-    else:
-        deps = [f"{kube.name(d)} (replicas: {d['spec'].get('replicas', 1)})" for d in snap.deployments
-                if kube.name(d) != client_dep]
-        steps.append(Step("pods", "Are there Pods behind it?", FAILED,
-                          "no Pods to select: a Service never creates Pods; "
-                          + (f"Deployment {', '.join(deps)}" if deps else f"no Deployment in {namespace}"),
-                          f"kubectl get deploy,pods {ns_flag}", {"deployments": deps}))
-    if steps[-1].status != OK:
-        return _skip_rest(trace, cluster)
+        return Step("pods", title, OK, f"{len(selected)} Pod(s): " + ", ".join(
+                    f"{kube.name(p)} ({'Ready' if kube.pod_ready(p) else 'not Ready'})" for p in selected),
+                    f"kubectl get pods {w.ns_flag} -l {_sel(sel)} -o wide")
+    if w.trace.steps[-1].status == FAILED:
+        return Step("pods", title, SKIPPED, "the selector matches nothing (above)",
+                    f"kubectl get pods {w.ns_flag} -l {_sel(sel)} -o wide")
+    deps = [f"{kube.name(d)} (replicas: {d['spec'].get('replicas', 1)})" for d in w.snap.deployments
+            if kube.name(d) != w.client_dep]
+    return Step("pods", title, FAILED, "no Pods to select: a Service never creates Pods; "
+                + (f"Deployment {', '.join(deps)}" if deps else f"no Deployment in {w.namespace}"),
+                f"kubectl get deploy,pods {w.ns_flag}", {"deployments": deps})
 
-    # -- endpointslice ---------------------------------------------------------------------
-    es_cmd = f"kubectl get endpointslice {ns_flag} -l kubernetes.io/service-name={service} -o wide"
-    eps = [e for s in trace.slices for e in s.endpoints]
+
+def endpointslice_step(w: Walk) -> Step:
+    """Does the EndpointSlice list them?"""
+    title = "Does the EndpointSlice list them?"
+    es_cmd = f"kubectl get endpointslice {w.ns_flag} -l kubernetes.io/service-name={w.service} -o wide"
+    eps = w.endpoints
     if not eps:
-        steps.append(Step("endpointslice", "Does the EndpointSlice list them?", FAILED,
-                          f"{len(selected)} Pod(s) match but the EndpointSlice has no endpoints (Pods without an IP "
-                          "yet, or the controller has not caught up)", es_cmd))
-        return _skip_rest(trace, cluster)
-    steps.append(Step("endpointslice", "Does the EndpointSlice list them?", OK,
-                      f"{len(trace.slices)} EndpointSlice(s), {len(eps)} endpoint(s): "
-                      + ", ".join(f"{e.pod or e.address} {e.address}" for e in eps), es_cmd,
-                      {"slices": [s.name for s in trace.slices]}))
+        return Step("endpointslice", title, FAILED,
+                    f"{len(w.selected)} Pod(s) match but the EndpointSlice has no endpoints (Pods without an IP "
+                    "yet, or the controller has not caught up)", es_cmd)
+    return Step("endpointslice", title, OK,
+                f"{len(w.trace.slices)} EndpointSlice(s), {len(eps)} endpoint(s): "
+                + ", ".join(f"{e.pod or e.address} {e.address}" for e in eps), es_cmd,
+                {"slices": [s.name for s in w.trace.slices]})
 
-    # -- readiness ---------------------------------------------------------------------------
-    ready = [e for e in eps if e.ready]
+
+def readiness_step(w: Walk) -> Step:
+    """Are the endpoints ready? (When none is, the last readiness probe failure says why.)"""
+    title = "Are the endpoints ready?"
+    eps, ready = w.endpoints, w.ready
     if not ready:
-        worst = next((p for p in selected if not kube.pod_ready(p)), selected[0])
-        why = _probe_failure(cluster, namespace, kube.name(worst))
-        steps.append(Step("readiness", "Are the endpoints ready?", FAILED,
-                          f"0 of {len(eps)} endpoints are ready: Pod {kube.name(worst)} is "
-                          f"{(worst.get('status') or {}).get('phase', '?')} but not Ready"
-                          + (f" ({why})" if why else ""),
-                          f"kubectl describe pod {kube.name(worst)} {ns_flag}", {"last_probe_failure": why}))
-        return _skip_rest(trace, cluster)
+        worst = next((p for p in w.selected if not kube.pod_ready(p)), w.selected[0])
+        why = _probe_failure(w.cluster, w.namespace, kube.name(worst))
+        return Step("readiness", title, FAILED,
+                    f"0 of {len(eps)} endpoints are ready: Pod {kube.name(worst)} is "
+                    f"{(worst.get('status') or {}).get('phase', '?')} but not Ready" + (f" ({why})" if why else ""),
+                    f"kubectl describe pod {kube.name(worst)} {w.ns_flag}", {"last_probe_failure": why})
     unready = [e.pod or e.address for e in eps if not e.ready]
-    steps.append(Step("readiness", "Are the endpoints ready?", OK,
-                      f"{len(ready)} of {len(eps)} endpoints ready"
-                      + (f" (not ready: {', '.join(unready)})" if unready else ""),
-                      f"kubectl get endpointslice {ns_flag} -l kubernetes.io/service-name={service} -o yaml"))
+    return Step("readiness", title, OK, f"{len(ready)} of {len(eps)} endpoints ready"
+                + (f" (not ready: {', '.join(unready)})" if unready else ""),
+                f"kubectl get endpointslice {w.ns_flag} -l kubernetes.io/service-name={w.service} -o yaml")
 
-    # -- targetPort ------------------------------------------------------------------------
-    svc_port = _chosen_port(trace, svc)
-    if svc_port is None:
-        steps.append(Step("targetPort", "Where does the traffic go in the Pod?", FAILED,
-                          f"Service {service} has no ports", f"kubectl get svc {service} {ns_flag} -o yaml"))
-        return _skip_rest(trace, cluster)
-    pod_by_name = {kube.name(p): p for p in selected}
+
+def resolve_ready_ports(w: Walk, svc_port: dict[str, Any]) -> dict[str, int | None]:
+    """Each ready endpoint's port for ``svc_port``, as its EndpointSlice resolved the targetPort (None: the
+    Pod has no container port of that name)."""
     resolved: dict[str, int | None] = {}
-    for e in ready:
-        sl = next(s for s in trace.slices if e in s.endpoints)
+    for e in w.ready:
+        sl = next(s for s in w.trace.slices if e in s.endpoints)
         num = next((int(p["port"]) for p in sl.ports if p["name"] == svc_port.get("name", "")), None)
         resolved[e.pod or e.address] = num
+    return resolved
+
+
+def target_port_step(w: Walk) -> Step:
+    """Where does the traffic go in the Pod? Sets ``w.resolved`` for the app hop."""
+    title = "Where does the traffic go in the Pod?"
+    svc_port = _chosen_port(w.trace, w.svc)
+    if svc_port is None:
+        return Step("targetPort", title, FAILED, f"Service {w.service} has no ports",
+                    f"kubectl get svc {w.service} {w.ns_flag} -o yaml")
+    w.resolved = resolved = resolve_ready_ports(w, svc_port)
     tp = svc_port.get("targetPort", svc_port.get("port"))
     missing = sorted(k for k, v in resolved.items() if v is None)
     if missing:
-        pod = pod_by_name.get(missing[0])
+        pod = {kube.name(p): p for p in w.selected}.get(missing[0])
         have = ", ".join(f"{cp['name'] or '<unnamed>'}:{cp['containerPort']}/{cp['protocol']}"
                          for cp in kube.container_ports(pod)) if pod else "?"
-        steps.append(Step("targetPort", "Where does the traffic go in the Pod?", FAILED,
-                          f"Service port {svc_port.get('name') or svc_port.get('port')} targets the named port "
-                          f"'{tp}'; no container port of Pod {missing[0]} carries that name (it has {have or 'none'})",
-                          f"kubectl get pod {missing[0]} {ns_flag} -o jsonpath='{{.spec.containers[*].ports}}'",
-                          {"targetPort": tp, "pods_without_port": missing}))
-        return _skip_rest(trace, cluster)
-    steps.append(Step("targetPort", "Where does the traffic go in the Pod?", OK,
-                      f"port {svc_port.get('port')} -> targetPort {tp} -> "
-                      + ", ".join(f"{k}:{v}" for k, v in sorted(resolved.items())),
-                      f"kubectl describe svc {service} {ns_flag}", {"resolved": resolved}))
+        return Step("targetPort", title, FAILED,
+                    f"Service port {svc_port.get('name') or svc_port.get('port')} targets the named port "
+                    f"'{tp}'; no container port of Pod {missing[0]} carries that name (it has {have or 'none'})",
+                    f"kubectl get pod {missing[0]} {w.ns_flag} -o jsonpath='{{.spec.containers[*].ports}}'",
+                    {"targetPort": tp, "pods_without_port": missing})
+    return Step("targetPort", title, OK, f"port {svc_port.get('port')} -> targetPort {tp} -> "
+                + ", ".join(f"{k}:{v}" for k, v in sorted(resolved.items())),
+                f"kubectl describe svc {w.service} {w.ns_flag}", {"resolved": resolved})
 
-    # -- app ---------------------------------------------------------------------------------
+
+def app_step(w: Walk) -> Step:
+    """Does the app answer on that port? A request straight to (up to three) ready Pods on their targetPort."""
+    title = "Does the app answer on that port?"
     failed: list[str] = []
     log_hint = ""
-    for e in sorted(ready, key=lambda x: x.pod or "")[:3]:
-        num = resolved[e.pod or e.address]
-        r = cluster.net.curl(f"http://{e.address.split(',')[0]}:{num}/", namespace=namespace, timeout=1.0)
+    for e in sorted(w.ready, key=lambda x: x.pod or "")[:3]:
+        num = w.resolved[e.pod or e.address]
+        r = w.cluster.net.curl(f"http://{e.address.split(',')[0]}:{num}/", namespace=w.namespace, timeout=1.0)
         if not r.ok and r.status is None:
             failed.append(f"{e.pod} ({e.address}:{num}: {r.error})")
             if len(failed) == 1:
-                log_hint = _listen_hint(cluster, namespace, e.pod or "")
+                log_hint = _listen_hint(w.cluster, w.namespace, e.pod or "")
     if failed:
-        steps.append(Step("app", "Does the app answer on that port?", FAILED,
-                          f"nothing answers on the targetPort: {', '.join(failed)}" + (
-                              f"; the app's log says: {log_hint}" if log_hint else ""),
-                          f"kubectl logs {failed[0].split(' ')[0]} {ns_flag}", {"failed": failed}))
-        return _skip_rest(trace, cluster)
-    steps.append(Step("app", "Does the app answer on that port?", OK,
-                      f"the Pods answer on their targetPort ({', '.join(sorted(set(map(str, resolved.values()))))})",
-                      f"kubectl logs -l {_sel(sel)} {ns_flag} --tail=5"))
-
-    # -- request -----------------------------------------------------------------------------
-    _request_step(cluster, trace)
-    return trace
+        return Step("app", title, FAILED, f"nothing answers on the targetPort: {', '.join(failed)}"
+                    + (f"; the app's log says: {log_hint}" if log_hint else ""),
+                    f"kubectl logs {failed[0].split(' ')[0]} {w.ns_flag}", {"failed": failed})
+    return Step("app", title, OK,
+                f"the Pods answer on their targetPort ({', '.join(sorted(set(map(str, w.resolved.values()))))})",
+                f"kubectl logs -l {_sel(w.selector)} {w.ns_flag} --tail=5")
 
 
 def _client_deployment(snap: kube.Snapshot, cl: Client, namespace: str) -> str | None:
@@ -403,87 +492,79 @@ def _chosen_port(trace: Trace, svc: kube.Obj) -> dict[str, Any] | None:
     return dict(ports[0])
 
 
-def _client_steps(cluster: Any, trace: Trace, svc: kube.Obj, selected: list[kube.Obj],
-                  snap: kube.Snapshot) -> None:
-    cl, steps, spec = trace.client, trace.steps, svc["spec"]
-    headless = spec.get("clusterIP") == "None"
+def dns_step(w: Walk) -> Step:
+    """Does the client's name resolve (to this Service)? Asks the cluster's DNS as a Pod in the client's
+    namespace."""
+    title = "Does the client's name resolve?"
+    cl, trace = w.trace.client, w.trace
+    headless = w.spec.get("clusterIP") == "None"
     dns_cmd = (f"kubectl run tmp-dns -n {cl.namespace} --rm -it --restart=Never --image=busybox:1.36 -- "
                f"nslookup {cl.host}")
-    try:
-        ipaddress.ip_address(cl.host)
-        is_ip = True
-    except ValueError:
-        is_ip = False
     if not cl.url:
-        steps.append(Step("dns", "Does the client's name resolve?", FAILED, "the client has no URL",
-                          f"kubectl get deploy -n {cl.namespace} -o yaml"))
-    elif is_ip:
-        pod = next((kube.name(p) for p in snap.pods if kube.pod_ip(p) == cl.host), None)
-        steps.append(Step("dns", "Does the client's name resolve?", FAILED if pod else SKIPPED,
-                          (f"the client dials Pod {pod}'s IP {cl.host}: it breaks with the next rollout; use "
-                           f"the Service name" if pod else f"the client dials an IP ({cl.host}), no DNS involved"),
-                          f"kubectl get pods,svc -n {trace.namespace} -o wide"))
-    else:
-        ans = cluster.net.resolve(cl.host, namespace=cl.namespace)
-        ips = [a.data for a in ans.answers if a.type == "A"]
-        fqdn = f"{trace.service}.{trace.namespace}.svc.cluster.local"
-        if ans.rcode != "NOERROR" or not ips:
-            if headless and cl.host.split(".")[0] == trace.service:
-                steps.append(Step("dns", "Does the client's name resolve?", SKIPPED,
-                                  f"{cl.host} has no A records: a headless Service's DNS lists only ready "
-                                  "endpoints (see readiness)", dns_cmd))
-            elif cl.host.split(".")[0] == trace.service and cl.namespace != trace.namespace:
-                steps.append(Step("dns", "Does the client's name resolve?", FAILED,
-                                  f"from namespace {cl.namespace}, {cl.host} means "
-                                  f"{cl.host}.{cl.namespace}.svc.cluster.local, which "
-                                  f"does not exist ({ans.rcode}); Service {trace.service} lives in "
-                                  f"{trace.namespace}: use {trace.service}.{trace.namespace} or {fqdn}",
-                                  dns_cmd, {"rcode": ans.rcode, "tried": ans.tried}))
-            else:
-                steps.append(Step("dns", "Does the client's name resolve?", FAILED,
-                                  f"{cl.host} does not resolve from {cl.namespace} ({ans.rcode})", dns_cmd,
-                                  {"rcode": ans.rcode, "tried": ans.tried}))
-        elif ans.fqdn.rstrip(".") != fqdn:
-            steps.append(Step("dns", "Does the client's name resolve?", FAILED,
-                              f"{cl.host} resolves to {ans.fqdn.rstrip('.')} ({', '.join(ips)}), not to Service "
-                              f"{trace.service} in {trace.namespace}", dns_cmd, {"fqdn": ans.fqdn, "ips": ips}))
-        else:
-            steps.append(Step("dns", "Does the client's name resolve?", OK,
-                              f"{cl.host} -> {ans.fqdn.rstrip('.')} -> {', '.join(ips)}"
-                              + (" (headless: Pod IPs)" if headless else " (the ClusterIP)"), dns_cmd,
-                              {"fqdn": ans.fqdn, "ips": ips}))
-    # port
+        return Step("dns", title, FAILED, "the client has no URL", f"kubectl get deploy -n {cl.namespace} -o yaml")
+    if _is_ip(cl.host):
+        pod = next((kube.name(p) for p in w.snap.pods if kube.pod_ip(p) == cl.host), None)
+        return Step("dns", title, FAILED if pod else SKIPPED,
+                    (f"the client dials Pod {pod}'s IP {cl.host}: it breaks with the next rollout; use "
+                     f"the Service name" if pod else f"the client dials an IP ({cl.host}), no DNS involved"),
+                    f"kubectl get pods,svc -n {trace.namespace} -o wide")
+    ans = w.cluster.net.resolve(cl.host, namespace=cl.namespace)
+    ips = [a.data for a in ans.answers if a.type == "A"]
+    fqdn = f"{trace.service}.{trace.namespace}.svc.cluster.local"
+    if ans.rcode != "NOERROR" or not ips:
+        if headless and cl.host.split(".")[0] == trace.service:
+            return Step("dns", title, SKIPPED, f"{cl.host} has no A records: a headless Service's DNS lists only "
+                        "ready endpoints (see readiness)", dns_cmd)
+        if cl.host.split(".")[0] == trace.service and cl.namespace != trace.namespace:
+            return Step("dns", title, FAILED,
+                        f"from namespace {cl.namespace}, {cl.host} means {cl.host}.{cl.namespace}.svc.cluster.local, "
+                        f"which does not exist ({ans.rcode}); Service {trace.service} lives in "
+                        f"{trace.namespace}: use {trace.service}.{trace.namespace} or {fqdn}",
+                        dns_cmd, {"rcode": ans.rcode, "tried": ans.tried})
+        return Step("dns", title, FAILED, f"{cl.host} does not resolve from {cl.namespace} ({ans.rcode})", dns_cmd,
+                    {"rcode": ans.rcode, "tried": ans.tried})
+    if ans.fqdn.rstrip(".") != fqdn:
+        return Step("dns", title, FAILED, f"{cl.host} resolves to {ans.fqdn.rstrip('.')} ({', '.join(ips)}), not "
+                    f"to Service {trace.service} in {trace.namespace}", dns_cmd, {"fqdn": ans.fqdn, "ips": ips})
+    return Step("dns", title, OK, f"{cl.host} -> {ans.fqdn.rstrip('.')} -> {', '.join(ips)}"
+                + (" (headless: Pod IPs)" if headless else " (the ClusterIP)"), dns_cmd,
+                {"fqdn": ans.fqdn, "ips": ips})
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def port_step(w: Walk) -> Step:
+    """Does the client dial a port the Service serves? (A headless Service: a port the Pods listen on.)"""
+    title = "Does the client dial a port the Service serves?"
+    cl, trace, spec = w.trace.client, w.trace, w.spec
     ports = spec.get("ports") or []
     port_cmd = f"kubectl get svc {trace.service} -n {trace.namespace} -o jsonpath='{{.spec.ports}}'"
-    if headless:
-        listen = set()
-        for p in selected:
-            for sp in ports:
-                n = kube.resolve_target_port(p, sp)
-                if n:
-                    listen.add(n)
+    if spec.get("clusterIP") == "None":
+        listen = {n for p in w.selected for sp in ports if (n := kube.resolve_target_port(p, sp))}
         if listen and cl.port not in listen:
-            steps.append(Step("port", "Does the client dial a port the Service serves?", FAILED,
-                              f"headless Service: the client connects straight to Pod IPs on port {cl.port}; "
-                              f"no port translation happens, and the Pods are reached on "
-                              f"{', '.join(map(str, sorted(listen)))} (targetPort)", port_cmd,
-                              {"client_port": cl.port, "pod_ports": sorted(listen)}))
-        else:
-            steps.append(Step("port", "Does the client dial a port the Service serves?", OK,
-                              f"headless Service: the client dials Pod IPs on {cl.port}, the targetPort", port_cmd))
-    else:
-        numbers = [int(p["port"]) for p in ports]
-        if cl.port not in numbers:
-            targets = [str(p.get("targetPort")) for p in ports]
-            extra = (" - that is the targetPort, the Pod side; clients use the Service port"
-                     if str(cl.port) in targets else "")
-            steps.append(Step("port", "Does the client dial a port the Service serves?", FAILED,
-                              f"the client dials {cl.host}:{cl.port}, but Service {trace.service} exposes only "
-                              + ", ".join(f"{p['port']} (-> {p.get('targetPort', p['port'])})" for p in ports)
-                              + extra, port_cmd, {"client_port": cl.port, "service_ports": numbers}))
-        else:
-            steps.append(Step("port", "Does the client dial a port the Service serves?", OK,
-                              f"the client dials port {cl.port}, a port of Service {trace.service}", port_cmd))
+            return Step("port", title, FAILED,
+                        f"headless Service: the client connects straight to Pod IPs on port {cl.port}; "
+                        f"no port translation happens, and the Pods are reached on "
+                        f"{', '.join(map(str, sorted(listen)))} (targetPort)", port_cmd,
+                        {"client_port": cl.port, "pod_ports": sorted(listen)})
+        return Step("port", title, OK, f"headless Service: the client dials Pod IPs on {cl.port}, the targetPort",
+                    port_cmd)
+    numbers = [int(p["port"]) for p in ports]
+    if cl.port not in numbers:
+        targets = [str(p.get("targetPort")) for p in ports]
+        extra = (" - that is the targetPort, the Pod side; clients use the Service port"
+                 if str(cl.port) in targets else "")
+        return Step("port", title, FAILED,
+                    f"the client dials {cl.host}:{cl.port}, but Service {trace.service} exposes only "
+                    + ", ".join(f"{p['port']} (-> {p.get('targetPort', p['port'])})" for p in ports)
+                    + extra, port_cmd, {"client_port": cl.port, "service_ports": numbers})
+    return Step("port", title, OK, f"the client dials port {cl.port}, a port of Service {trace.service}", port_cmd)
 
 
 def _request_step(cluster: Any, trace: Trace) -> None:
