@@ -15,6 +15,7 @@ Components get both from the wiring (``sim/runtime.py``); nothing outside ``sim/
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from .registry.generic import Api, rt_of
 from .storage.store import Obj, Store
@@ -45,6 +46,10 @@ class Lister:
     def count(self, key: str, ns: str | None = None) -> int:
         return self._store.count(key) if ns is None else self._store.count_ns(key, ns)
 
+    def resource_version(self) -> int:
+        """The cache's latest resourceVersion."""
+        return self._store.rv
+
 
 class Client:
     """Writes through the registry, as a component's clientset writes through the API server."""
@@ -58,6 +63,32 @@ class Client:
     def update_status(self, kind: str, obj: Obj) -> Obj:
         """The status subresource: only ``status`` changes (the registry keeps spec and metadata)."""
         return self._api.put_status(kind, obj)
+
+    def update(self, kind: str, ns: str, name: str, obj: Obj, *, api_version: str = "") -> Obj:
+        """PUT: defaults, validation, optimistic concurrency on ``metadata.resourceVersion``."""
+        return self._api.update(rt_of(kind, api_version), ns, name, obj)
+
+    def patch(self, kind: str, ns: str, name: str, patch_type: str, body: Any) -> Obj:
+        return self._api.patch(rt_of(kind), ns, name, patch_type, body)
+
+    def delete(self, kind: str, ns: str, name: str, *, propagation: str | None = None,
+               api_version: str = "") -> tuple[Obj, bool]:
+        return self._api.delete(rt_of(kind, api_version), ns, name, propagation=propagation)
+
+    def bind(self, pod: Obj, node: str) -> Obj:
+        """pods/binding: assign ``pod`` to ``node`` (nodeName and the PodScheduled condition)."""
+        return self._api.bind(pod, node)
+
+    def finalize_namespace(self, name: str) -> None:
+        """namespaces/finalize with nothing left in it: the registry removes the namespace."""
+        self._api.finalize_namespace(name)
+
+    def now(self) -> str:
+        """The API server's clock, as a metav1.Time string."""
+        return self._api.now()
+
+    def clock(self) -> float:
+        return self._api.clock()
 
     def remove_pod(self, ns: str, name: str, uid: str | None = None) -> tuple[Obj, bool]:
         """The kubelet's last word on a Pod whose containers have stopped: DELETE with grace period 0

@@ -23,7 +23,8 @@ from aiohttp import web
 from .apimachinery import errors
 from .clientset import Client, Lister
 from .clock import RealClock
-from .controllers.manager import Controllers, Recorder
+from .controllers.manager import Controllers
+from .events import Recorder
 from .network import nethttp
 from .network.fabric import Network
 from .node import streaming as streams

@@ -24,7 +24,7 @@ from typing import Any
 from ..apimachinery import errors
 from ..clientset import Client, Lister
 from ..clock import Clock, RealClock
-from ..controllers.manager import Recorder
+from ..events import Recorder
 from ..network.fabric import Network, PodNetView, PodSockets
 from ..registry.generic import Api
 from ..storage.store import Event, Obj

@@ -473,6 +473,22 @@ class Api:
         md = obj["metadata"]
         return self.update(rt, md.get("namespace", ""), md["name"], obj, subresource="status")
 
+    def bind(self, pod: Obj, node: str) -> Obj:
+        """pods/binding (pkg/registry/core/pod/storage BindingREST): set ``spec.nodeName`` and the
+        PodScheduled=True condition of ``pod`` (a copy the caller read), written as it is."""
+        pod["spec"]["nodeName"] = node
+        conds = [c for c in pod.get("status", {}).get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                      "lastTransitionTime": self.now()})
+        pod.setdefault("status", {})["conditions"] = conds
+        return self.store.put("/pods", pod, "MODIFIED")
+
+    def finalize_namespace(self, name: str) -> None:
+        """namespaces/finalize once the namespace controller has emptied it: the namespace goes, and
+        with it the name counters kept for it."""
+        self.store.remove("/namespaces", "", name)
+        self.ids.drop_namespace(name)
+
 
 def resource_from_path(group: str, plural: str) -> ResourceType | None:
     return by_plural(group, plural)

@@ -1,0 +1,5 @@
+"""The default scheduler (kube-scheduler's outcome, not its code): see :mod:`.scheduler`."""
+
+from .scheduler import Scheduler
+
+__all__ = ["Scheduler"]
