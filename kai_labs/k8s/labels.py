@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .validation import is_qualified_name, is_valid_label_value
+
 
 class SelectorError(ValueError):
     """A selector the API server would refuse (answered as 400 BadRequest)."""
@@ -71,15 +73,11 @@ def _aggregate(msgs: list[str]) -> str:
 
 def label_key_errors(key: str) -> list[str]:
     """``content.IsLabelKey``: a list of problems, empty when valid (one implementation, in validation.py)."""
-    from ..sim.registry.validation import is_qualified_name
-
     return is_qualified_name(key)
 
 
 def label_value_errors(value: str) -> list[str]:
     """``validation.IsValidLabelValue``: a list of problems, empty when valid."""
-    from ..sim.registry.validation import is_valid_label_value
-
     return is_valid_label_value(value)
 
 
