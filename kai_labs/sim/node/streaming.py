@@ -573,7 +573,7 @@ async def _forward(rt: Runtime, spdy: SpdyServer, ns: str, name: str, data: Spdy
             raise ConnectionRefusedError("connection refused")
         reader, writer = await asyncio.open_connection("127.0.0.1", real)
     except OSError:
-        uid = (rt.api.store.peek("/pods", ns, name) or {}).get("metadata", {}).get("uid", "")
+        uid = (rt.kubelet.lister.peek("/pods", ns, name) or {}).get("metadata", {}).get("uid", "")
         spdy.data(error, (f"error forwarding port {port} to pod {name}_{ns}, uid {uid}: failed to connect to "
                           f"localhost:{port} inside namespace of pod {name}: IPv4: dial tcp4 127.0.0.1:{port}: "
                           f"connect: connection refused IPv6 dial tcp6 [::1]:{port}: connect: connection refused"
