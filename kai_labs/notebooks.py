@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .clusters.base import path_with_tools, tools_dir
 
@@ -103,7 +103,7 @@ def execute(path: Path, seed: str = SEED, timeout: int = CELL_TIMEOUT) -> Any:
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.read(str(path), as_version=4)
+    nb = cast(Any, nbformat).read(str(path), as_version=4)  # nbformat has no type information
     with fresh_cluster_env(seed) as env:
         saved = dict(os.environ)
         os.environ.clear()
@@ -130,7 +130,7 @@ def run(paths: Sequence[Path], seed: str = SEED) -> int:
             print(f"FAIL {path}: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}")
             failed += 1
             continue
-        text = nbformat.writes(nb) + "\n"
+        text = cast(Any, nbformat).writes(nb) + "\n"
         path.write_text(text)
         print(f"wrote {path} ({time.monotonic() - t0:.1f}s)")
     return 1 if failed else 0

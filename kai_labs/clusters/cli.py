@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cs = c.add_subparsers(dest="action", metavar="ACTION")
 
     def add(name: str, help_: str, func: object) -> argparse.ArgumentParser:
-        p = cs.add_parser(name, help=help_)
+        p: argparse.ArgumentParser = cs.add_parser(name, help=help_)
         p.add_argument("--name", default="kai-labs", help="cluster name (default kai-labs)")
         p.set_defaults(func=func)
         return p

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ps = p.add_subparsers(dest="action", metavar="ACTION")
 
     def add(name: str, help_: str, needs_name: bool = True) -> argparse.ArgumentParser:
-        a = ps.add_parser(name, help=help_)
+        a: argparse.ArgumentParser = ps.add_parser(name, help=help_)
         if needs_name:
             a.add_argument("scenario", help="scenario name (see `kai-labs scenario list`)")
         a.add_argument("--name", dest="cluster", default="kai-labs", help="cluster name (default kai-labs)")

@@ -72,7 +72,7 @@ def _split(text: str) -> list[str]:
 
 
 def exercise_from_solution(nb: dict[str, Any], where: str = "") -> dict[str, Any]:
-    out = json.loads(json.dumps(nb))
+    out: dict[str, Any] = json.loads(json.dumps(nb))
     for i, cell in enumerate(out.get("cells", [])):
         text = _src(cell)
         if BEGIN in text or END in text:

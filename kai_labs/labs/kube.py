@@ -75,7 +75,7 @@ def selects(selector: dict[str, str] | None, lbls: dict[str, str]) -> bool:
 def pod_ready(pod: Obj) -> bool:
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
+            return bool(cond.get("status") == "True")
     return False
 
 
