@@ -108,7 +108,7 @@ def _labels(obj: Obj) -> dict[str, str]:
 # --------------------------------------------------------------------------- R1-R3 selection
 
 
-def selects(selector: dict | None, labels: dict | None) -> bool:
+def selects(selector: Obj | None, labels: dict[str, str] | None) -> bool:
     """R1/R2: equality-based AND over a plain map; nil *and* empty select nothing.
 
     Go would match everything with an empty ``labels.Set``, but the API never hands the
@@ -171,7 +171,7 @@ def _is_pod_ready(pod: Obj) -> bool:
     """R21 serving (controller_utils.go: IsPodReady): the Ready condition is "True"."""
     for condition in _status(pod).get("conditions") or []:
         if condition.get("type") == "Ready":
-            return condition.get("status") == "True"
+            return bool(condition.get("status") == "True")
     return False
 
 
@@ -263,7 +263,8 @@ def _target_port(service_port: Obj) -> int | str:
     target = service_port.get("targetPort")
     if target in (None, 0, ""):
         return int(service_port.get("port") or 0)
-    return target
+    out: int | str = target  # validated: an integer or a port name
+    return out
 
 
 def _protocol(port: Obj) -> str:
@@ -713,7 +714,7 @@ def _is_ours(slice_: Obj, service: Obj) -> bool:
     )
 
 
-def reconcile_slices(service: dict, pods: list[dict], nodes: dict[str, dict], existing: list[dict],
+def reconcile_slices(service: Obj, pods: list[Obj], nodes: dict[str, Obj], existing: list[Obj],
                      now: str, max_per_slice: int = 100) -> SliceChanges:
     """One sync of the EndpointSlice controller for ``service`` (R1-R3, R18-R28).
 
@@ -827,7 +828,10 @@ def _legacy_entries(service: Obj, pods: list[Obj]) -> list[_Entry]:
     return entries
 
 
-def _port_identity(port: Obj | None) -> tuple:
+_PortId = tuple[str, int, str, str]
+
+
+def _port_identity(port: Obj | None) -> _PortId:
     if port is None:
         return ("", -1, "", "")
     return (port.get("name") or "", port["port"], port.get("protocol") or "", port.get("appProtocol") or "")
@@ -838,8 +842,8 @@ def _repack(entries: list[_Entry]) -> list[Obj]:
     (address, ready) pairs, carrying every port that set offers; not-ready wins; the
     no-ports sentinel yields a subset without ports. Sorted deterministically."""
     addresses: dict[tuple[str, str], Obj] = {}
-    per_port: dict[tuple, dict[tuple[str, str], bool]] = {}
-    port_objs: dict[tuple, Obj | None] = {}
+    per_port: dict[_PortId, dict[tuple[str, str], bool]] = {}
+    port_objs: dict[_PortId, Obj | None] = {}
     for address, port, ready in entries:
         akey = (address["ip"], (address.get("targetRef") or {}).get("uid") or "")
         addresses.setdefault(akey, address)
@@ -847,7 +851,7 @@ def _repack(entries: list[_Entry]) -> list[Obj]:
         port_objs[pid] = port
         states = per_port.setdefault(pid, {})
         states[akey] = states.get(akey, True) and ready
-    by_address_set: dict[frozenset, list[tuple]] = {}
+    by_address_set: dict[frozenset[tuple[tuple[str, str], bool]], list[_PortId]] = {}
     for pid, states in per_port.items():
         by_address_set.setdefault(frozenset(states.items()), []).append(pid)
     subsets: list[Obj] = []
@@ -866,12 +870,12 @@ def _repack(entries: list[_Entry]) -> list[Obj]:
     return sorted(subsets, key=_subset_sort_key)
 
 
-def _subset_sort_key(subset: Obj) -> tuple:
+def _subset_sort_key(subset: Obj) -> tuple[tuple[_PortId, ...], str]:
     first = (subset.get("addresses") or subset.get("notReadyAddresses") or [{"ip": ""}])[0]
     return (tuple(_port_identity(p) for p in subset.get("ports") or []), first["ip"])
 
 
-def desired_endpoints(service: dict, pods: list[dict], nodes: dict[str, dict], now: str) -> dict | None:
+def desired_endpoints(service: Obj, pods: list[Obj], nodes: dict[str, Obj], now: str) -> Obj | None:
     """The v1 Endpoints object the legacy endpoints controller wants for ``service``.
 
     ``None`` when that controller leaves the Service alone (nil selector, ExternalName).
@@ -899,13 +903,15 @@ def desired_endpoints(service: dict, pods: list[dict], nodes: dict[str, dict], n
     return endpoints
 
 
-def endpoints_need_write(current: dict | None, desired: dict) -> bool:
+def endpoints_need_write(current: Obj | None, desired: Obj) -> bool:
     """endpoints_controller.go: syncService's "endpoints are equal, skipping update" test:
     subsets equal (ignoring targetRef.resourceVersion) and labels equal once the headless
     label is set aside. ``current`` None means the object must be created."""
     if current is None:
         return True
-    strip = lambda labels: {k: v for k, v in labels.items() if k != LABEL_HEADLESS}  # noqa: E731
+    def strip(labels: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in labels.items() if k != LABEL_HEADLESS}
+
     if strip(_labels(current)) != strip(_labels(desired)):
         return True
     return _canonical_subsets(current.get("subsets")) != _canonical_subsets(desired.get("subsets"))

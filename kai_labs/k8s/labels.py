@@ -634,14 +634,14 @@ def selectable_fields(obj: dict[str, Any], kind: str | None = None) -> dict[str,
     return _DottedFields(obj, f)
 
 
-class _DottedFields(dict):
+class _DottedFields(dict[str, str]):
     """A field set that reads unknown labels as dotted paths of the object."""
 
     def __init__(self, obj: dict[str, Any], known: dict[str, str]) -> None:
         super().__init__(known)
         self._obj = obj
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         if key in self:
             return self[key]
         v = _get(self._obj, key)

@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+Obj = dict[str, Any]
+
 CLUSTER_DOMAIN = "cluster.local"
 DNS_TTL = 30  # kubeadm Corefile: "kubernetes cluster.local ... { ttl 30 }"
 NDOTS = 5  # pkg/kubelet/network/dns/dns.go: defaultDNSOptions
@@ -54,27 +56,27 @@ Endpoint = tuple[str, str, int]  # (pod_name, pod_ip, port)
 # Snapshot and small object accessors
 # --------------------------------------------------------------------------- #
 
-def _meta(obj: dict) -> dict:
+def _meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
 
 
-def _spec(obj: dict) -> dict:
+def _spec(obj: Obj) -> Obj:
     return obj.get("spec") or {}
 
 
-def _status(obj: dict) -> dict:
+def _status(obj: Obj) -> Obj:
     return obj.get("status") or {}
 
 
-def _name(obj: dict) -> str:
+def _name(obj: Obj) -> str:
     return str(_meta(obj).get("name") or "")
 
 
-def _ns(obj: dict) -> str:
+def _ns(obj: Obj) -> str:
     return str(_meta(obj).get("namespace") or "default")
 
 
-def _pod_ips(pod: dict) -> list[str]:
+def _pod_ips(pod: Obj) -> list[str]:
     """R20 convention: a pod written with only ``podIP`` has ``podIPs: [podIP]``."""
     st = _status(pod)
     ips = [str(p.get("ip")) for p in st.get("podIPs") or [] if p.get("ip")]
@@ -83,7 +85,7 @@ def _pod_ips(pod: dict) -> list[str]:
     return ips
 
 
-def _node_ips(node: dict) -> list[str]:
+def _node_ips(node: Obj) -> list[str]:
     return [str(a.get("address")) for a in _status(node).get("addresses") or []
             if a.get("type") in ("InternalIP", "ExternalIP") and a.get("address")]
 
@@ -92,43 +94,43 @@ def _node_ips(node: dict) -> list[str]:
 class Snapshot:
     """The API objects the network decisions are made over."""
 
-    services: list[dict] = field(default_factory=list)
-    endpointslices: list[dict] = field(default_factory=list)
-    pods: list[dict] = field(default_factory=list)
-    nodes: list[dict] = field(default_factory=list)
+    services: list[Obj] = field(default_factory=list)
+    endpointslices: list[Obj] = field(default_factory=list)
+    pods: list[Obj] = field(default_factory=list)
+    nodes: list[Obj] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)  # existing namespace names
 
     def namespace_exists(self, name: str) -> bool:
         """Case-insensitive, as CoreDNS matches query labels (R39)."""
         return any(n.lower() == name.lower() for n in self.namespaces)
 
-    def service(self, namespace: str, name: str) -> dict | None:
+    def service(self, namespace: str, name: str) -> Obj | None:
         """The Service ``namespace/name``, matched case-insensitively (R39)."""
         for svc in self.services:
             if _ns(svc).lower() == namespace.lower() and _name(svc).lower() == name.lower():
                 return svc
         return None
 
-    def slices_for(self, svc: dict) -> list[dict]:
+    def slices_for(self, svc: Obj) -> list[Obj]:
         """EndpointSlices labelled for ``svc`` in its namespace (IP slices only)."""
         return [s for s in self.endpointslices
                 if _ns(s) == _ns(svc)
                 and (_meta(s).get("labels") or {}).get(SERVICE_NAME_LABEL) == _name(svc)
                 and s.get("addressType", "IPv4") in ("IPv4", "IPv6")]
 
-    def pod_by_ip(self, ip: str) -> dict | None:
+    def pod_by_ip(self, ip: str) -> Obj | None:
         """A pod owning ``ip``, preferring a Running one."""
         owners = [p for p in self.pods if ip in _pod_ips(p)]
         running = [p for p in owners if _status(p).get("phase") == "Running"]
-        return (running or owners or [None])[0]
+        return (running or owners)[0] if owners else None
 
-    def node_by_ip(self, ip: str) -> dict | None:
+    def node_by_ip(self, ip: str) -> Obj | None:
         return next((n for n in self.nodes if ip in _node_ips(n)), None)
 
-    def service_by_cluster_ip(self, ip: str) -> dict | None:
+    def service_by_cluster_ip(self, ip: str) -> Obj | None:
         return next((s for s in self.services if ip in _cluster_ips(s)), None)
 
-    def service_by_external_ip(self, ip: str) -> dict | None:
+    def service_by_external_ip(self, ip: str) -> Obj | None:
         """A Service whose LB ingress IP or ``spec.externalIPs`` contains ``ip``."""
         for svc in self.services:
             ingress = _status(svc).get("loadBalancer", {}).get("ingress") or []
@@ -141,15 +143,15 @@ class Snapshot:
 # Service helpers
 # --------------------------------------------------------------------------- #
 
-def _svc_type(svc: dict) -> str:
+def _svc_type(svc: Obj) -> str:
     return str(_spec(svc).get("type") or "ClusterIP")
 
 
-def _is_headless(svc: dict) -> bool:
+def _is_headless(svc: Obj) -> bool:
     return _svc_type(svc) != "ExternalName" and _spec(svc).get("clusterIP") == "None"
 
 
-def _cluster_ips(svc: dict) -> list[str]:
+def _cluster_ips(svc: Obj) -> list[str]:
     spec = _spec(svc)
     if _svc_type(svc) == "ExternalName":
         return []
@@ -159,17 +161,17 @@ def _cluster_ips(svc: dict) -> list[str]:
     return list(dict.fromkeys(ips))
 
 
-def _svc_ports(svc: dict) -> list[dict]:
+def _svc_ports(svc: Obj) -> list[Obj]:
     """Service ports with R5 defaults applied (protocol TCP, name "")."""
     return [{**p, "name": p.get("name") or "", "protocol": p.get("protocol") or "TCP"}
             for p in _spec(svc).get("ports") or []]
 
 
-def _svc_key(svc: dict) -> str:
+def _svc_key(svc: Obj) -> str:
     return f"{_ns(svc)}/{_name(svc)}"
 
 
-def _port_label(svc: dict, sp: dict) -> str:
+def _port_label(svc: Obj, sp: Obj) -> str:
     """kube-proxy's ServicePortName spelling, ``ns/name:portname``."""
     return f"{_svc_key(svc)}:{sp['name']}" if sp["name"] else f"{_svc_key(svc)}:{sp['port']}"
 
@@ -334,7 +336,7 @@ def _service_answer(snap: Snapshot, req: _Request, qname: str, qtype: str,
     return "NOERROR", _render(hits, qname, qtype)
 
 
-def _cluster_ip_hits(svc: dict, req: _Request) -> list[_Hit]:
+def _cluster_ip_hits(svc: Obj, req: _Request) -> list[_Hit]:
     """R34/R37: one hit per (matching Service port, cluster IP); port = Service port."""
     target = _fqdn(_name(svc), _ns(svc), "svc")
     return [_Hit(ip, int(sp["port"]), target)
@@ -348,12 +350,12 @@ def _port_matches(req: _Request, name: str, protocol: str) -> bool:
             and (not req.protocol or req.protocol.lower() == protocol.lower()))
 
 
-def _endpoint_hostname(ep: dict, address: str) -> str:
+def _endpoint_hostname(ep: Obj, address: str) -> str:
     """kubernetes.go: endpointHostname -> ``hostname`` or the dashed IP (R36)."""
     return str(ep.get("hostname") or address.replace(".", "-").replace(":", "-"))
 
 
-def _endpoint_hits(snap: Snapshot, svc: dict, req: _Request) -> list[_Hit]:
+def _endpoint_hits(snap: Snapshot, svc: Obj, req: _Request) -> list[_Hit]:
     """R35-R37: ready (or nil) endpoints; port = the EndpointSlice port (targetPort)."""
     hits: list[_Hit] = []
     for sl in snap.slices_for(svc):
@@ -372,7 +374,7 @@ def _endpoint_hits(snap: Snapshot, svc: dict, req: _Request) -> list[_Hit]:
     return hits
 
 
-def _external_name_answer(snap: Snapshot, svc: dict, req: _Request, qname: str, qtype: str,
+def _external_name_answer(snap: Snapshot, svc: Obj, req: _Request, qname: str, qtype: str,
                           depth: int) -> tuple[str, list[DnsRecord]]:
     """R38: CNAME to ``externalName``; IPv4-like names and endpoint queries are NXDOMAIN."""
     host = str(_spec(svc).get("externalName") or "").rstrip(".")
@@ -473,7 +475,7 @@ class _Ctx:
     affinity: Affinity | None
 
 
-def _slice_port(sl: dict, sp: dict) -> int | None:
+def _slice_port(sl: Obj, sp: Obj) -> int | None:
     """R42: the slice's port number for the Service port's name and protocol."""
     for p in sl.get("ports") or []:
         if ((p.get("name") or "") == sp["name"] and (p.get("protocol") or "TCP") == sp["protocol"]
@@ -482,7 +484,7 @@ def _slice_port(sl: dict, sp: dict) -> int | None:
     return None
 
 
-def _to_ep(snap: Snapshot, ep: dict, port: int) -> _Ep | None:
+def _to_ep(snap: Snapshot, ep: Obj, port: int) -> _Ep | None:
     addrs = ep.get("addresses") or []
     if not addrs:
         return None
@@ -497,7 +499,7 @@ def _to_ep(snap: Snapshot, ep: dict, port: int) -> _Ep | None:
                terminating=cond.get("terminating") is True)
 
 
-def _service_port_endpoints(snap: Snapshot, svc: dict, sp: dict) -> list[_Ep]:
+def _service_port_endpoints(snap: Snapshot, svc: Obj, sp: Obj) -> list[_Ep]:
     """R42: endpoints for one Service port, from every slice carrying its port name."""
     seen: dict[tuple[str, int], _Ep] = {}
     for sl in snap.slices_for(svc):
@@ -523,7 +525,7 @@ def _local(eps: Sequence[_Ep], node: str | None) -> list[_Ep]:
     return _usable(e for e in eps if node and e.node == node)
 
 
-def _choose(ctx: _Ctx, svc: dict, sp: dict, usable: list[_Ep], node: str | None,
+def _choose(ctx: _Ctx, svc: Obj, sp: Obj, usable: list[_Ep], node: str | None,
             via: str) -> Route:
     """R46/R47: DNAT to a random usable endpoint, or the client's sticky one."""
     cands = tuple(e.as_tuple() for e in usable)
@@ -546,13 +548,13 @@ def _choose(ctx: _Ctx, svc: dict, sp: dict, usable: list[_Ep], node: str | None,
     return Route("forward", chosen, reason, _svc_key(svc), cands, rule)
 
 
-def _no_endpoints(svc: dict, sp: dict, via: str) -> Route:
+def _no_endpoints(svc: Obj, sp: Obj, via: str) -> Route:
     reason = (f"no ready or serving-terminating endpoints for {_port_label(svc, sp)} "
               f"(kube-proxy REJECTs {via} traffic: connection refused)")
     return Route("reject", None, reason, _svc_key(svc), rule="R44")
 
 
-def _route_cluster_ip(ctx: _Ctx, svc: dict, ip: str, port: int) -> Route:
+def _route_cluster_ip(ctx: _Ctx, svc: Obj, ip: str, port: int) -> Route:
     """R41-R47, R49 for ``clusterIP:port``."""
     sp = next((p for p in _svc_ports(svc) if int(p["port"]) == port and p["protocol"] == "TCP"), None)
     if sp is None:
@@ -575,7 +577,7 @@ def _route_cluster_ip(ctx: _Ctx, svc: dict, ip: str, port: int) -> Route:
     return _choose(ctx, svc, sp, _usable(eps), ctx.source_node, "ClusterIP")
 
 
-def _external_usable(ctx: _Ctx, svc: dict, eps: list[_Ep], node: str | None) -> tuple[list[_Ep], str]:
+def _external_usable(ctx: _Ctx, svc: Obj, eps: list[_Ep], node: str | None) -> tuple[list[_Ep], str]:
     """R45/R48: endpoints for external traffic handled by ``node`` (None = an LB)."""
     if _spec(svc).get("externalTrafficPolicy") != "Local":
         return _usable(eps), "externalTrafficPolicy Cluster"
@@ -589,7 +591,7 @@ def _external_usable(ctx: _Ctx, svc: dict, eps: list[_Ep], node: str | None) -> 
     return _local(eps, node), f"externalTrafficPolicy Local on node {node}"
 
 
-def _route_external(ctx: _Ctx, svc: dict, sp: dict, node: str | None, via: str) -> Route:
+def _route_external(ctx: _Ctx, svc: Obj, sp: Obj, node: str | None, via: str) -> Route:
     eps = _service_port_endpoints(ctx.snap, svc, sp)
     if not _usable(eps):
         return _no_endpoints(svc, sp, via)
@@ -602,7 +604,7 @@ def _route_external(ctx: _Ctx, svc: dict, sp: dict, node: str | None, via: str) 
     return _choose(ctx, svc, sp, usable, node, f"{via} ({why})")
 
 
-def _route_node_port(ctx: _Ctx, node: dict, ip: str, port: int) -> Route:
+def _route_node_port(ctx: _Ctx, node: Obj, ip: str, port: int) -> Route:
     """R48: ``nodeIP:nodePort`` (NodePort and LoadBalancer Services)."""
     for svc in ctx.snap.services:
         if _svc_type(svc) not in ("NodePort", "LoadBalancer"):
@@ -616,7 +618,7 @@ def _route_node_port(ctx: _Ctx, node: dict, ip: str, port: int) -> Route:
                  "that nodePort, so the node's kernel answers with a TCP RST", rule="R48")
 
 
-def _route_external_ip(ctx: _Ctx, svc: dict, ip: str, port: int) -> Route:
+def _route_external_ip(ctx: _Ctx, svc: Obj, ip: str, port: int) -> Route:
     """R51: LoadBalancer ingress IPs and spec.externalIPs, as external traffic."""
     sp = next((p for p in _svc_ports(svc) if int(p["port"]) == port and p["protocol"] == "TCP"), None)
     if sp is None:
@@ -683,7 +685,7 @@ def _split_dest(dest: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _answered_service(snap: Snapshot, fqdn: str) -> dict | None:
+def _answered_service(snap: Snapshot, fqdn: str) -> Obj | None:
     """The Service whose own name ``<svc>.<ns>.svc.<zone>.`` answered, if any."""
     labels = fqdn.rstrip(".").split(".")
     zone_len = len(CLUSTER_DOMAIN.split("."))

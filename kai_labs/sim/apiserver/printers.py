@@ -599,13 +599,13 @@ def _init_reason(cs: Obj, index: int, count: int) -> str:
     terminated = state.get("terminated")
     if terminated is not None:
         if terminated.get("reason"):
-            return "Init:" + terminated["reason"]
+            return "Init:" + str(terminated["reason"])
         if _int(terminated.get("signal")) != 0:
             return f"Init:Signal:{_int(terminated.get('signal'))}"
         return f"Init:ExitCode:{_int(terminated.get('exitCode'))}"
     waiting = state.get("waiting")
     if waiting is not None and waiting.get("reason") and waiting.get("reason") != "PodInitializing":
-        return "Init:" + waiting["reason"]
+        return "Init:" + str(waiting["reason"])
     return f"Init:{index}/{count}"
 
 
@@ -636,7 +636,7 @@ def _condition_true(pod: Obj, type_: str) -> bool:
     """First condition of ``type_`` decides (isPodInitializedConditionTrue)."""
     for cond in _status(pod).get("conditions") or []:
         if cond.get("type") == type_:
-            return cond.get("status") == "True"
+            return bool(cond.get("status") == "True")
     return False
 
 
@@ -823,7 +823,8 @@ def format_endpoints(endpoints: Obj) -> str:
     subsets = endpoints.get("subsets") or []
     if not subsets:
         return NONE
-    limit, listed, more, count = 3, [], False, 0
+    limit, more, count = 3, False, 0
+    listed: list[str] = []
     for subset in subsets:
         for group in _endpoint_targets(subset):
             count += len(group)
@@ -838,7 +839,8 @@ def format_endpoints(endpoints: Obj) -> str:
 
 def format_discovery_ports(ports: Iterable[Obj] | None) -> str:
     """formatDiscoveryPorts: port number, else name, else ``*``."""
-    limit, listed, more, count = 3, [], False, 0
+    limit, more, count = 3, False, 0
+    listed: list[str] = []
     for port in ports or []:
         if len(listed) < limit:
             if port.get("port") is not None:
@@ -855,7 +857,8 @@ def format_discovery_ports(ports: Iterable[Obj] | None) -> str:
 
 def format_discovery_endpoints(endpoints: Iterable[Obj] | None) -> str:
     """formatDiscoveryEndpoints: every address of every endpoint."""
-    limit, listed, more, count = 3, [], False, 0
+    limit, more, count = 3, False, 0
+    listed: list[str] = []
     for endpoint in endpoints or []:
         for address in endpoint.get("addresses") or []:
             if len(listed) < limit:
@@ -1091,10 +1094,10 @@ def _row_object(obj: Obj, include_object: str) -> Obj | None:
 
 def table(
     kind: str,
-    objects: list[dict],
+    objects: list[dict[str, Any]],
     now: datetime.datetime,
     include_object: str = "Metadata",
-) -> dict:
+) -> dict[str, Any]:
     """A meta.k8s.io/v1 Table for ``objects`` of ``kind``, as a v1.3x API server sends it.
 
     All columns (priority 0 and 1) and all cells are included, as the server

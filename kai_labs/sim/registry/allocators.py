@@ -21,7 +21,7 @@ from ..storage.store import Store
 # no confusable characters), five characters long.
 ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+SERVICE_CIDR = ipaddress.IPv4Network("10.96.0.0/12")
 POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
 NODE_PORT_RANGE = (30000, 32767)
 

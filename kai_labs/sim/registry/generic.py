@@ -8,6 +8,7 @@ kube-apiserver's generic registry (staging/src/k8s.io/apiserver/pkg/registry/gen
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import ipaddress
 from collections.abc import Callable
@@ -109,7 +110,7 @@ class Api:
                 {"name": name, "kind": rt.plural},
             )
 
-    def _decode_check(self, rt: ResourceType, obj: Obj, field_validation: str | None) -> list[str]:
+    def _decode_check(self, rt: ResourceType, obj: Obj, field_validation: str | None) -> builtins.list[str]:
         """Strict decoding; returns warnings for fieldValidation=Warn. None: an internal write, not decoded."""
         if field_validation is None:
             return []
@@ -446,8 +447,8 @@ class Api:
         gone = self.store.remove(key, store_ns, name)
         return gone or obj, True
 
-    def _dependents(self, uid: str, ns: str) -> list[tuple[str, Obj]]:
-        out = []
+    def _dependents(self, uid: str, ns: str) -> builtins.list[tuple[str, Obj]]:
+        out: builtins.list[tuple[str, Obj]] = []
         for r in ("/pods", "apps/replicasets", "discovery.k8s.io/endpointslices", "/endpoints",
                   "apps/deployments", "/services", "/configmaps"):
             for o in self.store.iter(r, ns or None):

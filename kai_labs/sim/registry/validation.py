@@ -50,7 +50,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from ...k8s.validation import byte_len as _blen
 from ...k8s.validation import (
@@ -106,8 +106,14 @@ def _too_long(path: str, limit: int) -> FieldError:
     return FieldError("TooLong", path, detail=f"may not be more than {limit} bytes")
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _list_at(m: dict[str, Any], key: str) -> list[Any]:
+    """``m[key]`` when it is a list, else an empty one (ill-typed input is reported elsewhere)."""
+    v = m.get(key)
+    return v if isinstance(v, list) else []
 
 
 def _get_map(m: dict[str, Any], key: str, path: str, errs: Errs) -> dict[str, Any] | None:
@@ -176,7 +182,7 @@ def _get_int_or_str(m: dict[str, Any], key: str, path: str, errs: Errs) -> int |
     if v is None:
         return None
     if _is_int(v) or isinstance(v, str):
-        return v  # type: ignore[no-any-return]
+        return v
     errs.append(_type_error(path, v, "integer or string"))
     return None
 
@@ -665,7 +671,7 @@ def _validate_service_port(sp: dict[str, Any], i: int, require_name: bool, names
 def _validate_service_type_rules(spec: dict[str, Any], ports: list[tuple[int, dict[str, Any]]], errs: Errs) -> None:
     """The ``switch service.Spec.Type`` block of ValidateService (R14)."""
     stype = spec.get("type")
-    cips = spec.get("clusterIPs") if isinstance(spec.get("clusterIPs"), list) else []
+    cips = _list_at(spec, "clusterIPs")
     if stype == "LoadBalancer":
         for i, p in ports:
             if p.get("port") == _KUBELET_PORT:
@@ -1053,7 +1059,7 @@ def _validate_containers(spec: dict[str, Any], base: str, volumes: set[str], gra
     for i, c in containers:
         cp = f"{path}[{i}]"
         _validate_container_common(c, cp, volumes, errs)
-        name = c.get("name") if isinstance(c.get("name"), str) else ""
+        name = c["name"] if isinstance(c.get("name"), str) else ""
         if name in names:
             errs.append(duplicate(f"{cp}.name", name))
         else:
@@ -1077,7 +1083,7 @@ def _validate_init_containers(spec: dict[str, Any], base: str, volumes: set[str]
         restart = _get_opt_str(c, "restartPolicy", f"{cp}.restartPolicy", errs)
         if restart is not None and restart != "Always":
             errs.append(_ns_ordered(f"{cp}.restartPolicy", restart, ["Always"]))
-        name = c.get("name") if isinstance(c.get("name"), str) else ""
+        name = c["name"] if isinstance(c.get("name"), str) else ""
         if name in names:
             errs.append(duplicate(f"{cp}.name", name))
         elif name:
@@ -1097,7 +1103,7 @@ def _check_host_ports(containers: list[tuple[int, dict[str, Any]]], path: str, e
     """AccumulateUniqueHostPorts."""
     seen: set[str] = set()
     for ci, c in containers:
-        for pi, p in enumerate(c.get("ports") if isinstance(c.get("ports"), list) else []):
+        for pi, p in enumerate(_list_at(c, "ports")):
             if not isinstance(p, dict) or not _is_int(p.get("hostPort")) or not p.get("hostPort"):
                 continue
             key = f"{p.get('protocol', '')}/{p.get('hostIP', '')}/{p['hostPort']}"
@@ -1193,7 +1199,7 @@ def validate_pod_spec(spec: dict[str, Any], base: str, errs: Errs) -> None:
 
 def _validate_containers_only_for_pod(spec: dict[str, Any], errs: Errs) -> None:
     for key in ("containers", "initContainers"):
-        items = spec.get(key) if isinstance(spec.get(key), list) else []
+        items = _list_at(spec, key)
         for i, c in enumerate(items):
             image = c.get("image") if isinstance(c, dict) else None
             if isinstance(image, str) and image != image.strip():
@@ -1231,8 +1237,8 @@ def _validate_pod_update(obj: dict[str, Any], old: dict[str, Any]) -> Errs:
     ospec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
     assert isinstance(ospec, dict)
     for key in ("containers", "initContainers"):
-        new_c = spec.get(key) if isinstance(spec.get(key), list) else []
-        old_c = ospec.get(key) if isinstance(ospec.get(key), list) else []
+        new_c = _list_at(spec, key)
+        old_c = _list_at(ospec, key)
         if len(new_c) != len(old_c):
             errs.append(forbidden(f"spec.{key}", "pod updates may not add or remove containers"))
             return errs
@@ -1280,8 +1286,8 @@ def _munge_pod_spec(spec: dict[str, Any], ospec: dict[str, Any]) -> dict[str, An
     """Copy the updatable fields from the old spec so only forbidden changes remain."""
     munged = copy.deepcopy(spec)
     for key in ("containers", "initContainers"):
-        old_c = ospec.get(key) if isinstance(ospec.get(key), list) else []
-        new_c = munged.get(key) if isinstance(munged.get(key), list) else []
+        old_c = _list_at(ospec, key)
+        new_c = _list_at(munged, key)
         for c, oc in zip(new_c, old_c, strict=False):
             if not (isinstance(c, dict) and isinstance(oc, dict)):
                 continue

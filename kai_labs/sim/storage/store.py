@@ -13,6 +13,7 @@ resourceVersion order from a bounded history, like the watch cache's window.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import sqlite3
@@ -45,7 +46,8 @@ except ImportError:  # pragma: no cover - orjson is a dependency, but keep worki
     def _dumps(obj: Any) -> str:
         return json.dumps(obj, separators=(",", ":"))
 
-    _loads = json.loads
+    def _loads(data: str | bytes) -> Any:
+        return json.loads(data)
 
 
 def _scrub(v: Any) -> Any:
@@ -241,7 +243,7 @@ class Store:
 
         return cancel
 
-    def since(self, rv: int) -> list[Event]:
+    def since(self, rv: int) -> builtins.list[Event]:
         """Events after rv; raises TooOld when the history no longer reaches back."""
         if rv < self.oldest_rv:
             raise TooOld(rv)
