@@ -37,36 +37,36 @@ from __future__ import annotations
 
 import copy
 import datetime
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
+
+from ..registry.strategy import strategy_for
+from ..registry.table import D_AGE as _D_AGE
+from ..registry.table import (
+    UNKNOWN,
+    Column,
+    Row,
+    RowPrinter,
+    human_duration,
+    parse_time,
+    translate_timestamp_since,
+)
+from ..registry.table import age as _age
+from ..registry.table import age_col as _age_col
+from ..registry.table import col as _col
+from ..registry.table import name_col as _name_col
+from ..registry.table import since as _since
 
 Obj = dict[str, Any]
 Cell = str | int
-Row = dict[str, Any]
-Column = dict[str, Any]
 
 NONE = "<none>"
 UNSET = "<unset>"
-UNKNOWN = "<unknown>"
 
 # --------------------------------------------------------------------------
 # Column descriptions (the SwaggerDoc texts printers.go refers to).
 # --------------------------------------------------------------------------
 
-_D_NAME = (
-    "Name must be unique within a namespace. Is required when creating resources, although some "
-    "resources may allow a client to request the generation of an appropriate name automatically. "
-    "Name is primarily intended for creation idempotence and configuration definition. Cannot be "
-    "updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"
-)
-_D_AGE = (
-    "CreationTimestamp is a timestamp representing the server time when this object was created. "
-    "It is not guaranteed to be set in happens-before order across separate operations. Clients may "
-    "not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. "
-    "Read-only. Null for lists. More info: "
-    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
-)
 _D_CONTAINERS = "Names of each container in the template."
 _D_IMAGES = "Images referenced by each container in the template."
 _D_NODE_ADDRESSES = (
@@ -84,25 +84,6 @@ _D_RS_SELECTOR = (
     "match in order to be controlled by this replica set. More info: "
     "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"
 )
-
-
-def _col(name: str, type_: str, description: str, priority: int = 0, format_: str = "") -> Column:
-    """One metav1.TableColumnDefinition (every field is always serialized)."""
-    return {
-        "name": name,
-        "type": type_,
-        "format": format_,
-        "description": description,
-        "priority": priority,
-    }
-
-
-def _name_col(priority: int = 0) -> Column:
-    return _col("Name", "string", _D_NAME, priority, "name")
-
-
-def _age_col() -> Column:
-    return _col("Age", "string", _D_AGE)
 
 
 # AddHandlers in printers.go, in source order and with source priorities.
@@ -299,16 +280,7 @@ NAMESPACE_COLUMNS: list[Column] = [
     _age_col(),
 ]
 
-SERVICEACCOUNT_COLUMNS: list[Column] = [
-    _name_col(),
-    _col(
-        "Secrets",
-        "string",
-        "Secrets is a list of the secrets in the same namespace that pods running using this "
-        "ServiceAccount are allowed to use.",
-    ),
-    _age_col(),
-]
+
 
 DEPLOYMENT_COLUMNS: list[Column] = [
     _name_col(),
@@ -337,18 +309,7 @@ DEPLOYMENT_COLUMNS: list[Column] = [
     ),
 ]
 
-CONFIGMAP_COLUMNS: list[Column] = [
-    _name_col(),
-    _col(
-        "Data",
-        "string",
-        "Data contains the configuration data. Each key must consist of alphanumeric characters, "
-        "'-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys "
-        "stored in Data must not overlap with the keys in the BinaryData field, this is enforced "
-        "during validation process.",
-    ),
-    _age_col(),
-]
+
 
 ENDPOINTSLICE_COLUMNS: list[Column] = [
     _name_col(),
@@ -368,101 +329,6 @@ DEFAULT_COLUMNS: list[Column] = [
     _name_col(),
     _col("Created At", "date", _D_AGE),
 ]
-
-# --------------------------------------------------------------------------
-# Time: HumanDuration and translateTimestampSince.
-# --------------------------------------------------------------------------
-
-_NS_PER_S = 1_000_000_000
-_NS_PER_MIN = 60 * _NS_PER_S
-_NS_PER_H = 60 * _NS_PER_MIN
-
-
-def _trunc_div(a: int, b: int) -> int:
-    """Go integer division (truncates toward zero)."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def _human_duration_ns(d: int) -> str:
-    """duration.HumanDuration for a Go time.Duration of ``d`` nanoseconds."""
-    seconds = _trunc_div(d, _NS_PER_S)
-    if seconds < -1:
-        return "<invalid>"
-    if seconds < 0:
-        return "0s"
-    if seconds < 60 * 2:
-        return f"{seconds}s"
-    minutes = d // _NS_PER_MIN
-    if minutes < 10:
-        s = seconds % 60
-        return f"{minutes}m" if s == 0 else f"{minutes}m{s}s"
-    if minutes < 60 * 3:
-        return f"{minutes}m"
-    hours = d // _NS_PER_H
-    if hours < 8:
-        m = minutes % 60
-        return f"{hours}h" if m == 0 else f"{hours}h{m}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        h = hours % 24
-        return f"{hours // 24}d" if h == 0 else f"{hours // 24}d{h}h"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        return f"{hours // 24 // 365}y{(hours // 24) % 365}d"
-    return f"{hours // 24 // 365}y"
-
-
-def human_duration(seconds: float) -> str:
-    """apimachinery ``duration.HumanDuration`` for a duration given in seconds."""
-    return _human_duration_ns(int(seconds * _NS_PER_S))
-
-
-_RFC3339 = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?"
-                      r"(?P<tz>[Zz]|[+-]\d{2}:\d{2})?$")
-
-
-def parse_time(value: Any) -> datetime.datetime | None:
-    """Parse a metav1.Time / MicroTime string; ``None`` for missing (Go's zero time)."""
-    if not value or not isinstance(value, str):
-        return None
-    m = _RFC3339.match(value)
-    if m is None:
-        return None
-    # Python 3.10's fromisoformat takes neither a trailing "Z" nor a fraction other than 3 or 6 digits,
-    # both of which RFC 3339 (and so metav1.Time / MicroTime) allow: normalize to what every Python reads
-    frac = m["frac"][:6].ljust(6, "0") if m["frac"] else ""
-    tz = "+00:00" if m["tz"] in ("Z", "z") else (m["tz"] or "")
-    try:
-        ts = datetime.datetime.fromisoformat(f"{m['date']}T{m['time']}{'.' + frac if frac else ''}{tz}")
-    except ValueError:
-        return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=datetime.timezone.utc)
-    return ts
-
-
-def _aware(now: datetime.datetime) -> datetime.datetime:
-    return now if now.tzinfo is not None else now.replace(tzinfo=datetime.timezone.utc)
-
-
-def _since(ts: datetime.datetime, now: datetime.datetime) -> str:
-    """HumanDuration(now - ts), at microsecond resolution."""
-    delta = _aware(now) - ts
-    return _human_duration_ns((delta // datetime.timedelta(microseconds=1)) * 1000)
-
-
-def translate_timestamp_since(value: Any, now: datetime.datetime) -> str:
-    """printers.go translateTimestampSince: ``<unknown>`` for a zero time."""
-    ts = parse_time(value)
-    return UNKNOWN if ts is None else _since(ts, now)
-
-
-def _age(obj: Obj, now: datetime.datetime) -> str:
-    return translate_timestamp_since(_meta(obj).get("creationTimestamp"), now)
-
 
 # --------------------------------------------------------------------------
 # Small accessors and formatters shared by several printers.
@@ -1031,15 +897,6 @@ def _print_event(event: Obj, now: datetime.datetime) -> Row:
     }
 
 
-def _print_config_map(obj: Obj, now: datetime.datetime) -> Row:
-    data = len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
-    return {"cells": [_name(obj), data, _age(obj, now)]}
-
-
-def _print_service_account(obj: Obj, now: datetime.datetime) -> Row:
-    return {"cells": [_name(obj), len(obj.get("secrets") or []), _age(obj, now)]}
-
-
 def _print_default(obj: Obj, now: datetime.datetime) -> Row:
     """rest/table.go: name and creationTimestamp in RFC3339 (UTC)."""
     ts = parse_time(_meta(obj).get("creationTimestamp"))
@@ -1053,8 +910,6 @@ def _print_default(obj: Obj, now: datetime.datetime) -> Row:
 # Table assembly
 # --------------------------------------------------------------------------
 
-RowPrinter = Callable[[Obj, datetime.datetime], Row]
-
 PRINTERS: dict[str, tuple[list[Column], RowPrinter]] = {
     "Pod": (POD_COLUMNS, _print_pod),
     "Service": (SERVICE_COLUMNS, _print_service),
@@ -1065,16 +920,25 @@ PRINTERS: dict[str, tuple[list[Column], RowPrinter]] = {
     "Node": (NODE_COLUMNS, _print_node),
     "Namespace": (NAMESPACE_COLUMNS, _print_namespace),
     "Event": (EVENT_COLUMNS, _print_event),
-    "ConfigMap": (CONFIGMAP_COLUMNS, _print_config_map),
-    "ServiceAccount": (SERVICEACCOUNT_COLUMNS, _print_service_account),
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None")
 
 
+__all__ = ["human_duration", "parse_time", "translate_timestamp_since", "columns_for", "table"]
+
+
+def _printer(kind: str) -> tuple[list[Column], RowPrinter]:
+    """The columns and row printer of ``kind``: its strategy's, else this module's, else the default."""
+    s = strategy_for(kind)
+    if s is not None and s.print_row is not None:
+        return s.columns, s.print_row
+    return PRINTERS.get(kind, (DEFAULT_COLUMNS, _print_default))
+
+
 def columns_for(kind: str) -> list[Column]:
     """The column definitions the server sends for ``kind`` (all priorities)."""
-    return copy.deepcopy(PRINTERS.get(kind, (DEFAULT_COLUMNS, _print_default))[0])
+    return copy.deepcopy(_printer(kind)[0])
 
 
 def _row_object(obj: Obj, include_object: str) -> Obj | None:
@@ -1106,7 +970,7 @@ def table(
     ``includeObject`` value; an unknown value raises ``ValueError`` (a 400 on a
     real server).
     """
-    columns, printer = PRINTERS.get(kind, (DEFAULT_COLUMNS, _print_default))
+    columns, printer = _printer(kind)
     rows: list[Row] = []
     for obj in objects:
         row = printer(obj, now)

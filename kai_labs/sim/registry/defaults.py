@@ -33,6 +33,8 @@ import ipaddress
 import re
 from typing import Any
 
+from .strategy import strategy_for
+
 DEFAULT_CLIENT_IP_TIMEOUT = 10800
 DEFAULT_TOLERATION_SECONDS = 300
 _NOT_READY_TAINT = "node.kubernetes.io/not-ready"
@@ -78,7 +80,8 @@ def apply_defaults(kind: str, obj: dict[str, Any]) -> None:
     """Default ``obj`` (a ``kind`` object) in place, as a v1.3x API server does before validation."""
     if not isinstance(obj, dict):
         return
-    fn = _KIND_DEFAULTERS.get(kind)
+    strategy = strategy_for(kind)
+    fn = strategy.default if strategy is not None else _KIND_DEFAULTERS.get(kind)
     if fn is not None:
         fn(obj)
 
@@ -475,6 +478,5 @@ _KIND_DEFAULTERS = {
     "Endpoints": _default_endpoints,
     "EndpointSlice": _default_endpoint_slice,
     "Node": _default_node,
-    "ConfigMap": _default_nothing,
     "Event": _default_nothing,
 }

@@ -20,6 +20,7 @@ from ..storage.store import Obj, Store, clone
 from . import defaults, validation
 from .allocators import SERVICE_CIDR, Ids
 from .resources import ResourceType, by_kind, by_plural, storage_key
+from .strategy import strategy_for
 
 DNS_IP = "10.96.0.10"
 KUBERNETES_IP = "10.96.0.1"
@@ -38,6 +39,11 @@ def rt_of(kind: str, api_version: str = "") -> ResourceType:
     if rt is None:
         raise KeyError(kind)
     return rt
+
+
+def _tracks_generation(kind: str) -> bool:
+    strategy = strategy_for(kind)
+    return strategy.track_generation if strategy is not None else kind in ("Deployment", "ReplicaSet")
 
 
 def _has_spec_change(old: Obj, new: Obj) -> bool:
@@ -179,7 +185,7 @@ class Api:
             return obj
         md["uid"] = self.ids.uid(key, store_ns, name)
         md["creationTimestamp"] = self.now()
-        if rt.kind in ("Deployment", "ReplicaSet"):
+        if _tracks_generation(rt.kind):
             md["generation"] = 1
         stored = self.store.put(key, obj, "ADDED")
         if warnings:
@@ -188,7 +194,11 @@ class Api:
 
     def _prepare_create(self, rt: ResourceType, obj: Obj) -> None:
         kind = rt.kind
-        if kind == "Pod":
+        strategy = strategy_for(kind)
+        if strategy is not None:
+            if strategy.initial_status is not None:
+                obj["status"] = clone(strategy.initial_status)
+        elif kind == "Pod":
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         elif kind == "Service":
             obj["status"] = {"loadBalancer": {}}
@@ -329,7 +339,7 @@ class Api:
             if errs:
                 raise errors.invalid_object(rt.kind, rt.group, name, errs)
             self._allocate(rt, new, old, dry_run)
-            if rt.kind in ("Deployment", "ReplicaSet") and _has_spec_change(old, new):
+            if _tracks_generation(rt.kind) and _has_spec_change(old, new):
                 md["generation"] = int(old["metadata"].get("generation", 1)) + 1
         if dry_run:
             return new

@@ -7,38 +7,10 @@ discovery (``kubectl api-resources`` on kind), so kubectl resolves ``svc``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from . import core
+from .strategy import ALL_VERBS, ResourceType
 
-ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-
-
-@dataclass(frozen=True)
-class ResourceType:
-    group: str
-    version: str
-    kind: str
-    plural: str
-    singular: str
-    namespaced: bool = True
-    short_names: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    verbs: tuple[str, ...] = tuple(ALL_VERBS)
-    # subresource name -> (kind it answers with, verbs)
-    subresources: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def key(self) -> str:
-        """Storage key: ``group/plural`` (``/pods`` for the core group)."""
-        return f"{self.group}/{self.plural}"
-
-    @property
-    def list_kind(self) -> str:
-        return self.kind + "List"
-
+__all__ = ["ALL_VERBS", "RESOURCES", "ResourceType", "by_kind", "by_plural", "groups", "storage_key"]
 
 _STATUS = ("Pod", ("get", "patch", "update"))
 
@@ -62,8 +34,8 @@ RESOURCES: list[ResourceType] = [
                                "proxy": ("ServiceProxyOptions", ("create", "delete", "get", "patch", "update"))}),
     ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", short_names=("ep",)),
     ResourceType("", "v1", "Event", "events", "event", short_names=("ev",)),
-    ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", short_names=("cm",)),
-    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", short_names=("sa",)),
+    core.configmap.STRATEGY.resource,
+    core.serviceaccount.STRATEGY.resource,
     ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice"),
     ResourceType("apps", "v1", "Deployment", "deployments", "deployment", short_names=("deploy",),
                  categories=("all",),

@@ -55,7 +55,6 @@ from typing import Any, TypeGuard
 from ...k8s.validation import byte_len as _blen
 from ...k8s.validation import (
     inclusive_range_error,
-    is_config_map_key,
     is_dns1035_label,
     is_dns1123_label,
     is_dns1123_subdomain,
@@ -68,6 +67,7 @@ from ...k8s.validation import (
 )
 from ..apimachinery.errors import FieldError, duplicate, forbidden, invalid, not_supported, required
 from .defaults import normalize_service_cluster_ips
+from .strategy import strategy_for
 
 Errs = list[FieldError]
 NameFn = Callable[[str, bool], list[str]]
@@ -1448,35 +1448,6 @@ def _validate_deployment_extras(spec: dict[str, Any], errs: Errs) -> None:
 
 # ---------------------------------------------------- ConfigMap / Namespace / Endpoints / EndpointSlice / Node / Event
 
-_MAX_CONFIG_SIZE = 1024 * 1024
-
-
-def _validate_config_map(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
-    """ValidateConfigMap (+ immutable ConfigMaps on update)."""
-    errs = _meta_errs(obj, old, name_is_dns_subdomain)
-    data = _get_str_map(obj, "data", "data", errs) or {}
-    binary = _get_str_map(obj, "binaryData", "binaryData", errs) or {}
-    total = 0
-    for key, value in data.items():
-        errs.extend(invalid(f"data[{key}]", key, m) for m in is_config_map_key(key))
-        if key in binary:
-            errs.append(invalid(f"data[{key}]", key, "duplicate of key present in binaryData"))
-        total += _blen(value)
-    for key, value in binary.items():
-        errs.extend(invalid(f"binaryData[{key}]", key, m) for m in is_config_map_key(key))
-        total += len(value) * 3 // 4
-    if total > _MAX_CONFIG_SIZE:
-        errs.append(_too_long("", _MAX_CONFIG_SIZE))
-    if old is not None and old.get("immutable") is True:
-        msg = "field is immutable when `immutable` is set"
-        if obj.get("immutable") is not True:
-            errs.append(forbidden("immutable", msg))
-        for key in ("data", "binaryData"):
-            if (obj.get(key) or {}) != (old.get(key) or {}):
-                errs.append(forbidden(key, msg))
-    return errs
-
-
 def _validate_namespace(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
     """ValidateNamespace: DNS-1123 label name, spec.finalizers names."""
     errs = _meta_errs(obj, old, name_is_dns_label)
@@ -1636,7 +1607,6 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Errs]] 
     "Pod": _validate_pod,
     "Deployment": lambda o, old: _validate_workload(o, old, "Deployment"),
     "ReplicaSet": lambda o, old: _validate_workload(o, old, "ReplicaSet"),
-    "ConfigMap": _validate_config_map,
     "Namespace": _validate_namespace,
     "Endpoints": _validate_endpoints,
     "EndpointSlice": _validate_endpoint_slice,
@@ -1655,14 +1625,17 @@ def validate(kind: str, obj: dict[str, Any], old: dict[str, Any] | None = None) 
         return [_type_error("", obj, "object")]
     if old is not None and not isinstance(old, dict):
         old = {}
-    fn = _VALIDATORS.get(kind)
-    if fn is None:
-        errs = (validate_object_meta(obj, name_is_dns_subdomain) if old is None
-                else validate_object_meta_update(obj, old))
-    else:
-        errs = fn(obj, old)
+    strategy = strategy_for(kind)
+    fn = strategy.validate if strategy is not None else _VALIDATORS.get(kind, validate_meta_only)
+    errs = fn(obj, old)
     type_errs = [e for e in errs if is_type_error(e)]
     return type_errs or errs
+
+
+def validate_meta_only(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
+    """A kind with nothing to check but its metadata (a DNS-subdomain name)."""
+    return (validate_object_meta(obj, name_is_dns_subdomain) if old is None
+            else validate_object_meta_update(obj, old))
 
 
 def is_type_error(err: FieldError) -> bool:

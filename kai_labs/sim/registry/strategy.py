@@ -1,0 +1,90 @@
+r"""Per-kind strategies: everything the registry knows about one kind, in one place.
+
+kube-apiserver keeps each kind's behaviour in its own package (pkg/registry/<group>/<kind>/strategy.go:
+PrepareForCreate, Validate, the defaulters registered in the scheme, the TableConvertor's columns),
+found through one scheme. Here a kind module under ``registry/core/`` (``registry/<group>/`` for other
+groups) builds a :class:`Strategy` and :func:`register`\ s it; the generic registry
+(``generic.py``: defaults, validation, initial status, generation), the printers
+(``apiserver/printers.py``) and discovery (``resources.py``) consult :func:`strategy_for`.
+
+Kinds not moved yet still live in the older per-concern tables (``defaults._KIND_DEFAULTERS``,
+``validation._VALIDATORS``, ``printers.PRINTERS``, ``generic._prepare_create``); a strategy wins over them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..apimachinery.errors import FieldError
+from .table import Column, RowPrinter
+
+Obj = dict[str, Any]
+Validator = Callable[[Obj, Obj | None], list[FieldError]]
+Defaulter = Callable[[Obj], None]
+
+ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = tuple(ALL_VERBS)
+    # subresource name -> (kind it answers with, verbs)
+    subresources: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def key(self) -> str:
+        """Storage key: ``group/plural`` (``/pods`` for the core group)."""
+        return f"{self.group}/{self.plural}"
+
+    @property
+    def list_kind(self) -> str:
+        return self.kind + "List"
+
+
+def _no_defaults(obj: Obj) -> None:
+    """Nothing to default."""
+
+
+@dataclass(frozen=True)
+class Strategy:
+    resource: ResourceType
+    # Validate (old None) / ValidateUpdate, after defaulting; the messages the API sends
+    validate: Validator
+    # the scheme's defaulter for the kind (SetDefaults_<Kind>), in place
+    default: Defaulter = _no_defaults
+    # PrepareForCreate: the status a new object starts with (None: whatever the client sent)
+    initial_status: Obj | None = None
+    # metadata.generation counts spec changes (Deployment, ReplicaSet, ...)
+    track_generation: bool = False
+    # the TableConvertor: server-side columns for kubectl get, and one row per object
+    columns: list[Column] = field(default_factory=list)
+    print_row: RowPrinter | None = None
+    # strategic merge patch: list path -> (patch strategy "merge"/"replace", merge key), from the
+    # Go struct tags (patchStrategy, patchMergeKey); metadata's own lists are common to every kind
+    patch_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+STRATEGIES: dict[str, Strategy] = {}
+
+
+def register(strategy: Strategy) -> Strategy:
+    STRATEGIES[strategy.resource.kind] = strategy
+    return strategy
+
+
+def strategy_for(kind: str) -> Strategy | None:
+    return STRATEGIES.get(kind)
