@@ -13,31 +13,14 @@ from pathlib import Path
 import pytest
 
 from kai_labs.clusters import embedded as cl
+from tests.manifests import documents, service, web_deployment
 
 pytestmark = pytest.mark.cluster
 
 KAI = [sys.executable, "-m", "kai_labs.cli"]
 
-APP = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: demo}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: app
-        image: registry.k8s.io/e2e-test-images/agnhost:2.53
-        args: ["netexec", "--http-port=8080"]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: demo}
-spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
-"""
+APP = documents(web_deployment(3, namespace="demo", container="app", declare_port=False),
+                service(namespace="demo", type_="NodePort"))
 
 
 def kai(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

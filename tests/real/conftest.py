@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.manifests import documents, service, web_deployment
+
 FOREIGN = "workshop-shared"
 
 
@@ -52,49 +54,10 @@ def make_namespace(cluster, name: str, labelled: bool = True) -> None:  # type: 
                     check=True)
 
 
-WEB = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: web
-        image: registry.k8s.io/e2e-test-images/agnhost:2.53
-        args: ["netexec", "--http-port=8080"]
-        ports: [{name: http, containerPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-headless}
-spec:
-  clusterIP: None
-  selector: {app: web}
-  ports: [{name: http, port: 8080, targetPort: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-nodeport}
-spec:
-  type: NodePort
-  selector: {app: web}
-  ports: [{port: 80, targetPort: http, nodePort: 30080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: ghost}
-spec:
-  selector: {app: ghost}
-  ports: [{port: 80, targetPort: 8080}]
-"""
+WEB = documents(
+    web_deployment(2, port_name="http"),
+    service(port_name="http", target_port="http"),
+    service("web-headless", cluster_ip="None", port=8080, port_name="http", target_port="http"),
+    service("web-nodeport", type_="NodePort", target_port="http", node_port=30080),
+    service("ghost", app="ghost"),
+)

@@ -14,31 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kai_labs.clusters import embedded as cl
+from tests.manifests import documents, service, web_deployment
 
-WEB = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: web
-        image: registry.k8s.io/e2e-test-images/agnhost:2.53
-        args: [netexec, --http-port=8080]
-        ports: [{containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
-"""
+WEB = documents(web_deployment(3, readiness=True), service())
 
 ABSENT = None
 
