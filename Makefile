@@ -53,8 +53,13 @@ test: $(STAMP) lint ## set up (chromium too, where it can), lint, and run the wh
 	@sh scripts/install-browser-deps.sh || echo "make test: could not install chromium here, so the browser tests will skip (see scripts/install-browser-deps.sh)"
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-lint: $(STAMP) ## ruff (pinned in pyproject.toml) over the package, tests and benchmarks
+lint: $(STAMP) ## ruff over the package, tests and benchmarks; mypy strict over the package (both pinned)
 	$(BIN)/ruff check kai_labs tests benchmarks
+	$(BIN)/mypy
+
+quick: $(STAMP) ## everything but notebooks, the browser and the wheel install (under 2 minutes on 2 cores)
+	$(BIN)/python -m pytest -p no:cacheprovider -q -m "not notebooks and not browser and not install and not kind" \
+		--ignore=tests/browser --ignore=tests/notebooks
 
 unit: $(STAMP) ## fast unit tests only
 	$(BIN)/python -m pytest -p no:cacheprovider tests/unit -q
