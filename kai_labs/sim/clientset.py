@@ -75,6 +75,11 @@ class Client:
                api_version: str = "") -> tuple[Obj, bool]:
         return self._api.delete(rt_of(kind, api_version), ns, name, propagation=propagation)
 
+    def create_trusted(self, kind: str, ns: str, obj: Obj) -> Obj:
+        """create without defaulting and validation, for what this cluster's components build
+        well-formed (Events); see :meth:`Api.create_trusted`."""
+        return self._api.create_trusted(kind, ns, obj)
+
     def bind(self, pod: Obj, node: str) -> Obj:
         """pods/binding: assign ``pod`` to ``node`` (nodeName and the PodScheduled condition)."""
         return self._api.bind(pod, node)

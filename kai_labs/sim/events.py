@@ -59,8 +59,8 @@ class Recorder:
         nso = self.lister.peek("/namespaces", "", ns)
         if nso is None or nso["metadata"].get("deletionTimestamp"):
             return  # best effort, as client-go's recorder: no events into a namespace that is going away
-        try:
-            created = self.client.create("Event", ns, ev)
+        try:  # trusted: built well-formed here, and the bulk of all writes (validation would double their cost)
+            created = self.client.create_trusted("Event", ns, ev)
         except errors.ApiError:
             return
         self._index[ident] = created["metadata"]["name"]

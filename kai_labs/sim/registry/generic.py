@@ -484,6 +484,23 @@ class Api:
         md = obj["metadata"]
         return self.update(rt, md.get("namespace", ""), md["name"], obj, subresource="status")
 
+    def create_trusted(self, kind: str, ns: str, obj: Obj) -> Obj:
+        """create for an object a component of this cluster built well-formed (the event recorder's
+        Events, the bulk of all writes): the registry's bookkeeping (the namespace exists and is not
+        terminating, the name is free, uid, creationTimestamp, resourceVersion, the watch event)
+        without decoding, defaulting and validation. ``obj`` is stored as given (not copied)."""
+        rt = rt_of(kind, obj.get("apiVersion", ""))
+        md = obj["metadata"]
+        key = self.key(rt)
+        store_ns = ns if rt.namespaced else ""
+        name = md["name"]
+        self._check_namespace(rt, ns, name, creating=True)
+        if self.store.peek(key, store_ns, name) is not None:
+            raise errors.already_exists(rt.plural, name, rt.group)
+        md["uid"] = self.ids.uid(key, store_ns, name)
+        md["creationTimestamp"] = self.now()
+        return self.store.put(key, obj, "ADDED")
+
     def bind(self, pod: Obj, node: str) -> Obj:
         """pods/binding (pkg/registry/core/pod/storage BindingREST): set ``spec.nodeName`` and the
         PodScheduled=True condition of ``pod`` (a copy the caller read), written as it is."""
