@@ -30,16 +30,6 @@ from .apiserver import tls
 from .apiserver.server import ApiServer
 from .runtime import Runtime
 
-
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
 STOP_NOTE = "stop-request"  # written by `cluster down` just before it sends SIGTERM
 
 
@@ -69,7 +59,7 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
         token = token_file.read_text().strip()
     else:
         token = secrets.token_urlsafe(32)
-        _write_private(token_file, token + "\n")
+        tls.write_private(token_file, token + "\n")
     info_file = home / "server.json"
     with contextlib.suppress(FileNotFoundError):
         (home / STOP_NOTE).unlink()  # a note left by a `down` that had to SIGKILL us
@@ -100,8 +90,8 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
     server.address = f"127.0.0.1:{bound}"
     rt.start()
     threading.Thread(target=_preload, daemon=True).start()
-    _write_private(home / "kubeconfig", kubeconfig_text(name, bound, token, (home / "ca.crt").read_bytes()))
-    _write_private(info_file, json.dumps({"pid": os.getpid(), "port": bound, "name": name,
+    tls.write_private(home / "kubeconfig", kubeconfig_text(name, bound, token, (home / "ca.crt").read_bytes()))
+    tls.write_private(info_file, json.dumps({"pid": os.getpid(), "port": bound, "name": name,
                                           "seed": rt.ids.seed}) + "\n")
     logging.getLogger("kai_labs").info("cluster %s serving on 127.0.0.1:%s", name, bound)
     stop = asyncio.Event()

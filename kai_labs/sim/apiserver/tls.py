@@ -27,8 +27,10 @@ VALID_DAYS = 3650
 RENEW_BEFORE = dt.timedelta(days=7)  # regenerate a certificate this close to its expiry
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write a private (0600) file atomically: a reader never sees a half-written certificate."""
+def write_private(path: Path, data: bytes | str) -> None:
+    """Write a private (0600) file atomically: a reader never sees a half-written key, token or kubeconfig."""
+    if isinstance(data, str):
+        data = data.encode()
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -156,9 +158,9 @@ def _generate(ca_crt: Path, crt: Path, key: Path) -> None:
            .sign(ca_key, hashes.SHA256()))
     pem = serialization.Encoding.PEM
     # the key and certificate first, the CA last: the three are replaced together, before anyone serves them
-    _write(key, srv_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    _write(crt, srv.public_bytes(pem))
-    _write(ca_crt, ca.public_bytes(pem))
+    write_private(key, srv_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    write_private(crt, srv.public_bytes(pem))
+    write_private(ca_crt, ca.public_bytes(pem))
 
 
 def server_context(home: Path) -> ssl.SSLContext:
