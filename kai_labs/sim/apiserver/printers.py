@@ -43,25 +43,36 @@ from typing import Any
 from ..registry.strategy import strategy_for
 from ..registry.table import D_AGE as _D_AGE
 from ..registry.table import (
+    NONE,
     UNKNOWN,
     Column,
     Row,
     RowPrinter,
+    format_label_selector,
+    format_labels,
     human_duration,
+    label_selector_string,
+    layout_container_cells,
     parse_time,
     translate_timestamp_since,
 )
 from ..registry.table import age as _age
 from ..registry.table import age_col as _age_col
 from ..registry.table import col as _col
+from ..registry.table import int_or as _int
+from ..registry.table import join_host_port as _join_host_port
+from ..registry.table import list_with_more as _list_with_more
 from ..registry.table import name_col as _name_col
+from ..registry.table import obj_meta as _meta
+from ..registry.table import obj_name as _name
+from ..registry.table import obj_spec as _spec
+from ..registry.table import obj_status as _status
 from ..registry.table import since as _since
+from ..registry.table import template_containers as _template_containers
 
 Obj = dict[str, Any]
 Cell = str | int
 
-NONE = "<none>"
-UNSET = "<unset>"
 
 # --------------------------------------------------------------------------
 # Column descriptions (the SwaggerDoc texts printers.go refers to).
@@ -240,46 +251,12 @@ NODE_COLUMNS: list[Column] = [
     ),
 ]
 
-EVENT_COLUMNS: list[Column] = [
-    _col("Last Seen", "string", "The time at which the most recent occurrence of this event was recorded."),
-    _col("Type", "string", "Type of this event (Normal, Warning), new types could be added in the future"),
-    _col(
-        "Reason",
-        "string",
-        "This should be a short, machine understandable string that gives the reason for the "
-        "transition into the object's current status.",
-    ),
-    _col("Object", "string", "The object that this event is about."),
-    _col(
-        "Subobject",
-        "string",
-        "If referring to a piece of an object instead of an entire object, this string should "
-        "contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2].",
-        1,
-    ),
-    _col(
-        "Source",
-        "string",
-        "The component reporting this event. Should be a short machine understandable string.",
-        1,
-    ),
-    _col("Message", "string", "A human-readable description of the status of this operation."),
-    _col(
-        "First Seen",
-        "string",
-        "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)",
-        1,
-    ),
-    _col("Count", "string", "The number of times this event has occurred.", 1),
-    _name_col(priority=1),
-]
 
 NAMESPACE_COLUMNS: list[Column] = [
     _name_col(),
     _col("Status", "string", "The status of the namespace"),
     _age_col(),
 ]
-
 
 
 DEPLOYMENT_COLUMNS: list[Column] = [
@@ -310,7 +287,6 @@ DEPLOYMENT_COLUMNS: list[Column] = [
 ]
 
 
-
 ENDPOINTSLICE_COLUMNS: list[Column] = [
     _name_col(),
     _col(
@@ -333,90 +309,6 @@ DEFAULT_COLUMNS: list[Column] = [
 # --------------------------------------------------------------------------
 # Small accessors and formatters shared by several printers.
 # --------------------------------------------------------------------------
-
-
-def _meta(obj: Obj) -> Obj:
-    return obj.get("metadata") or {}
-
-
-def _name(obj: Obj) -> str:
-    return _meta(obj).get("name") or ""
-
-
-def _spec(obj: Obj) -> Obj:
-    return obj.get("spec") or {}
-
-
-def _status(obj: Obj) -> Obj:
-    return obj.get("status") or {}
-
-
-def _int(value: Any, default: int = 0) -> int:
-    return int(value) if value is not None else default
-
-
-def format_labels(labels: dict[str, str] | None) -> str:
-    """labels.FormatLabels: sorted ``k=v`` joined by ``,``; ``<none>`` when empty."""
-    text = ",".join(f"{k}={v}" for k, v in sorted((labels or {}).items()))
-    return text or NONE
-
-
-_OPERATORS = {"In": "in", "NotIn": "notin"}
-
-
-def _requirement_string(key: str, operator: str, values: list[str]) -> str:
-    """labels.Requirement.String for the operators a LabelSelector produces."""
-    if operator == "Equals":
-        return f"{key}={values[0]}"
-    if operator == "Exists":
-        return key
-    if operator == "DoesNotExist":
-        return f"!{key}"
-    return f"{key} {_OPERATORS[operator]} ({','.join(sorted(values))})"
-
-
-def label_selector_string(selector: Obj | None) -> str:
-    """metav1.LabelSelectorAsSelector(...).String(): requirements sorted by key."""
-    if not selector:
-        return ""
-    reqs: list[tuple[str, str, list[str]]] = [
-        (k, "Equals", [v]) for k, v in (selector.get("matchLabels") or {}).items()
-    ]
-    for expr in selector.get("matchExpressions") or []:
-        reqs.append((expr.get("key", ""), expr.get("operator", ""), list(expr.get("values") or [])))
-    reqs.sort(key=lambda r: r[0])
-    return ",".join(_requirement_string(*r) for r in reqs)
-
-
-def format_label_selector(selector: Obj | None) -> str:
-    """metav1.FormatLabelSelector: like label_selector_string, ``<none>`` when empty."""
-    return label_selector_string(selector) or NONE
-
-
-def layout_container_cells(containers: Iterable[Obj]) -> tuple[str, str]:
-    """layoutContainerCells: names and images, each joined by ``,``."""
-    items = list(containers)
-    return (
-        ",".join(c.get("name") or "" for c in items),
-        ",".join(c.get("image") or "" for c in items),
-    )
-
-
-def _template_containers(obj: Obj) -> list[Obj]:
-    return ((_spec(obj).get("template") or {}).get("spec") or {}).get("containers") or []
-
-
-def _join_host_port(host: str, port: int) -> str:
-    """net.JoinHostPort: brackets around IPv6 hosts."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _list_with_more(items: list[str], more: bool, count: int, limit: int) -> str:
-    """printers.go listWithMoreString (``<unset>`` when nothing listed)."""
-    ret = ",".join(items)
-    if more:
-        return f"{ret} + {count - limit} more..."
-    return ret or UNSET
 
 
 # --------------------------------------------------------------------------
@@ -851,52 +743,6 @@ def _print_namespace(obj: Obj, now: datetime.datetime) -> Row:
     return {"cells": [_name(obj), _status(obj).get("phase") or "", _age(obj, now)]}
 
 
-def format_event_source(event: Obj) -> str:
-    """formatEventSource: component (or reportingComponent), then ``, host`` when set."""
-    source = event.get("source") or {}
-    component = source.get("component") or event.get("reportingComponent") or ""
-    instance = source.get("host") or event.get("reportingInstance") or ""
-    return f"{component}, {instance}" if instance else component
-
-
-def _event_times(event: Obj, now: datetime.datetime) -> tuple[str, str, int]:
-    """printEvent's lastTimestamp, firstTimestamp and count."""
-    if event.get("firstTimestamp"):
-        first = translate_timestamp_since(event["firstTimestamp"], now)
-    else:
-        first = translate_timestamp_since(event.get("eventTime"), now)
-    last = translate_timestamp_since(event["lastTimestamp"], now) if event.get("lastTimestamp") else first
-    count = _int(event.get("count"))
-    series = event.get("series")
-    if series is not None:
-        last = translate_timestamp_since(series.get("lastObservedTime"), now)
-        count = _int(series.get("count"))
-    elif count == 0:
-        count = 1
-    return last, first, count
-
-
-def _print_event(event: Obj, now: datetime.datetime) -> Row:
-    last, first, count = _event_times(event, now)
-    involved = event.get("involvedObject") or {}
-    kind = (involved.get("kind") or "").lower()
-    target = f"{kind}/{involved['name']}" if involved.get("name") else kind
-    return {
-        "cells": [
-            last,
-            event.get("type") or "",
-            event.get("reason") or "",
-            target,
-            involved.get("fieldPath") or "",
-            format_event_source(event),
-            (event.get("message") or "").strip(),
-            first,
-            count,
-            _name(event),
-        ]
-    }
-
-
 def _print_default(obj: Obj, now: datetime.datetime) -> Row:
     """rest/table.go: name and creationTimestamp in RFC3339 (UTC)."""
     ts = parse_time(_meta(obj).get("creationTimestamp"))
@@ -919,7 +765,6 @@ PRINTERS: dict[str, tuple[list[Column], RowPrinter]] = {
     "ReplicaSet": (REPLICASET_COLUMNS, _print_replica_set),
     "Node": (NODE_COLUMNS, _print_node),
     "Namespace": (NAMESPACE_COLUMNS, _print_namespace),
-    "Event": (EVENT_COLUMNS, _print_event),
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None")

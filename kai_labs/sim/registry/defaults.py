@@ -465,10 +465,6 @@ def _default_node(obj: dict[str, Any]) -> None:
         status["allocatable"] = dict(capacity)
 
 
-def _default_nothing(obj: dict[str, Any]) -> None:
-    """ConfigMap, Event: no visible defaults (SetDefaults_ConfigMap's empty data map is omitted in JSON)."""
-
-
 _KIND_DEFAULTERS = {
     "Service": _default_service,
     "Pod": _default_pod,
@@ -478,5 +474,4 @@ _KIND_DEFAULTERS = {
     "Endpoints": _default_endpoints,
     "EndpointSlice": _default_endpoint_slice,
     "Node": _default_node,
-    "Event": _default_nothing,
 }

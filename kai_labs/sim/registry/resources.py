@@ -33,7 +33,7 @@ RESOURCES: list[ResourceType] = [
                  subresources={"status": ("Service", ("get", "patch", "update")),
                                "proxy": ("ServiceProxyOptions", ("create", "delete", "get", "patch", "update"))}),
     ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", short_names=("ep",)),
-    ResourceType("", "v1", "Event", "events", "event", short_names=("ev",)),
+    core.event.STRATEGY.resource,
     core.configmap.STRATEGY.resource,
     core.serviceaccount.STRATEGY.resource,
     ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 Obj = dict[str, Any]
@@ -146,3 +146,95 @@ def translate_timestamp_since(value: Any, now: datetime.datetime) -> str:
 def age(obj: Obj, now: datetime.datetime) -> str:
     """The Age column: time since metadata.creationTimestamp."""
     return translate_timestamp_since((obj.get("metadata") or {}).get("creationTimestamp"), now)
+
+
+# --------------------------------------------------------------------------
+# Accessors and formatters several kinds' printers share (printers.go helpers).
+# --------------------------------------------------------------------------
+
+NONE = "<none>"
+UNSET = "<unset>"
+
+
+def obj_meta(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}
+
+
+def obj_name(obj: Obj) -> str:
+    return obj_meta(obj).get("name") or ""
+
+
+def obj_spec(obj: Obj) -> Obj:
+    return obj.get("spec") or {}
+
+
+def obj_status(obj: Obj) -> Obj:
+    return obj.get("status") or {}
+
+
+def int_or(value: Any, default: int = 0) -> int:
+    return int(value) if value is not None else default
+
+
+def format_labels(labels: dict[str, str] | None) -> str:
+    """labels.FormatLabels: sorted ``k=v`` joined by ``,``; ``<none>`` when empty."""
+    text = ",".join(f"{k}={v}" for k, v in sorted((labels or {}).items()))
+    return text or NONE
+
+
+_OPERATORS = {"In": "in", "NotIn": "notin"}
+
+
+def _requirement_string(key: str, operator: str, values: list[str]) -> str:
+    """labels.Requirement.String for the operators a LabelSelector produces."""
+    if operator == "Equals":
+        return f"{key}={values[0]}"
+    if operator == "Exists":
+        return key
+    if operator == "DoesNotExist":
+        return f"!{key}"
+    return f"{key} {_OPERATORS[operator]} ({','.join(sorted(values))})"
+
+
+def label_selector_string(selector: Obj | None) -> str:
+    """metav1.LabelSelectorAsSelector(...).String(): requirements sorted by key."""
+    if not selector:
+        return ""
+    reqs: list[tuple[str, str, list[str]]] = [
+        (k, "Equals", [v]) for k, v in (selector.get("matchLabels") or {}).items()
+    ]
+    for expr in selector.get("matchExpressions") or []:
+        reqs.append((expr.get("key", ""), expr.get("operator", ""), list(expr.get("values") or [])))
+    reqs.sort(key=lambda r: r[0])
+    return ",".join(_requirement_string(*r) for r in reqs)
+
+
+def format_label_selector(selector: Obj | None) -> str:
+    """metav1.FormatLabelSelector: like label_selector_string, ``<none>`` when empty."""
+    return label_selector_string(selector) or NONE
+
+
+def layout_container_cells(containers: Iterable[Obj]) -> tuple[str, str]:
+    """layoutContainerCells: names and images, each joined by ``,``."""
+    items = list(containers)
+    return (
+        ",".join(c.get("name") or "" for c in items),
+        ",".join(c.get("image") or "" for c in items),
+    )
+
+
+def template_containers(obj: Obj) -> list[Obj]:
+    return ((obj_spec(obj).get("template") or {}).get("spec") or {}).get("containers") or []
+
+
+def join_host_port(host: str, port: int) -> str:
+    """net.JoinHostPort: brackets around IPv6 hosts."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def list_with_more(items: list[str], more: bool, count: int, limit: int) -> str:
+    """printers.go listWithMoreString (``<unset>`` when nothing listed)."""
+    ret = ",".join(items)
+    if more:
+        return f"{ret} + {count - limit} more..."
+    return ret or UNSET

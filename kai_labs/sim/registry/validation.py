@@ -1592,10 +1592,6 @@ def _validate_node(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
     return errs
 
 
-def _validate_event(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
-    return _meta_errs(obj, old, name_is_dns_subdomain)
-
-
 # --------------------------------------------------------------------------- entry point
 
 def _validate_pod(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
@@ -1611,7 +1607,6 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Errs]] 
     "Endpoints": _validate_endpoints,
     "EndpointSlice": _validate_endpoint_slice,
     "Node": _validate_node,
-    "Event": _validate_event,
 }
 
 

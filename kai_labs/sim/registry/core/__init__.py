@@ -2,6 +2,6 @@
 (or under ``registry/<group>/``) that registers a :class:`~kai_labs.sim.registry.strategy.Strategy`,
 imported below, and its place in ``resources.RESOURCES`` (discovery order)."""
 
-from . import configmap, serviceaccount
+from . import configmap, event, serviceaccount
 
-__all__ = ["configmap", "serviceaccount"]
+__all__ = ["configmap", "event", "serviceaccount"]
