@@ -252,13 +252,6 @@ NODE_COLUMNS: list[Column] = [
 ]
 
 
-NAMESPACE_COLUMNS: list[Column] = [
-    _name_col(),
-    _col("Status", "string", "The status of the namespace"),
-    _age_col(),
-]
-
-
 DEPLOYMENT_COLUMNS: list[Column] = [
     _name_col(),
     _col("Ready", "string", "Number of the pod with ready state"),
@@ -739,10 +732,6 @@ def _print_node(node: Obj, now: datetime.datetime) -> Row:
     }
 
 
-def _print_namespace(obj: Obj, now: datetime.datetime) -> Row:
-    return {"cells": [_name(obj), _status(obj).get("phase") or "", _age(obj, now)]}
-
-
 def _print_default(obj: Obj, now: datetime.datetime) -> Row:
     """rest/table.go: name and creationTimestamp in RFC3339 (UTC)."""
     ts = parse_time(_meta(obj).get("creationTimestamp"))
@@ -764,7 +753,6 @@ PRINTERS: dict[str, tuple[list[Column], RowPrinter]] = {
     "Deployment": (DEPLOYMENT_COLUMNS, _print_deployment),
     "ReplicaSet": (REPLICASET_COLUMNS, _print_replica_set),
     "Node": (NODE_COLUMNS, _print_node),
-    "Namespace": (NAMESPACE_COLUMNS, _print_namespace),
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None")

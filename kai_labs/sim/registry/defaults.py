@@ -422,21 +422,6 @@ def _drop_type_dependent_fields(spec: dict[str, Any], ospec: dict[str, Any]) -> 
 
 # --------------------------------------------------------------------------- other kinds
 
-def _default_namespace(obj: dict[str, Any]) -> None:
-    """SetDefaults_Namespace (name label), namespace strategy finalizer, SetDefaults_NamespaceStatus."""
-    meta = _child_map(obj, "metadata")
-    name = meta.get("name") if meta is not None else None
-    if meta is not None and isinstance(name, str) and name:
-        labels = _child_map(meta, "labels")
-        if labels is not None:
-            labels["kubernetes.io/metadata.name"] = name
-    spec = _child_map(obj, "spec")
-    if spec is not None and spec.get("finalizers") is None:
-        spec["finalizers"] = ["kubernetes"]
-    status = _child_map(obj, "status")
-    if status is not None and _empty(status.get("phase")):
-        status["phase"] = "Active"
-
 
 def _default_endpoints(obj: dict[str, Any]) -> None:
     """SetDefaults_Endpoints: port protocol TCP."""
@@ -470,7 +455,6 @@ _KIND_DEFAULTERS = {
     "Pod": _default_pod,
     "Deployment": _default_deployment,
     "ReplicaSet": _default_replicaset,
-    "Namespace": _default_namespace,
     "Endpoints": _default_endpoints,
     "EndpointSlice": _default_endpoint_slice,
     "Node": _default_node,

@@ -204,8 +204,6 @@ class Api:
             obj["status"] = {"loadBalancer": {}}
         elif kind in ("Deployment", "ReplicaSet"):
             obj["status"] = {}
-        elif kind == "Namespace":
-            obj["status"] = {"phase": "Active"}
 
     # -- allocation ------------------------------------------------------------
     def _used_cluster_ips(self) -> set[str]:

@@ -15,10 +15,7 @@ __all__ = ["ALL_VERBS", "RESOURCES", "ResourceType", "by_kind", "by_plural", "gr
 _STATUS = ("Pod", ("get", "patch", "update"))
 
 RESOURCES: list[ResourceType] = [
-    ResourceType("", "v1", "Namespace", "namespaces", "namespace", namespaced=False, short_names=("ns",),
-                 verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
-                 subresources={"status": ("Namespace", ("get", "patch", "update")),
-                               "finalize": ("Namespace", ("update",))}),
+    core.namespace.STRATEGY.resource,
     ResourceType("", "v1", "Node", "nodes", "node", namespaced=False, short_names=("no",),
                  subresources={"status": ("Node", ("get", "patch", "update"))}),
     ResourceType("", "v1", "Pod", "pods", "pod", short_names=("po",), categories=("all",),

@@ -1448,18 +1448,6 @@ def _validate_deployment_extras(spec: dict[str, Any], errs: Errs) -> None:
 
 # ---------------------------------------------------- ConfigMap / Namespace / Endpoints / EndpointSlice / Node / Event
 
-def _validate_namespace(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
-    """ValidateNamespace: DNS-1123 label name, spec.finalizers names."""
-    errs = _meta_errs(obj, old, name_is_dns_label)
-    spec = _get_map(obj, "spec", "spec", errs) or {}
-    for i, f in enumerate(_get_str_list(spec, "finalizers", "spec.finalizers", errs) or []):
-        path = f"spec.finalizers[{i}]"
-        msgs = is_qualified_name(f)
-        errs.extend(invalid(path, f, m) for m in msgs)
-        if not msgs and "/" not in f and f not in _STANDARD_FINALIZERS:
-            errs.append(invalid(path, f, "name is neither a standard finalizer name nor is it fully qualified"))
-    return errs
-
 
 def _validate_endpoint_address(a: dict[str, Any], path: str, errs: Errs) -> None:
     ip = _get_str(a, "ip", f"{path}.ip", errs)
@@ -1603,7 +1591,6 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Errs]] 
     "Pod": _validate_pod,
     "Deployment": lambda o, old: _validate_workload(o, old, "Deployment"),
     "ReplicaSet": lambda o, old: _validate_workload(o, old, "ReplicaSet"),
-    "Namespace": _validate_namespace,
     "Endpoints": _validate_endpoints,
     "EndpointSlice": _validate_endpoint_slice,
     "Node": _validate_node,
