@@ -80,15 +80,6 @@ Cell = str | int
 
 _D_CONTAINERS = "Names of each container in the template."
 _D_IMAGES = "Images referenced by each container in the template."
-_D_NODE_ADDRESSES = (
-    "List of addresses reachable to the node. Queried from cloud provider, if available. More info: "
-    "https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as "
-    "mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it "
-    "is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an "
-    "example. Consumers should assume that addresses can change during the lifetime of a Node. However, "
-    "there are some exceptions where this may not be possible, such as Pods that inherit a Node's "
-    "address in its own status or consumers of the downward API (status.hostIP)."
-)
 _D_RS_SELECTOR = (
     "Selector is a label query over pods that should match the replica count. If the selector is "
     "empty, it is defaulted to the labels present on the pod template. Label keys and values that must "
@@ -220,35 +211,6 @@ ENDPOINTS_COLUMNS: list[Column] = [
         "according to the IPs they share.",
     ),
     _age_col(),
-]
-
-NODE_COLUMNS: list[Column] = [
-    _name_col(),
-    _col("Status", "string", "The status of the node"),
-    _col("Roles", "string", "The roles of the node"),
-    _age_col(),
-    _col("Version", "string", "Kubelet Version reported by the node."),
-    _col("Internal-IP", "string", _D_NODE_ADDRESSES, 1),
-    _col("External-IP", "string", _D_NODE_ADDRESSES, 1),
-    _col(
-        "OS-Image",
-        "string",
-        "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).",
-        1,
-    ),
-    _col(
-        "Kernel-Version",
-        "string",
-        "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
-        1,
-    ),
-    _col(
-        "Container-Runtime",
-        "string",
-        "ContainerRuntime Version reported by the node through runtime remote API (e.g. "
-        "containerd://1.4.2).",
-        1,
-    ),
 ]
 
 
@@ -680,58 +642,6 @@ def _print_replica_set(obj: Obj, now: datetime.datetime) -> Row:
 # --------------------------------------------------------------------------
 
 
-def node_status(node: Obj) -> str:
-    """printNode STATUS: Ready / NotReady / Unknown, plus SchedulingDisabled."""
-    conditions = {c.get("type"): c for c in _status(node).get("conditions") or []}
-    parts: list[str] = []
-    ready = conditions.get("Ready")
-    if ready is not None:
-        parts.append("Ready" if ready.get("status") == "True" else "NotReady")
-    if not parts:
-        parts.append("Unknown")
-    if _spec(node).get("unschedulable"):
-        parts.append("SchedulingDisabled")
-    return ",".join(parts)
-
-
-def find_node_roles(node: Obj) -> list[str]:
-    """findNodeRoles: ``node-role.kubernetes.io/<role>`` keys and ``kubernetes.io/role`` values."""
-    roles: set[str] = set()
-    for key, value in (_meta(node).get("labels") or {}).items():
-        if key.startswith("node-role.kubernetes.io/"):
-            role = key[len("node-role.kubernetes.io/") :]
-            if role:
-                roles.add(role)
-        elif key == "kubernetes.io/role" and value != "":
-            roles.add(value)
-    return sorted(roles)
-
-
-def _node_address(node: Obj, type_: str) -> str:
-    for address in _status(node).get("addresses") or []:
-        if address.get("type") == type_:
-            return address.get("address") or ""
-    return NONE
-
-
-def _print_node(node: Obj, now: datetime.datetime) -> Row:
-    info = _status(node).get("nodeInfo") or {}
-    return {
-        "cells": [
-            _name(node),
-            node_status(node),
-            ",".join(find_node_roles(node)) or NONE,
-            _age(node, now),
-            info.get("kubeletVersion") or "",
-            _node_address(node, "InternalIP"),
-            _node_address(node, "ExternalIP"),
-            info.get("osImage") or UNKNOWN,
-            info.get("kernelVersion") or UNKNOWN,
-            info.get("containerRuntimeVersion") or UNKNOWN,
-        ]
-    }
-
-
 def _print_default(obj: Obj, now: datetime.datetime) -> Row:
     """rest/table.go: name and creationTimestamp in RFC3339 (UTC)."""
     ts = parse_time(_meta(obj).get("creationTimestamp"))
@@ -752,7 +662,6 @@ PRINTERS: dict[str, tuple[list[Column], RowPrinter]] = {
     "EndpointSlice": (ENDPOINTSLICE_COLUMNS, _print_endpoint_slice),
     "Deployment": (DEPLOYMENT_COLUMNS, _print_deployment),
     "ReplicaSet": (REPLICASET_COLUMNS, _print_replica_set),
-    "Node": (NODE_COLUMNS, _print_node),
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None")

@@ -440,16 +440,6 @@ def _default_endpoint_slice(obj: dict[str, Any]) -> None:
             port["protocol"] = "TCP"
 
 
-def _default_node(obj: dict[str, Any]) -> None:
-    """SetDefaults_NodeStatus: allocatable defaults to capacity."""
-    status = _as_map(obj.get("status"))
-    if status is None:
-        return
-    capacity = status.get("capacity")
-    if status.get("allocatable") is None and isinstance(capacity, dict):
-        status["allocatable"] = dict(capacity)
-
-
 _KIND_DEFAULTERS = {
     "Service": _default_service,
     "Pod": _default_pod,
@@ -457,5 +447,4 @@ _KIND_DEFAULTERS = {
     "ReplicaSet": _default_replicaset,
     "Endpoints": _default_endpoints,
     "EndpointSlice": _default_endpoint_slice,
-    "Node": _default_node,
 }

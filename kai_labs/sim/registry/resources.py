@@ -16,8 +16,7 @@ _STATUS = ("Pod", ("get", "patch", "update"))
 
 RESOURCES: list[ResourceType] = [
     core.namespace.STRATEGY.resource,
-    ResourceType("", "v1", "Node", "nodes", "node", namespaced=False, short_names=("no",),
-                 subresources={"status": ("Node", ("get", "patch", "update"))}),
+    core.node.STRATEGY.resource,
     ResourceType("", "v1", "Pod", "pods", "pod", short_names=("po",), categories=("all",),
                  subresources={"status": _STATUS, "log": ("Pod", ("get",)),
                                "exec": ("PodExecOptions", ("create", "get")),

@@ -1556,30 +1556,6 @@ def _validate_slice_endpoint(ep: dict[str, Any], atype: str, path: str, errs: Er
         _get_bool(conditions, key, f"{path}.conditions.{key}", errs)
 
 
-def _validate_node(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
-    """ValidateNode: subdomain name; taints (reported under metadata.taints, as the source does)."""
-    errs = _meta_errs(obj, old, name_is_dns_subdomain)
-    spec = _get_map(obj, "spec", "spec", errs) or {}
-    seen: set[tuple[str, str]] = set()
-    for i, t in _items(spec, "taints", "metadata.taints", errs):
-        tp = f"metadata.taints[{i}]"
-        key = _get_str(t, "key", f"{tp}.key", errs)
-        value = _get_str(t, "value", f"{tp}.value", errs)
-        effect = _get_str(t, "effect", f"{tp}.effect", errs)
-        errs.extend(invalid(f"{tp}.key", key, m) for m in is_qualified_name(key))
-        msgs = is_valid_label_value(value)
-        if msgs:
-            errs.append(invalid(f"{tp}.value", value, ";".join(msgs)))
-        if not effect:
-            errs.append(required(f"{tp}.effect"))
-        elif effect not in _TAINT_EFFECTS:
-            errs.append(_ns_ordered(f"{tp}.effect", effect, _TAINT_EFFECTS))
-        if (key, effect) in seen:
-            errs.append(FieldError("Duplicate", tp, _safe(t), "taints must be unique by key and effect pair"))
-        seen.add((key, effect))
-    return errs
-
-
 # --------------------------------------------------------------------------- entry point
 
 def _validate_pod(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
@@ -1593,7 +1569,6 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Errs]] 
     "ReplicaSet": lambda o, old: _validate_workload(o, old, "ReplicaSet"),
     "Endpoints": _validate_endpoints,
     "EndpointSlice": _validate_endpoint_slice,
-    "Node": _validate_node,
 }
 
 
