@@ -60,7 +60,6 @@ from ..registry.table import age as _age
 from ..registry.table import age_col as _age_col
 from ..registry.table import col as _col
 from ..registry.table import int_or as _int
-from ..registry.table import join_host_port as _join_host_port
 from ..registry.table import list_with_more as _list_with_more
 from ..registry.table import name_col as _name_col
 from ..registry.table import obj_meta as _meta
@@ -200,17 +199,6 @@ SERVICE_COLUMNS: list[Column] = [
         "which Kubernetes will not modify.",
         1,
     ),
-]
-
-ENDPOINTS_COLUMNS: list[Column] = [
-    _name_col(),
-    _col(
-        "Endpoints",
-        "string",
-        "The set of all endpoints is the union of all subsets. Addresses are placed into subsets "
-        "according to the IPs they share.",
-    ),
-    _age_col(),
 ]
 
 
@@ -522,34 +510,6 @@ def _print_service(svc: Obj, now: datetime.datetime) -> Row:
     }
 
 
-def _endpoint_targets(subset: Obj) -> list[list[str]]:
-    """The address groups formatEndpoints walks for one subset (one per port)."""
-    ips = [a.get("ip") or "" for a in subset.get("addresses") or []]
-    ports = subset.get("ports") or []
-    if not ports:  # headless services may have no ports
-        return [ips]
-    return [[_join_host_port(ip, _int(port.get("port"))) for ip in ips] for port in ports]
-
-
-def format_endpoints(endpoints: Obj) -> str:
-    """formatEndpoints(endpoints, nil): ``ip:port,...`` with the ``+ N more...`` rule."""
-    subsets = endpoints.get("subsets") or []
-    if not subsets:
-        return NONE
-    limit, more, count = 3, False, 0
-    listed: list[str] = []
-    for subset in subsets:
-        for group in _endpoint_targets(subset):
-            count += len(group)
-            for target in group:
-                if len(listed) == limit:
-                    more = True
-                    break
-                listed.append(target)
-    ret = ",".join(listed)
-    return f"{ret} + {count - limit} more..." if more else ret
-
-
 def format_discovery_ports(ports: Iterable[Obj] | None) -> str:
     """formatDiscoveryPorts: port number, else name, else ``*``."""
     limit, more, count = 3, False, 0
@@ -580,10 +540,6 @@ def format_discovery_endpoints(endpoints: Iterable[Obj] | None) -> str:
                 more = True
             count += 1
     return _list_with_more(listed, more, count, limit)
-
-
-def _print_endpoints(obj: Obj, now: datetime.datetime) -> Row:
-    return {"cells": [_name(obj), format_endpoints(obj), _age(obj, now)]}
 
 
 def _print_endpoint_slice(obj: Obj, now: datetime.datetime) -> Row:
@@ -658,7 +614,6 @@ def _print_default(obj: Obj, now: datetime.datetime) -> Row:
 PRINTERS: dict[str, tuple[list[Column], RowPrinter]] = {
     "Pod": (POD_COLUMNS, _print_pod),
     "Service": (SERVICE_COLUMNS, _print_service),
-    "Endpoints": (ENDPOINTS_COLUMNS, _print_endpoints),
     "EndpointSlice": (ENDPOINTSLICE_COLUMNS, _print_endpoint_slice),
     "Deployment": (DEPLOYMENT_COLUMNS, _print_deployment),
     "ReplicaSet": (REPLICASET_COLUMNS, _print_replica_set),

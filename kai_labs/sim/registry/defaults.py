@@ -423,14 +423,6 @@ def _drop_type_dependent_fields(spec: dict[str, Any], ospec: dict[str, Any]) -> 
 # --------------------------------------------------------------------------- other kinds
 
 
-def _default_endpoints(obj: dict[str, Any]) -> None:
-    """SetDefaults_Endpoints: port protocol TCP."""
-    for subset in _maps(obj.get("subsets")):
-        for port in _maps(subset.get("ports")):
-            if _empty(port.get("protocol")):
-                port["protocol"] = "TCP"
-
-
 def _default_endpoint_slice(obj: dict[str, Any]) -> None:
     """discovery/v1 SetDefaults_EndpointPort: name "" and protocol TCP."""
     for port in _maps(obj.get("ports")):
@@ -445,6 +437,5 @@ _KIND_DEFAULTERS = {
     "Pod": _default_pod,
     "Deployment": _default_deployment,
     "ReplicaSet": _default_replicaset,
-    "Endpoints": _default_endpoints,
     "EndpointSlice": _default_endpoint_slice,
 }

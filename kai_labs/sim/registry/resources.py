@@ -28,7 +28,7 @@ RESOURCES: list[ResourceType] = [
                  verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
                  subresources={"status": ("Service", ("get", "patch", "update")),
                                "proxy": ("ServiceProxyOptions", ("create", "delete", "get", "patch", "update"))}),
-    ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", short_names=("ep",)),
+    core.endpoints.STRATEGY.resource,
     core.event.STRATEGY.resource,
     core.configmap.STRATEGY.resource,
     core.serviceaccount.STRATEGY.resource,

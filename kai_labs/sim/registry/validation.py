@@ -1449,51 +1449,6 @@ def _validate_deployment_extras(spec: dict[str, Any], errs: Errs) -> None:
 # ---------------------------------------------------- ConfigMap / Namespace / Endpoints / EndpointSlice / Node / Event
 
 
-def _validate_endpoint_address(a: dict[str, Any], path: str, errs: Errs) -> None:
-    ip = _get_str(a, "ip", f"{path}.ip", errs)
-    errs.extend(is_valid_ip(f"{path}.ip", ip))
-    hostname = _get_str(a, "hostname", f"{path}.hostname", errs)
-    if hostname:
-        errs.extend(invalid(f"{path}.hostname", hostname, m) for m in is_dns1123_label(hostname))
-    node = _get_opt_str(a, "nodeName", f"{path}.nodeName", errs)
-    if node is not None:
-        errs.extend(invalid(f"{path}.nodeName", node, m) for m in is_dns1123_subdomain(node))
-    errs.extend(validate_non_special_ip(f"{path}.ip", ip))
-
-
-def _validate_endpoints(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
-    """ValidateEndpoints / validateEndpointSubsets / validateEndpointPort."""
-    errs = _meta_errs(obj, old, name_is_dns_subdomain)
-    for i, ss in _items(obj, "subsets", "subsets", errs):
-        sp = f"subsets[{i}]"
-        addrs = _items(ss, "addresses", f"{sp}.addresses", errs)
-        not_ready = _items(ss, "notReadyAddresses", f"{sp}.notReadyAddresses", errs)
-        if not addrs and not not_ready:
-            errs.append(required(sp, "must specify `addresses` or `notReadyAddresses`"))
-        for j, a in addrs:
-            _validate_endpoint_address(a, f"{sp}.addresses[{j}]", errs)
-        for j, a in not_ready:
-            _validate_endpoint_address(a, f"{sp}.notReadyAddresses[{j}]", errs)
-        ports = _items(ss, "ports", f"{sp}.ports", errs)
-        for j, p in ports:
-            _validate_endpoint_port(p, len(ports) > 1, f"{sp}.ports[{j}]", errs)
-    return errs
-
-
-def _validate_endpoint_port(p: dict[str, Any], require_name: bool, path: str, errs: Errs) -> None:
-    name = _get_str(p, "name", f"{path}.name", errs)
-    if require_name and not name:
-        errs.append(required(f"{path}.name"))
-    elif name:
-        errs.extend(invalid(f"{path}.name", name, m) for m in is_dns1123_label(name))
-    port = _get_int(p, "port", f"{path}.port", errs) or 0
-    errs.extend(invalid(f"{path}.port", port, m) for m in is_valid_port_num(port))
-    errs.extend(_validate_protocol(_get_str(p, "protocol", f"{path}.protocol", errs), f"{path}.protocol"))
-    app = _get_opt_str(p, "appProtocol", f"{path}.appProtocol", errs)
-    if app is not None:
-        errs.extend(invalid(f"{path}.appProtocol", app, m) for m in is_qualified_name(app))
-
-
 _ADDRESS_TYPES = ["FQDN", "IPv4", "IPv6"]
 
 
@@ -1567,7 +1522,6 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Errs]] 
     "Pod": _validate_pod,
     "Deployment": lambda o, old: _validate_workload(o, old, "Deployment"),
     "ReplicaSet": lambda o, old: _validate_workload(o, old, "ReplicaSet"),
-    "Endpoints": _validate_endpoints,
     "EndpointSlice": _validate_endpoint_slice,
 }
 
