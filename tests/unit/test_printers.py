@@ -11,12 +11,12 @@ import datetime
 import pytest
 
 from kai_labs.sim.apiserver.printers import (
-    format_discovery_endpoints,
     human_duration,
     parse_time,
     table,
     translate_timestamp_since,
 )
+from kai_labs.sim.registry.discovery.endpointslice import format_discovery_endpoints
 
 NOW = datetime.datetime(2025, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 

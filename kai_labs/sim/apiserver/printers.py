@@ -60,7 +60,6 @@ from ..registry.table import age as _age
 from ..registry.table import age_col as _age_col
 from ..registry.table import col as _col
 from ..registry.table import int_or as _int
-from ..registry.table import list_with_more as _list_with_more
 from ..registry.table import name_col as _name_col
 from ..registry.table import obj_meta as _meta
 from ..registry.table import obj_name as _name
@@ -229,19 +228,6 @@ DEPLOYMENT_COLUMNS: list[Column] = [
     ),
 ]
 
-
-ENDPOINTSLICE_COLUMNS: list[Column] = [
-    _name_col(),
-    _col(
-        "AddressType",
-        "string",
-        "addressType specifies the type of address carried by this EndpointSlice. All addresses in "
-        "this slice must be the same type.",
-    ),
-    _col("Ports", "string", "ports specifies the list of network ports exposed by each endpoint in this slice."),
-    _col("Endpoints", "string", "endpoints is a list of unique endpoints in this slice."),
-    _age_col(),
-]
 
 # rest/table.go defaultTableConvertor.
 DEFAULT_COLUMNS: list[Column] = [
@@ -510,50 +496,6 @@ def _print_service(svc: Obj, now: datetime.datetime) -> Row:
     }
 
 
-def format_discovery_ports(ports: Iterable[Obj] | None) -> str:
-    """formatDiscoveryPorts: port number, else name, else ``*``."""
-    limit, more, count = 3, False, 0
-    listed: list[str] = []
-    for port in ports or []:
-        if len(listed) < limit:
-            if port.get("port") is not None:
-                listed.append(str(port["port"]))
-            elif port.get("name") is not None:
-                listed.append(port["name"])
-            else:
-                listed.append("*")
-        elif len(listed) == limit:
-            more = True
-        count += 1
-    return _list_with_more(listed, more, count, limit)
-
-
-def format_discovery_endpoints(endpoints: Iterable[Obj] | None) -> str:
-    """formatDiscoveryEndpoints: every address of every endpoint."""
-    limit, more, count = 3, False, 0
-    listed: list[str] = []
-    for endpoint in endpoints or []:
-        for address in endpoint.get("addresses") or []:
-            if len(listed) < limit:
-                listed.append(address)
-            elif len(listed) == limit:
-                more = True
-            count += 1
-    return _list_with_more(listed, more, count, limit)
-
-
-def _print_endpoint_slice(obj: Obj, now: datetime.datetime) -> Row:
-    return {
-        "cells": [
-            _name(obj),
-            obj.get("addressType") or "",
-            format_discovery_ports(obj.get("ports")),
-            format_discovery_endpoints(obj.get("endpoints")),
-            _age(obj, now),
-        ]
-    }
-
-
 # --------------------------------------------------------------------------
 # Deployment, ReplicaSet
 # --------------------------------------------------------------------------
@@ -614,7 +556,6 @@ def _print_default(obj: Obj, now: datetime.datetime) -> Row:
 PRINTERS: dict[str, tuple[list[Column], RowPrinter]] = {
     "Pod": (POD_COLUMNS, _print_pod),
     "Service": (SERVICE_COLUMNS, _print_service),
-    "EndpointSlice": (ENDPOINTSLICE_COLUMNS, _print_endpoint_slice),
     "Deployment": (DEPLOYMENT_COLUMNS, _print_deployment),
     "ReplicaSet": (REPLICASET_COLUMNS, _print_replica_set),
 }

@@ -423,19 +423,9 @@ def _drop_type_dependent_fields(spec: dict[str, Any], ospec: dict[str, Any]) -> 
 # --------------------------------------------------------------------------- other kinds
 
 
-def _default_endpoint_slice(obj: dict[str, Any]) -> None:
-    """discovery/v1 SetDefaults_EndpointPort: name "" and protocol TCP."""
-    for port in _maps(obj.get("ports")):
-        if port.get("name") is None:
-            port["name"] = ""
-        if port.get("protocol") is None:
-            port["protocol"] = "TCP"
-
-
 _KIND_DEFAULTERS = {
     "Service": _default_service,
     "Pod": _default_pod,
     "Deployment": _default_deployment,
     "ReplicaSet": _default_replicaset,
-    "EndpointSlice": _default_endpoint_slice,
 }

@@ -7,7 +7,7 @@ discovery (``kubectl api-resources`` on kind), so kubectl resolves ``svc``,
 
 from __future__ import annotations
 
-from . import core
+from . import core, discovery
 from .strategy import ALL_VERBS, ResourceType
 
 __all__ = ["ALL_VERBS", "RESOURCES", "ResourceType", "by_kind", "by_plural", "groups", "storage_key"]
@@ -32,7 +32,7 @@ RESOURCES: list[ResourceType] = [
     core.event.STRATEGY.resource,
     core.configmap.STRATEGY.resource,
     core.serviceaccount.STRATEGY.resource,
-    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice"),
+    discovery.endpointslice.STRATEGY.resource,
     ResourceType("apps", "v1", "Deployment", "deployments", "deployment", short_names=("deploy",),
                  categories=("all",),
                  subresources={"status": ("Deployment", ("get", "patch", "update")),

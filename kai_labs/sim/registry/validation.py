@@ -1449,68 +1449,6 @@ def _validate_deployment_extras(spec: dict[str, Any], errs: Errs) -> None:
 # ---------------------------------------------------- ConfigMap / Namespace / Endpoints / EndpointSlice / Node / Event
 
 
-_ADDRESS_TYPES = ["FQDN", "IPv4", "IPv6"]
-
-
-def _validate_endpoint_slice(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
-    """ValidateEndpointSlice (+ addressType immutable on update)."""
-    errs = _meta_errs(obj, old, name_is_dns_subdomain)
-    atype = _get_str(obj, "addressType", "addressType", errs)
-    valid_types = _ADDRESS_TYPES if old is None else sorted(_ADDRESS_TYPES + ["IP"])
-    if not atype:
-        errs.append(required("addressType"))
-    elif atype not in valid_types:
-        errs.append(not_supported("addressType", atype, valid_types))
-    for i, ep in _items(obj, "endpoints", "endpoints", errs):
-        _validate_slice_endpoint(ep, atype, f"endpoints[{i}]", errs)
-    names: set[str] = set()
-    for i, p in _items(obj, "ports", "ports", errs):
-        pp = f"ports[{i}]"
-        name = _get_str(p, "name", f"{pp}.name", errs)
-        if name:
-            errs.extend(invalid(f"{pp}.name", name, m) for m in is_dns1123_label(name))
-        if name in names:
-            errs.append(duplicate(f"{pp}.name", name))
-        names.add(name)
-        proto = _get_opt_str(p, "protocol", f"{pp}.protocol", errs)
-        if proto is None:
-            errs.append(required(f"{pp}.protocol"))
-        elif proto not in _PORT_PROTOCOLS:
-            errs.append(not_supported(f"{pp}.protocol", proto, _PORT_PROTOCOLS))
-        port = _get_int(p, "port", f"{pp}.port", errs)
-        if port is not None:
-            errs.extend(invalid(f"{pp}.port", port, m) for m in is_valid_port_num(port) if port != 0)
-    if old is not None and obj.get("addressType") != old.get("addressType"):
-        errs.append(invalid("addressType", _safe(obj.get("addressType", "")), "field is immutable"))
-    return errs
-
-
-def _validate_slice_endpoint(ep: dict[str, Any], atype: str, path: str, errs: Errs) -> None:
-    addrs = _get_str_list(ep, "addresses", f"{path}.addresses", errs) or []
-    if not addrs:
-        errs.append(required(f"{path}.addresses", "must contain at least 1 address"))
-    for i, a in enumerate(addrs):
-        ap = f"{path}.addresses[{i}]"
-        parsed = _parse_ip(a) or _sloppy_v4(a)
-        if atype == "IPv4":
-            if not isinstance(parsed, ipaddress.IPv4Address):
-                errs.append(invalid(ap, a, "must be a valid IPv4 address"))
-            errs.extend(validate_non_special_ip(ap, a))
-        elif atype == "IPv6":
-            if not isinstance(parsed, ipaddress.IPv6Address):
-                errs.append(invalid(ap, a, "must be a valid IPv6 address"))
-            errs.extend(validate_non_special_ip(ap, a))
-    topology = _get_str_map(ep, "deprecatedTopology", f"{path}.deprecatedTopology", errs)
-    if topology:
-        errs.extend(validate_labels(topology, f"{path}.deprecatedTopology"))
-    hostname = _get_opt_str(ep, "hostname", f"{path}.hostname", errs)
-    if hostname is not None:
-        errs.extend(invalid(f"{path}.hostname", hostname, m) for m in is_dns1123_label(hostname))
-    conditions = _get_map(ep, "conditions", f"{path}.conditions", errs) or {}
-    for key in ("ready", "serving", "terminating"):
-        _get_bool(conditions, key, f"{path}.conditions.{key}", errs)
-
-
 # --------------------------------------------------------------------------- entry point
 
 def _validate_pod(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
@@ -1522,7 +1460,6 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Errs]] 
     "Pod": _validate_pod,
     "Deployment": lambda o, old: _validate_workload(o, old, "Deployment"),
     "ReplicaSet": lambda o, old: _validate_workload(o, old, "ReplicaSet"),
-    "EndpointSlice": _validate_endpoint_slice,
 }
 
 
