@@ -42,6 +42,8 @@ from typing import Any
 
 from ..registry.strategy import strategy_for
 from ..registry.table import D_AGE as _D_AGE
+from ..registry.table import D_CONTAINERS as _D_CONTAINERS
+from ..registry.table import D_IMAGES as _D_IMAGES
 from ..registry.table import (
     NONE,
     UNKNOWN,
@@ -51,7 +53,6 @@ from ..registry.table import (
     format_label_selector,
     format_labels,
     human_duration,
-    label_selector_string,
     layout_container_cells,
     parse_time,
     translate_timestamp_since,
@@ -76,8 +77,6 @@ Cell = str | int
 # Column descriptions (the SwaggerDoc texts printers.go refers to).
 # --------------------------------------------------------------------------
 
-_D_CONTAINERS = "Names of each container in the template."
-_D_IMAGES = "Images referenced by each container in the template."
 _D_RS_SELECTOR = (
     "Selector is a label query over pods that should match the replica count. If the selector is "
     "empty, it is defaulted to the labels present on the pod template. Label keys and values that must "
@@ -196,34 +195,6 @@ SERVICE_COLUMNS: list[Column] = [
         "Route service traffic to pods with label keys and values matching this selector. If empty "
         "or not present, the service is assumed to have an external process managing its endpoints, "
         "which Kubernetes will not modify.",
-        1,
-    ),
-]
-
-
-DEPLOYMENT_COLUMNS: list[Column] = [
-    _name_col(),
-    _col("Ready", "string", "Number of the pod with ready state"),
-    _col(
-        "Up-to-date",
-        "string",
-        "Total number of non-terminated pods targeted by this deployment that have the desired "
-        "template spec.",
-    ),
-    _col(
-        "Available",
-        "string",
-        "Total number of available pods (ready for at least minReadySeconds) targeted by this "
-        "deployment.",
-    ),
-    _age_col(),
-    _col("Containers", "string", _D_CONTAINERS, 1),
-    _col("Images", "string", _D_IMAGES, 1),
-    _col(
-        "Selector",
-        "string",
-        "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the "
-        "ones affected by this deployment.",
         1,
     ),
 ]
@@ -501,23 +472,6 @@ def _print_service(svc: Obj, now: datetime.datetime) -> Row:
 # --------------------------------------------------------------------------
 
 
-def _print_deployment(obj: Obj, now: datetime.datetime) -> Row:
-    spec, status = _spec(obj), _status(obj)
-    names, images = layout_container_cells(_template_containers(obj))
-    return {
-        "cells": [
-            _name(obj),
-            f"{_int(status.get('readyReplicas'))}/{_int(spec.get('replicas'), 1)}",
-            _int(status.get("updatedReplicas")),
-            _int(status.get("availableReplicas")),
-            _age(obj, now),
-            names,
-            images,
-            label_selector_string(spec.get("selector")),
-        ]
-    }
-
-
 def _print_replica_set(obj: Obj, now: datetime.datetime) -> Row:
     spec, status = _spec(obj), _status(obj)
     names, images = layout_container_cells(_template_containers(obj))
@@ -556,7 +510,6 @@ def _print_default(obj: Obj, now: datetime.datetime) -> Row:
 PRINTERS: dict[str, tuple[list[Column], RowPrinter]] = {
     "Pod": (POD_COLUMNS, _print_pod),
     "Service": (SERVICE_COLUMNS, _print_service),
-    "Deployment": (DEPLOYMENT_COLUMNS, _print_deployment),
     "ReplicaSet": (REPLICASET_COLUMNS, _print_replica_set),
 }
 

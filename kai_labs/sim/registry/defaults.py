@@ -245,29 +245,6 @@ def _default_template(spec: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- workloads
 
-def _default_deployment(obj: dict[str, Any]) -> None:
-    """apps/v1 SetDefaults_Deployment (+ pod template defaults)."""
-    spec = _child_map(obj, "spec")
-    if spec is None:
-        return
-    if spec.get("replicas") is None:
-        spec["replicas"] = 1
-    strategy = _child_map(spec, "strategy")
-    if strategy is not None:
-        if _empty(strategy.get("type")):
-            strategy["type"] = "RollingUpdate"
-        if strategy.get("type") == "RollingUpdate":
-            ru = _child_map(strategy, "rollingUpdate")
-            if ru is not None:
-                for key in ("maxUnavailable", "maxSurge"):
-                    if ru.get(key) is None:
-                        ru[key] = "25%"
-    if spec.get("revisionHistoryLimit") is None:
-        spec["revisionHistoryLimit"] = 10
-    if spec.get("progressDeadlineSeconds") is None:
-        spec["progressDeadlineSeconds"] = 600
-    _default_template(spec)
-
 
 def _default_replicaset(obj: dict[str, Any]) -> None:
     """apps/v1 SetDefaults_ReplicaSet (+ pod template defaults)."""
@@ -426,6 +403,5 @@ def _drop_type_dependent_fields(spec: dict[str, Any], ospec: dict[str, Any]) -> 
 _KIND_DEFAULTERS = {
     "Service": _default_service,
     "Pod": _default_pod,
-    "Deployment": _default_deployment,
     "ReplicaSet": _default_replicaset,
 }

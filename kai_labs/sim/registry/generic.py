@@ -43,7 +43,7 @@ def rt_of(kind: str, api_version: str = "") -> ResourceType:
 
 def _tracks_generation(kind: str) -> bool:
     strategy = strategy_for(kind)
-    return strategy.track_generation if strategy is not None else kind in ("Deployment", "ReplicaSet")
+    return strategy.track_generation if strategy is not None else kind == "ReplicaSet"
 
 
 def _has_spec_change(old: Obj, new: Obj) -> bool:
@@ -202,7 +202,7 @@ class Api:
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         elif kind == "Service":
             obj["status"] = {"loadBalancer": {}}
-        elif kind in ("Deployment", "ReplicaSet"):
+        elif kind == "ReplicaSet":
             obj["status"] = {}
 
     # -- allocation ------------------------------------------------------------

@@ -7,7 +7,7 @@ discovery (``kubectl api-resources`` on kind), so kubectl resolves ``svc``,
 
 from __future__ import annotations
 
-from . import core, discovery
+from . import apps, core, discovery
 from .strategy import ALL_VERBS, ResourceType
 
 __all__ = ["ALL_VERBS", "RESOURCES", "ResourceType", "by_kind", "by_plural", "groups", "storage_key"]
@@ -33,10 +33,7 @@ RESOURCES: list[ResourceType] = [
     core.configmap.STRATEGY.resource,
     core.serviceaccount.STRATEGY.resource,
     discovery.endpointslice.STRATEGY.resource,
-    ResourceType("apps", "v1", "Deployment", "deployments", "deployment", short_names=("deploy",),
-                 categories=("all",),
-                 subresources={"status": ("Deployment", ("get", "patch", "update")),
-                               "scale": ("Scale", ("get", "patch", "update"))}),
+    apps.deployment.STRATEGY.resource,
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", "replicaset", short_names=("rs",),
                  categories=("all",),
                  subresources={"status": ("ReplicaSet", ("get", "patch", "update")),

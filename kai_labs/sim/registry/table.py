@@ -32,6 +32,12 @@ D_AGE = (
     "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
 )
 
+# the Containers and Images columns of the kinds with a pod template
+D_CONTAINERS = "Names of each container in the template."
+
+
+D_IMAGES = "Images referenced by each container in the template."
+
 
 def col(name: str, type_: str, description: str, priority: int = 0, format_: str = "") -> Column:
     """One metav1.TableColumnDefinition (every field is always serialized)."""

@@ -61,7 +61,6 @@ from ...k8s.validation import (
     is_http_header_name,
     is_qualified_name,
     is_valid_label_value,
-    is_valid_percent,
     is_valid_port_name,
     is_valid_port_num,
 )
@@ -1369,52 +1368,10 @@ def _validate_workload_selector(spec: dict[str, Any], errs: Errs) -> tuple[dict[
     return sel, ok
 
 
-def _int_or_percent_value(v: Any) -> int:
-    """getIntOrPercentValue: a valid percent's number, else IntValue (0 for a non-numeric string)."""
-    if isinstance(v, str):
-        if not is_valid_percent(v):
-            return int(v[:-1])
-        return int(v) if _RE_ATOI.fullmatch(v) else 0
-    return v if _is_int(v) else 0
-
-
-def _validate_int_or_percent(v: int | str, path: str) -> Errs:
-    """ValidatePositiveIntOrPercent."""
-    if isinstance(v, str):
-        return [invalid(path, v, m) for m in is_valid_percent(v)]
-    return _nonneg(v, path)
-
-
-def _validate_strategy(spec: dict[str, Any], errs: Errs) -> None:
-    """ValidateDeploymentStrategy + ValidateRollingUpdateDeployment."""
-    strategy = _get_map(spec, "strategy", "spec.strategy", errs) or {}
-    stype = _get_str(strategy, "type", "spec.strategy.type", errs)
-    ru = _get_map(strategy, "rollingUpdate", "spec.strategy.rollingUpdate", errs)
-    if stype == "Recreate":
-        if strategy.get("rollingUpdate") is not None:
-            errs.append(forbidden("spec.strategy.rollingUpdate",
-                                  "may not be specified when strategy `type` is 'Recreate'"))
-    elif stype == "RollingUpdate":
-        if ru is None:
-            errs.append(required("spec.strategy.rollingUpdate", "this should be defaulted and never be nil"))
-            return
-        base = "spec.strategy.rollingUpdate"
-        mu = _get_int_or_str(ru, "maxUnavailable", f"{base}.maxUnavailable", errs)
-        ms = _get_int_or_str(ru, "maxSurge", f"{base}.maxSurge", errs)
-        mu_v = mu if mu is not None else 0
-        ms_v = ms if ms is not None else 0
-        errs.extend(_validate_int_or_percent(mu_v, f"{base}.maxUnavailable"))
-        errs.extend(_validate_int_or_percent(ms_v, f"{base}.maxSurge"))
-        if _int_or_percent_value(mu_v) == 0 and _int_or_percent_value(ms_v) == 0:
-            errs.append(invalid(f"{base}.maxUnavailable", mu_v, "may not be 0 when `maxSurge` is 0"))
-        if isinstance(mu_v, str) and not is_valid_percent(mu_v) and int(mu_v[:-1]) > 100:
-            errs.append(invalid(f"{base}.maxUnavailable", mu_v, "must not be greater than 100%"))
-    else:
-        errs.append(_ns_ordered("spec.strategy", _safe(strategy), ["Recreate", "RollingUpdate"]))
-
-
-def _validate_workload(obj: dict[str, Any], old: dict[str, Any] | None, kind: str) -> Errs:
-    """ValidateDeploymentSpec / ValidateReplicaSetSpec (+ selector immutability on update)."""
+def validate_workload(obj: dict[str, Any], old: dict[str, Any] | None, kind: str,
+                      extras: Callable[[dict[str, Any], Errs], None] | None = None) -> Errs:
+    """ValidateDeploymentSpec / ValidateReplicaSetSpec (+ selector immutability on update); ``extras``
+    adds the kind's own spec checks (a Deployment's strategy) after the pod template's."""
     errs = _meta_errs(obj, old, name_is_dns_subdomain)
     spec = _get_map(obj, "spec", "spec", errs) or {}
     replicas = _get_int(spec, "replicas", "spec.replicas", errs)
@@ -1423,27 +1380,14 @@ def _validate_workload(obj: dict[str, Any], old: dict[str, Any] | None, kind: st
         errs.extend(_nonneg(_get_int(spec, "minReadySeconds", "spec.minReadySeconds", errs), "spec.minReadySeconds"))
     sel, sel_ok = _validate_workload_selector(spec, errs)
     _validate_template(spec, sel, sel_ok, kind, errs)
-    if kind == "Deployment":
-        _validate_deployment_extras(spec, errs)
+    if extras is not None:
+        extras(spec, errs)
     if old is not None:
         ospec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
         assert isinstance(ospec, dict)
         if spec.get("selector") != ospec.get("selector"):
             errs.append(invalid("spec.selector", _safe(spec.get("selector")), "field is immutable"))
     return errs
-
-
-def _validate_deployment_extras(spec: dict[str, Any], errs: Errs) -> None:
-    _validate_strategy(spec, errs)
-    min_ready = _get_int(spec, "minReadySeconds", "spec.minReadySeconds", errs)
-    errs.extend(_nonneg(min_ready, "spec.minReadySeconds"))
-    rhl = _get_int(spec, "revisionHistoryLimit", "spec.revisionHistoryLimit", errs)
-    errs.extend(_nonneg(rhl, "spec.revisionHistoryLimit"))
-    pds = _get_int(spec, "progressDeadlineSeconds", "spec.progressDeadlineSeconds", errs)
-    if pds is not None:
-        errs.extend(_nonneg(pds, "spec.progressDeadlineSeconds"))
-        if pds <= (min_ready or 0):
-            errs.append(invalid("spec.progressDeadlineSeconds", pds, "must be greater than minReadySeconds"))
 
 
 # ---------------------------------------------------- ConfigMap / Namespace / Endpoints / EndpointSlice / Node / Event
@@ -1458,8 +1402,7 @@ def _validate_pod(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
 _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Errs]] = {
     "Service": _validate_service,
     "Pod": _validate_pod,
-    "Deployment": lambda o, old: _validate_workload(o, old, "Deployment"),
-    "ReplicaSet": lambda o, old: _validate_workload(o, old, "ReplicaSet"),
+    "ReplicaSet": lambda o, old: validate_workload(o, old, "ReplicaSet"),
 }
 
 
