@@ -42,18 +42,14 @@ from typing import Any
 
 from ..registry.strategy import strategy_for
 from ..registry.table import D_AGE as _D_AGE
-from ..registry.table import D_CONTAINERS as _D_CONTAINERS
-from ..registry.table import D_IMAGES as _D_IMAGES
 from ..registry.table import (
     NONE,
     UNKNOWN,
     Column,
     Row,
     RowPrinter,
-    format_label_selector,
     format_labels,
     human_duration,
-    layout_container_cells,
     parse_time,
     translate_timestamp_since,
 )
@@ -67,7 +63,6 @@ from ..registry.table import obj_name as _name
 from ..registry.table import obj_spec as _spec
 from ..registry.table import obj_status as _status
 from ..registry.table import since as _since
-from ..registry.table import template_containers as _template_containers
 
 Obj = dict[str, Any]
 Cell = str | int
@@ -76,13 +71,6 @@ Cell = str | int
 # --------------------------------------------------------------------------
 # Column descriptions (the SwaggerDoc texts printers.go refers to).
 # --------------------------------------------------------------------------
-
-_D_RS_SELECTOR = (
-    "Selector is a label query over pods that should match the replica count. If the selector is "
-    "empty, it is defaulted to the labels present on the pod template. Label keys and values that must "
-    "match in order to be controlled by this replica set. More info: "
-    "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"
-)
 
 
 # AddHandlers in printers.go, in source order and with source priorities.
@@ -135,31 +123,6 @@ POD_COLUMNS: list[Column] = [
     ),
 ]
 
-REPLICASET_COLUMNS: list[Column] = [
-    _name_col(),
-    _col(
-        "Desired",
-        "integer",
-        "Replicas is the number of desired replicas. This is a pointer to distinguish between "
-        "explicit zero and unspecified. Defaults to 1. More info: "
-        "https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller",
-    ),
-    _col(
-        "Current",
-        "integer",
-        "Replicas is the most recently observed number of replicas. More info: "
-        "https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller",
-    ),
-    _col(
-        "Ready",
-        "integer",
-        "The number of ready replicas for this replica set.",
-    ),
-    _age_col(),
-    _col("Containers", "string", _D_CONTAINERS, 1),
-    _col("Images", "string", _D_IMAGES, 1),
-    _col("Selector", "string", _D_RS_SELECTOR, 1),
-]
 
 SERVICE_COLUMNS: list[Column] = [
     _name_col(),
@@ -472,23 +435,6 @@ def _print_service(svc: Obj, now: datetime.datetime) -> Row:
 # --------------------------------------------------------------------------
 
 
-def _print_replica_set(obj: Obj, now: datetime.datetime) -> Row:
-    spec, status = _spec(obj), _status(obj)
-    names, images = layout_container_cells(_template_containers(obj))
-    return {
-        "cells": [
-            _name(obj),
-            _int(spec.get("replicas"), 1),
-            _int(status.get("replicas")),
-            _int(status.get("readyReplicas")),
-            _age(obj, now),
-            names,
-            images,
-            format_label_selector(spec.get("selector")),
-        ]
-    }
-
-
 # --------------------------------------------------------------------------
 # Node, Namespace, Event, ConfigMap, ServiceAccount
 # --------------------------------------------------------------------------
@@ -510,7 +456,6 @@ def _print_default(obj: Obj, now: datetime.datetime) -> Row:
 PRINTERS: dict[str, tuple[list[Column], RowPrinter]] = {
     "Pod": (POD_COLUMNS, _print_pod),
     "Service": (SERVICE_COLUMNS, _print_service),
-    "ReplicaSet": (REPLICASET_COLUMNS, _print_replica_set),
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None")

@@ -246,16 +246,6 @@ def _default_template(spec: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- workloads
 
 
-def _default_replicaset(obj: dict[str, Any]) -> None:
-    """apps/v1 SetDefaults_ReplicaSet (+ pod template defaults)."""
-    spec = _child_map(obj, "spec")
-    if spec is None:
-        return
-    if spec.get("replicas") is None:
-        spec["replicas"] = 1
-    _default_template(spec)
-
-
 # --------------------------------------------------------------------------- services
 
 def _externally_accessible(spec: dict[str, Any]) -> bool:
@@ -403,5 +393,4 @@ def _drop_type_dependent_fields(spec: dict[str, Any], ospec: dict[str, Any]) -> 
 _KIND_DEFAULTERS = {
     "Service": _default_service,
     "Pod": _default_pod,
-    "ReplicaSet": _default_replicaset,
 }

@@ -43,7 +43,7 @@ def rt_of(kind: str, api_version: str = "") -> ResourceType:
 
 def _tracks_generation(kind: str) -> bool:
     strategy = strategy_for(kind)
-    return strategy.track_generation if strategy is not None else kind == "ReplicaSet"
+    return strategy is not None and strategy.track_generation
 
 
 def _has_spec_change(old: Obj, new: Obj) -> bool:
@@ -202,8 +202,6 @@ class Api:
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         elif kind == "Service":
             obj["status"] = {"loadBalancer": {}}
-        elif kind == "ReplicaSet":
-            obj["status"] = {}
 
     # -- allocation ------------------------------------------------------------
     def _used_cluster_ips(self) -> set[str]:

@@ -34,10 +34,7 @@ RESOURCES: list[ResourceType] = [
     core.serviceaccount.STRATEGY.resource,
     discovery.endpointslice.STRATEGY.resource,
     apps.deployment.STRATEGY.resource,
-    ResourceType("apps", "v1", "ReplicaSet", "replicasets", "replicaset", short_names=("rs",),
-                 categories=("all",),
-                 subresources={"status": ("ReplicaSet", ("get", "patch", "update")),
-                               "scale": ("Scale", ("get", "patch", "update"))}),
+    apps.replicaset.STRATEGY.resource,
 ]
 
 # The events.k8s.io view shares storage with core events in a real server; here it

@@ -1402,7 +1402,6 @@ def _validate_pod(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
 _VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Errs]] = {
     "Service": _validate_service,
     "Pod": _validate_pod,
-    "ReplicaSet": lambda o, old: validate_workload(o, old, "ReplicaSet"),
 }
 
 

@@ -1,5 +1,5 @@
 """The apps kinds, one module each (see ``registry/core``)."""
 
-from . import deployment
+from . import deployment, replicaset
 
-__all__ = ["deployment"]
+__all__ = ["deployment", "replicaset"]
