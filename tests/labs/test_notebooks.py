@@ -30,7 +30,17 @@ from nbclient.exceptions import CellExecutionError
 nb = nbformat.read(sys.argv[1], as_version=4)
 result = {"error": None, "verdict": None, "svg": False, "grade_html": ""}
 try:
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+    for attempt in (1, 2):
+        try:
+            NotebookClient(nb, timeout=120, kernel_name="python3",
+                           resources={"metadata": {"path": sys.argv[2]}}).execute()
+            break
+        except RuntimeError as e:
+            # two runners start kernels at once: a kernel can lose the race for the ports it was given and
+            # die before its first reply, when no cell has run yet; start it once more
+            if attempt == 2 or "Kernel died before replying to kernel_info" not in str(e):
+                raise
+            print(f"kernel died at start ({e}); starting it again", file=sys.stderr)
 except CellExecutionError as e:
     result["error"] = str(e)[-2000:]
 finally:
