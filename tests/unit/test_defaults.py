@@ -8,11 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kai_labs.sim.registry.core.service import normalize_service_cluster_ips
 from kai_labs.sim.registry.defaults import (
     apply_defaults,
     default_pod_spec,
     image_pull_policy_for,
-    normalize_service_cluster_ips,
 )
 
 

@@ -13,12 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kai_labs.sim.apimachinery.errors import FieldError, aggregate  # noqa: E402
+from kai_labs.sim.registry.core.service import cluster_ip_range_error, validate_service_allocation  # noqa: E402
 from kai_labs.sim.registry.defaults import apply_defaults  # noqa: E402
-from kai_labs.sim.registry.validation import (
+from kai_labs.sim.registry.validation import (  # noqa: E402
     POD_UPDATE_FORBIDDEN_MESSAGE,
-    cluster_ip_range_error,
     validate,
-    validate_service_allocation,
 )
 
 LABEL_NAME_MSG = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "

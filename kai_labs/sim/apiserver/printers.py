@@ -37,18 +37,15 @@ from __future__ import annotations
 
 import copy
 import datetime
-from collections.abc import Iterable
 from typing import Any
 
 from ..registry.strategy import strategy_for
 from ..registry.table import D_AGE as _D_AGE
 from ..registry.table import (
     NONE,
-    UNKNOWN,
     Column,
     Row,
     RowPrinter,
-    format_labels,
     human_duration,
     parse_time,
     translate_timestamp_since,
@@ -119,45 +116,6 @@ POD_COLUMNS: list[Column] = [
         'all its containers are ready AND all conditions specified in the readiness gates have status '
         'equal to "True" More info: '
         "https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates",
-        1,
-    ),
-]
-
-
-SERVICE_COLUMNS: list[Column] = [
-    _name_col(),
-    _col(
-        "Type",
-        "string",
-        "type determines how the Service is exposed. Defaults to ClusterIP. Valid options are "
-        "ExternalName, ClusterIP, NodePort, and LoadBalancer.",
-    ),
-    _col(
-        "Cluster-IP",
-        "string",
-        "clusterIP is the IP address of the service and is usually assigned randomly. If an address "
-        "is specified manually, is in-range (as per system configuration), and is not in use, it will "
-        "be allocated to the service; otherwise creation of the service will fail.",
-    ),
-    _col(
-        "External-IP",
-        "string",
-        "externalIPs is a list of IP addresses for which nodes in the cluster will also accept "
-        "traffic for this service.  These IPs are not managed by Kubernetes.",
-    ),
-    _col(
-        "Port(s)",
-        "string",
-        "The list of ports that are exposed by this service. More info: "
-        "https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies",
-    ),
-    _age_col(),
-    _col(
-        "Selector",
-        "string",
-        "Route service traffic to pods with label keys and values matching this selector. If empty "
-        "or not present, the service is assumed to have an external process managing its endpoints, "
-        "which Kubernetes will not modify.",
         1,
     ),
 ]
@@ -368,68 +326,6 @@ def _print_pod(pod: Obj, now: datetime.datetime) -> Row:
 # --------------------------------------------------------------------------
 
 
-def _load_balancer_ips(svc: Obj) -> str:
-    """loadBalancerStatusStringer with wide=true (the server never clips)."""
-    found: set[str] = set()
-    for ing in (_status(svc).get("loadBalancer") or {}).get("ingress") or []:
-        if ing.get("ip"):
-            found.add(ing["ip"])
-        elif ing.get("hostname"):
-            found.add(ing["hostname"])
-    return ",".join(sorted(found))
-
-
-def _service_external_ip(svc: Obj) -> str:
-    """getServiceExternalIP."""
-    spec = _spec(svc)
-    svc_type = spec.get("type") or "ClusterIP"
-    external_ips: list[str] = spec.get("externalIPs") or []
-    if svc_type in ("ClusterIP", "NodePort"):
-        return ",".join(external_ips) if external_ips else NONE
-    if svc_type == "LoadBalancer":
-        lb = _load_balancer_ips(svc)
-        if external_ips:
-            return ",".join((lb.split(",") if lb else []) + external_ips)
-        return lb or "<pending>"
-    if svc_type == "ExternalName":
-        return spec.get("externalName") or ""
-    return UNKNOWN
-
-
-def make_port_string(ports: Iterable[Obj]) -> str:
-    """makePortString: ``80/TCP`` or ``80:30080/TCP``, joined by ``,``."""
-    pieces = []
-    for p in ports:
-        protocol = p.get("protocol") or "TCP"
-        node_port = _int(p.get("nodePort"))
-        if node_port > 0:
-            pieces.append(f"{_int(p.get('port'))}:{node_port}/{protocol}")
-        else:
-            pieces.append(f"{_int(p.get('port'))}/{protocol}")
-    return ",".join(pieces)
-
-
-def _cluster_ip(svc: Obj) -> str:
-    spec = _spec(svc)
-    ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-    return ips[0] if ips else NONE
-
-
-def _print_service(svc: Obj, now: datetime.datetime) -> Row:
-    spec = _spec(svc)
-    return {
-        "cells": [
-            _name(svc),
-            spec.get("type") or "ClusterIP",
-            _cluster_ip(svc),
-            _service_external_ip(svc),
-            make_port_string(spec.get("ports") or []) or NONE,
-            _age(svc, now),
-            format_labels(spec.get("selector")),
-        ]
-    }
-
-
 # --------------------------------------------------------------------------
 # Deployment, ReplicaSet
 # --------------------------------------------------------------------------
@@ -455,7 +351,6 @@ def _print_default(obj: Obj, now: datetime.datetime) -> Row:
 
 PRINTERS: dict[str, tuple[list[Column], RowPrinter]] = {
     "Pod": (POD_COLUMNS, _print_pod),
-    "Service": (SERVICE_COLUMNS, _print_service),
 }
 
 INCLUDE_OBJECT_VALUES = ("Metadata", "Object", "None")

@@ -29,13 +29,11 @@ Allocation (clusterIP, nodePort) is *not* done here: the server does it.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
 from .strategy import strategy_for
 
-DEFAULT_CLIENT_IP_TIMEOUT = 10800
 DEFAULT_TOLERATION_SECONDS = 300
 _NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 _UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
@@ -248,149 +246,10 @@ def _default_template(spec: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- services
 
-def _externally_accessible(spec: dict[str, Any]) -> bool:
-    """pkg/api/v1/service ExternallyAccessible."""
-    t = spec.get("type")
-    ext = spec.get("externalIPs")
-    return t in ("LoadBalancer", "NodePort") or (t == "ClusterIP" and isinstance(ext, list) and len(ext) > 0)
-
-
-def _default_service(obj: dict[str, Any]) -> None:
-    """SetDefaults_Service (R5) + the allocator's IP-family defaults + create-time clusterIPs sync."""
-    spec = _child_map(obj, "spec")
-    if spec is None:
-        return
-    _default_session_affinity(spec)
-    if _empty(spec.get("type")):
-        spec["type"] = "ClusterIP"
-    for sp in _maps(spec.get("ports")):
-        _default_service_port(sp)
-    if _externally_accessible(spec) and _empty(spec.get("externalTrafficPolicy")):
-        spec["externalTrafficPolicy"] = "Cluster"
-    if spec.get("internalTrafficPolicy") is None and spec.get("type") in ("ClusterIP", "NodePort", "LoadBalancer"):
-        spec["internalTrafficPolicy"] = "Cluster"
-    if spec.get("type") == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is None:
-        spec["allocateLoadBalancerNodePorts"] = True
-    normalize_service_cluster_ips(obj, None)
-    _default_ip_families(spec)
-    status = _child_map(obj, "status")
-    if status is not None and status.get("loadBalancer") is None:
-        status["loadBalancer"] = {}
-
-
-def _default_session_affinity(spec: dict[str, Any]) -> None:
-    if _empty(spec.get("sessionAffinity")):
-        spec["sessionAffinity"] = "None"
-    affinity = spec.get("sessionAffinity")
-    if affinity == "None":
-        spec.pop("sessionAffinityConfig", None)
-    elif affinity == "ClientIP":
-        cfg = _as_map(spec.get("sessionAffinityConfig"))
-        client_ip = _as_map(cfg.get("clientIP")) if cfg is not None else None
-        if client_ip is None or client_ip.get("timeoutSeconds") is None:
-            spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": DEFAULT_CLIENT_IP_TIMEOUT}}
-
-
-def _default_service_port(sp: dict[str, Any]) -> None:
-    if _empty(sp.get("protocol")):
-        sp["protocol"] = "TCP"
-    tp = sp.get("targetPort")
-    if (tp is None or tp == "" or (_is_int(tp) and tp == 0)) and _is_int(sp.get("port")):
-        sp["targetPort"] = sp["port"]
-
-
-def _parse_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return ipaddress.ip_address(value)
-    except ValueError:
-        return None
-
-
-def _default_ip_families(spec: dict[str, Any]) -> None:
-    """alloc.go initIPFamilyFields on a single-stack IPv4 cluster.
-
-    Headless + selectorless Services default to RequireDualStack and get both
-    families listed; everything else gets SingleStack / [IPv4]. A family is not
-    inferred from an IPv6 clusterIP (validation reports that IPv6 is not configured).
-    """
-    if spec.get("type") == "ExternalName":
-        return
-    cips = _as_list(spec.get("clusterIPs")) or []
-    first = cips[0] if cips else spec.get("clusterIP")
-    headless = first == "None"
-    selector = spec.get("selector")
-    selectorless = not (isinstance(selector, dict) and len(selector) > 0)
-    if spec.get("ipFamilyPolicy") is None:
-        spec["ipFamilyPolicy"] = "RequireDualStack" if headless and selectorless else "SingleStack"
-    if spec.get("ipFamilies") is not None:
-        return
-    ip = _parse_ip(first)
-    if ip is not None and ip.version == 6:
-        return
-    families = ["IPv4"]
-    if headless and selectorless and spec.get("ipFamilyPolicy") != "SingleStack":
-        families.append("IPv6")
-    spec["ipFamilies"] = families
-
-
-def normalize_service_cluster_ips(obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    """Keep ``spec.clusterIP`` and ``spec.clusterIPs`` in step, and drop fields a type change orphans.
-
-    Source: pkg/registry/core/service/strategy.go normalizeClusterIPs and
-    dropTypeDependentFields. ``old`` is the stored object on update, None on create.
-    """
-    spec = _as_map(obj.get("spec")) if isinstance(obj, dict) else None
-    if spec is None:
-        return
-    cip, cips = spec.get("clusterIP"), spec.get("clusterIPs")
-    if old is None:
-        if isinstance(cip, str) and cip and not cips:
-            spec["clusterIPs"] = [cip]
-        return
-    ospec = _as_map(old.get("spec")) if isinstance(old, dict) else None
-    if ospec is None:
-        return
-    ocip, ocips = ospec.get("clusterIP"), ospec.get("clusterIPs")
-    if ocips and not cips and ocip == cip:
-        spec["clusterIPs"] = ocips
-    if ocip != cip and spec.get("clusterIPs") == ocips:
-        if ocip and not cip:
-            spec.pop("clusterIPs", None)
-        elif isinstance(cip, str):
-            spec["clusterIPs"] = [cip]
-    _drop_type_dependent_fields(spec, ospec)
-
-
-def _drop_type_dependent_fields(spec: dict[str, Any], ospec: dict[str, Any]) -> None:
-    """strategy.go dropTypeDependentFields: only fields the user left unchanged are cleared."""
-    new_type, old_type = spec.get("type"), ospec.get("type")
-    if new_type == old_type:
-        return
-    if new_type == "ExternalName":
-        for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
-            if key in spec and spec.get(key) == ospec.get(key):
-                spec.pop(key, None)
-    if new_type not in ("NodePort", "LoadBalancer"):
-        old_ports = {(p.get("port"), p.get("protocol")): p.get("nodePort") for p in _maps(ospec.get("ports"))}
-        for p in _maps(spec.get("ports")):
-            if "nodePort" in p and old_ports.get((p.get("port"), p.get("protocol"))) == p.get("nodePort"):
-                p.pop("nodePort", None)
-    if new_type != "LoadBalancer":
-        for key in ("allocateLoadBalancerNodePorts", "loadBalancerClass"):
-            if key in spec and spec.get(key) == ospec.get(key):
-                spec.pop(key, None)
-    if not _externally_accessible(spec):
-        for key in ("externalTrafficPolicy", "healthCheckNodePort"):
-            if key in spec and spec.get(key) == ospec.get(key):
-                spec.pop(key, None)
-
 
 # --------------------------------------------------------------------------- other kinds
 
 
 _KIND_DEFAULTERS = {
-    "Service": _default_service,
     "Pod": _default_pod,
 }

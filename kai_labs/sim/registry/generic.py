@@ -200,8 +200,6 @@ class Api:
                 obj["status"] = clone(strategy.initial_status)
         elif kind == "Pod":
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
-        elif kind == "Service":
-            obj["status"] = {"loadBalancer": {}}
 
     # -- allocation ------------------------------------------------------------
     def _used_cluster_ips(self) -> set[str]:
@@ -328,8 +326,9 @@ class Api:
                     md[k] = old["metadata"][k]
                 else:
                     md.pop(k, None)
-            if rt.kind == "Service":
-                defaults.normalize_service_cluster_ips(new, old)
+            strategy = strategy_for(rt.kind)
+            if strategy is not None and strategy.prepare_update is not None:
+                strategy.prepare_update(new, old)
             defaults.apply_defaults(rt.kind, new)
             errs = validation.validate(rt.kind, new, old)
             if errs:

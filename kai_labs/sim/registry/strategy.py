@@ -23,6 +23,7 @@ from .table import Column, RowPrinter
 Obj = dict[str, Any]
 Validator = Callable[[Obj, Obj | None], list[FieldError]]
 Defaulter = Callable[[Obj], None]
+UpdatePreparer = Callable[[Obj, Obj], None]
 
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
@@ -66,6 +67,8 @@ class Strategy:
     validate: Validator
     # the scheme's defaulter for the kind (SetDefaults_<Kind>), in place
     default: Defaulter = _no_defaults
+    # PrepareForUpdate: bring the new object (in place) in step with the stored one, before defaulting
+    prepare_update: UpdatePreparer | None = None
     # PrepareForCreate: the status a new object starts with (None: whatever the client sent)
     initial_status: Obj | None = None
     # metadata.generation counts spec changes (Deployment, ReplicaSet, ...)
