@@ -13,12 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kai_labs.sim.apimachinery.errors import FieldError, aggregate  # noqa: E402
+from kai_labs.sim.registry.core.pod import POD_UPDATE_FORBIDDEN_MESSAGE  # noqa: E402
 from kai_labs.sim.registry.core.service import cluster_ip_range_error, validate_service_allocation  # noqa: E402
 from kai_labs.sim.registry.defaults import apply_defaults  # noqa: E402
-from kai_labs.sim.registry.validation import (  # noqa: E402
-    POD_UPDATE_FORBIDDEN_MESSAGE,
-    validate,
-)
+from kai_labs.sim.registry.validation import validate  # noqa: E402
 
 LABEL_NAME_MSG = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
                   "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "

@@ -34,11 +34,6 @@ from typing import Any
 
 from .strategy import strategy_for
 
-DEFAULT_TOLERATION_SECONDS = 300
-_NOT_READY_TAINT = "node.kubernetes.io/not-ready"
-_UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
-
-
 # --------------------------------------------------------------------------- helpers
 
 def _is_int(v: Any) -> bool:
@@ -79,9 +74,8 @@ def apply_defaults(kind: str, obj: dict[str, Any]) -> None:
     if not isinstance(obj, dict):
         return
     strategy = strategy_for(kind)
-    fn = strategy.default if strategy is not None else _KIND_DEFAULTERS.get(kind)
-    if fn is not None:
-        fn(obj)
+    if strategy is not None:
+        strategy.default(obj)
 
 
 def default_pod_spec(spec: dict[str, Any]) -> None:
@@ -177,60 +171,7 @@ def _default_handler(handler: dict[str, Any]) -> None:
             http["scheme"] = "HTTP"
 
 
-# --------------------------------------------------------------------------- pods
-
-def _default_pod(obj: dict[str, Any]) -> None:
-    """SetDefaults_Pod + SetDefaults_PodSpec + the admission plugins kubectl shows the effect of."""
-    spec = _child_map(obj, "spec")
-    if spec is None:
-        return
-    default_pod_spec(spec)
-    if spec.get("enableServiceLinks") is None:
-        spec["enableServiceLinks"] = True
-    _default_pod_admission(spec)
-
-
-def _default_pod_admission(spec: dict[str, Any]) -> None:
-    """ServiceAccount, DefaultTolerationSeconds and Priority admission (Pods only)."""
-    if _empty(spec.get("serviceAccountName")):
-        sa = spec.get("serviceAccount")
-        spec["serviceAccountName"] = sa if isinstance(sa, str) and sa else "default"
-    if _empty(spec.get("serviceAccount")) and isinstance(spec.get("serviceAccountName"), str):
-        spec["serviceAccount"] = spec["serviceAccountName"]  # deprecated mirror set by conversion
-    if spec.get("priority") is None and _empty(spec.get("priorityClassName")):
-        spec["priority"] = 0
-    if spec.get("preemptionPolicy") is None:
-        spec["preemptionPolicy"] = "PreemptLowerPriority"
-    _add_default_tolerations(spec)
-
-
-def _tolerates_no_execute(tolerations: list[dict[str, Any]], key: str) -> bool:
-    for t in tolerations:
-        effect = t.get("effect") or ""
-        if effect not in ("", "NoExecute"):
-            continue
-        t_key = t.get("key") or ""
-        if t_key == key or (t_key == "" and t.get("operator") == "Exists"):
-            return True
-    return False
-
-
-def _add_default_tolerations(spec: dict[str, Any]) -> None:
-    """plugin/pkg/admission/defaulttolerationseconds: add 300s NoExecute tolerations."""
-    raw = spec.get("tolerations")
-    if raw is None:
-        raw = []
-    if not isinstance(raw, list):
-        return
-    present = [t for t in raw if isinstance(t, dict)]
-    added = []
-    for key in (_NOT_READY_TAINT, _UNREACHABLE_TAINT):
-        if not _tolerates_no_execute(present, key):
-            added.append({"key": key, "operator": "Exists", "effect": "NoExecute",
-                          "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
-    if added:
-        spec["tolerations"] = raw + added
-
+# --------------------------------------------------------------------------- pod templates
 
 def _default_template(spec: dict[str, Any]) -> None:
     template = _child_map(spec, "template")
@@ -239,17 +180,3 @@ def _default_template(spec: dict[str, Any]) -> None:
     tspec = _child_map(template, "spec")
     if tspec is not None:
         default_pod_spec(tspec)
-
-
-# --------------------------------------------------------------------------- workloads
-
-
-# --------------------------------------------------------------------------- services
-
-
-# --------------------------------------------------------------------------- other kinds
-
-
-_KIND_DEFAULTERS = {
-    "Pod": _default_pod,
-}

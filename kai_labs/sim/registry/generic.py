@@ -193,13 +193,10 @@ class Api:
         return stored
 
     def _prepare_create(self, rt: ResourceType, obj: Obj) -> None:
-        kind = rt.kind
-        strategy = strategy_for(kind)
-        if strategy is not None:
-            if strategy.initial_status is not None:
-                obj["status"] = clone(strategy.initial_status)
-        elif kind == "Pod":
-            obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        """PrepareForCreate: the status the kind's strategy starts a new object with."""
+        strategy = strategy_for(rt.kind)
+        if strategy is not None and strategy.initial_status is not None:
+            obj["status"] = clone(strategy.initial_status)
 
     # -- allocation ------------------------------------------------------------
     def _used_cluster_ips(self) -> set[str]:

@@ -12,18 +12,10 @@ from .strategy import ALL_VERBS, ResourceType
 
 __all__ = ["ALL_VERBS", "RESOURCES", "ResourceType", "by_kind", "by_plural", "groups", "storage_key"]
 
-_STATUS = ("Pod", ("get", "patch", "update"))
-
 RESOURCES: list[ResourceType] = [
     core.namespace.STRATEGY.resource,
     core.node.STRATEGY.resource,
-    ResourceType("", "v1", "Pod", "pods", "pod", short_names=("po",), categories=("all",),
-                 subresources={"status": _STATUS, "log": ("Pod", ("get",)),
-                               "exec": ("PodExecOptions", ("create", "get")),
-                               "attach": ("PodAttachOptions", ("create", "get")),
-                               "portforward": ("PodPortForwardOptions", ("create", "get")),
-                               "binding": ("Binding", ("create",)),
-                               "eviction": ("Eviction", ("create",))}),
+    core.pod.STRATEGY.resource,
     core.service.STRATEGY.resource,
     core.endpoints.STRATEGY.resource,
     core.event.STRATEGY.resource,

@@ -45,7 +45,6 @@ now states them): values that are not strings or numbers render as JSON (current
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import json
 import re
@@ -804,133 +803,7 @@ def validate_pod_spec(spec: dict[str, Any], base: str, errs: Errs) -> None:
         errs.extend(invalid(f"{base}.priorityClassName", pcn, m) for m in is_dns1123_subdomain(pcn))
 
 
-def _validate_containers_only_for_pod(spec: dict[str, Any], errs: Errs) -> None:
-    for key in ("containers", "initContainers"):
-        items = _list_at(spec, key)
-        for i, c in enumerate(items):
-            image = c.get("image") if isinstance(c, dict) else None
-            if isinstance(image, str) and image != image.strip():
-                errs.append(invalid(f"spec.{key}[{i}].image", image, "must not have leading or trailing whitespace"))
-
-
 # --------------------------------------------------------------------------- Pod
-
-_UPDATABLE_POD_FIELDS = ",".join([
-    "`spec.containers[*].image`",
-    "`spec.initContainers[*].image`",
-    "`spec.activeDeadlineSeconds`",
-    "`spec.tolerations` (only additions to existing tolerations)",
-    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
-    "`spec.containers[*].resources` (for CPU/memory only)",
-])
-POD_UPDATE_FORBIDDEN_MESSAGE = f"pod updates may not change fields other than {_UPDATABLE_POD_FIELDS}"
-
-
-def _validate_pod_create(obj: dict[str, Any]) -> Errs:
-    """validatePodMetadataAndSpec."""
-    errs = validate_object_meta(obj, name_is_dns_subdomain)
-    spec = _get_map(obj, "spec", "spec", errs)
-    validate_pod_spec(spec or {}, "spec", errs)
-    _validate_containers_only_for_pod(spec or {}, errs)
-    return errs
-
-
-def _validate_pod_update(obj: dict[str, Any], old: dict[str, Any]) -> Errs:
-    """ValidatePodUpdate (first line of the Forbidden message only: the Go diff is not reproduced)."""
-    errs = validate_object_meta_update(obj, old)
-    spec = _get_map(obj, "spec", "spec", errs) or {}
-    validate_pod_spec(spec, "spec", errs)
-    _validate_containers_only_for_pod(spec, errs)
-    ospec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
-    assert isinstance(ospec, dict)
-    for key in ("containers", "initContainers"):
-        new_c = _list_at(spec, key)
-        old_c = _list_at(ospec, key)
-        if len(new_c) != len(old_c):
-            errs.append(forbidden(f"spec.{key}", "pod updates may not add or remove containers"))
-            return errs
-    errs.extend(_pod_update_deadline(spec, ospec))
-    errs.extend(_pod_update_tolerations(spec, ospec))
-    if spec != ospec and _munge_pod_spec(spec, ospec) != ospec:
-        errs.append(forbidden("spec", POD_UPDATE_FORBIDDEN_MESSAGE))
-    return errs
-
-
-def _pod_update_deadline(spec: dict[str, Any], ospec: dict[str, Any]) -> Errs:
-    new, old = spec.get("activeDeadlineSeconds"), ospec.get("activeDeadlineSeconds")
-    if new is None:
-        if old is not None:
-            return [invalid("spec.activeDeadlineSeconds", None, "must not update from a positive integer to nil value")]
-        return []
-    if not _is_int(new):
-        return []
-    if new < 0 or new > MAX_INT32:
-        return [invalid("spec.activeDeadlineSeconds", new, inclusive_range_error(0, MAX_INT32))]
-    if _is_int(old) and old < new:
-        return [invalid("spec.activeDeadlineSeconds", new, "must be less than or equal to previous value")]
-    return []
-
-
-def _pod_update_tolerations(spec: dict[str, Any], ospec: dict[str, Any]) -> Errs:
-    """validateOnlyAddedTolerations: existing tolerations may only change tolerationSeconds."""
-    new = ([t for t in spec.get("tolerations") or [] if isinstance(t, dict)]
-           if isinstance(spec.get("tolerations"), list) else [])
-    old = ([t for t in ospec.get("tolerations") or [] if isinstance(t, dict)]
-           if isinstance(ospec.get("tolerations"), list) else [])
-
-    def strip(t: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in t.items() if k != "tolerationSeconds" and v not in (None, "")}
-
-    stripped_new = [strip(t) for t in new]
-    for t in old:
-        if strip(t) not in stripped_new:
-            return [forbidden("spec.tolerations",
-                              "existing toleration can not be modified except its tolerationSeconds")]
-    return []
-
-
-def _munge_pod_spec(spec: dict[str, Any], ospec: dict[str, Any]) -> dict[str, Any]:
-    """Copy the updatable fields from the old spec so only forbidden changes remain."""
-    munged = copy.deepcopy(spec)
-    for key in ("containers", "initContainers"):
-        old_c = _list_at(ospec, key)
-        new_c = _list_at(munged, key)
-        for c, oc in zip(new_c, old_c, strict=False):
-            if not (isinstance(c, dict) and isinstance(oc, dict)):
-                continue
-            _copy_key(c, oc, "image")
-            if key == "containers":
-                _munge_cpu_memory(c, oc)
-    for key in ("activeDeadlineSeconds", "tolerations", "schedulingGates"):
-        _copy_key(munged, ospec, key)
-    otg, ntg = ospec.get("terminationGracePeriodSeconds"), munged.get("terminationGracePeriodSeconds")
-    if _is_int(otg) and otg < 0 and ntg == 1:
-        munged["terminationGracePeriodSeconds"] = otg
-    return munged
-
-
-def _copy_key(dst: dict[str, Any], src: dict[str, Any], key: str) -> None:
-    if key in src:
-        dst[key] = copy.deepcopy(src[key])
-    else:
-        dst.pop(key, None)
-
-
-def _munge_cpu_memory(c: dict[str, Any], oc: dict[str, Any]) -> None:
-    """InPlacePodVerticalScaling: cpu/memory requests and limits may change."""
-    res, ores = c.get("resources"), oc.get("resources")
-    if not isinstance(res, dict) or not isinstance(ores, dict):
-        return
-    for part in ("limits", "requests"):
-        new_l, old_l = res.get(part), ores.get(part)
-        if not isinstance(old_l, dict):
-            continue
-        merged = dict(new_l) if isinstance(new_l, dict) else {}
-        for r in ("cpu", "memory"):
-            merged.pop(r, None)
-            if r in old_l:
-                merged[r] = old_l[r]
-        res[part] = merged
 
 
 # --------------------------------------------------------------------------- Deployment / ReplicaSet
@@ -998,19 +871,7 @@ def validate_workload(obj: dict[str, Any], old: dict[str, Any] | None, kind: str
     return errs
 
 
-# ---------------------------------------------------- ConfigMap / Namespace / Endpoints / EndpointSlice / Node / Event
-
-
 # --------------------------------------------------------------------------- entry point
-
-def _validate_pod(obj: dict[str, Any], old: dict[str, Any] | None) -> Errs:
-    return _validate_pod_create(obj) if old is None else _validate_pod_update(obj, old)
-
-
-_VALIDATORS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], Errs]] = {
-    "Pod": _validate_pod,
-}
-
 
 def validate(kind: str, obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[FieldError]:
     """Validate a defaulted ``kind`` object for create (``old is None``) or update.
@@ -1023,7 +884,7 @@ def validate(kind: str, obj: dict[str, Any], old: dict[str, Any] | None = None) 
     if old is not None and not isinstance(old, dict):
         old = {}
     strategy = strategy_for(kind)
-    fn = strategy.validate if strategy is not None else _VALIDATORS.get(kind, validate_meta_only)
+    fn = strategy.validate if strategy is not None else validate_meta_only
     errs = fn(obj, old)
     type_errs = [e for e in errs if is_type_error(e)]
     return type_errs or errs

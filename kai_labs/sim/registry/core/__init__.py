@@ -2,6 +2,6 @@
 (or under ``registry/<group>/``) that registers a :class:`~kai_labs.sim.registry.strategy.Strategy`,
 imported below, and its place in ``resources.RESOURCES`` (discovery order)."""
 
-from . import configmap, endpoints, event, namespace, node, service, serviceaccount
+from . import configmap, endpoints, event, namespace, node, pod, service, serviceaccount
 
-__all__ = ["configmap", "endpoints", "event", "namespace", "node", "service", "serviceaccount"]
+__all__ = ["configmap", "endpoints", "event", "namespace", "node", "pod", "service", "serviceaccount"]
