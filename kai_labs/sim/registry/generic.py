@@ -19,7 +19,7 @@ from ..apimachinery import errors, patch, schema
 from ..storage.store import Obj, Store, clone
 from . import defaults, validation
 from .allocators import SERVICE_CIDR, Ids
-from .resources import ResourceType, by_kind, by_plural, storage_key
+from .resources import ResourceType, by_kind, by_name, by_plural, storage_key
 from .strategy import strategy_for
 
 DNS_IP = "10.96.0.10"
@@ -31,11 +31,7 @@ def now_iso(clock: Callable[[], float]) -> str:
 
 
 def rt_of(kind: str, api_version: str = "") -> ResourceType:
-    if api_version:
-        rt = by_kind(api_version, kind)
-    else:
-        rt = next((r for r in (by_kind("v1", kind), by_kind("apps/v1", kind),
-                               by_kind("discovery.k8s.io/v1", kind)) if r), None)
+    rt = by_kind(api_version, kind) if api_version else by_name(kind)
     if rt is None:
         raise KeyError(kind)
     return rt

@@ -7,29 +7,21 @@ discovery (``kubectl api-resources`` on kind), so kubectl resolves ``svc``,
 
 from __future__ import annotations
 
-from . import apps, core, discovery
-from .strategy import ALL_VERBS, ResourceType
+from pathlib import Path
 
-__all__ = ["ALL_VERBS", "RESOURCES", "ResourceType", "by_kind", "by_plural", "groups", "storage_key"]
+from .strategy import ALL_VERBS, ResourceType, import_groups, in_discovery_order
 
-RESOURCES: list[ResourceType] = [
-    core.namespace.STRATEGY.resource,
-    core.node.STRATEGY.resource,
-    core.pod.STRATEGY.resource,
-    core.service.STRATEGY.resource,
-    core.endpoints.STRATEGY.resource,
-    core.event.STRATEGY.resource,
-    core.configmap.STRATEGY.resource,
-    core.serviceaccount.STRATEGY.resource,
-    discovery.endpointslice.STRATEGY.resource,
-    apps.deployment.STRATEGY.resource,
-    apps.replicaset.STRATEGY.resource,
-]
+__all__ = ["ALL_VERBS", "RESOURCES", "ResourceType", "by_kind", "by_name", "by_plural", "groups", "storage_key"]
+
+# every kind module under registry/<group>/ registers its strategy; discovery lists them in their declared order
+import_groups(__name__.rpartition(".")[0], [str(Path(__file__).parent)])
+RESOURCES: list[ResourceType] = [s.resource for s in in_discovery_order()]
 
 # The events.k8s.io view shares storage with core events in a real server; here it
 # is served read-through from the same key (see server.py), so ``kubectl events`` works.
 _BY_GROUP_PLURAL = {(r.group, r.plural): r for r in RESOURCES}
 _BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES if r.group != "events.k8s.io"}
+_BY_NAME = {r.kind: r for r in reversed(RESOURCES) if r.group != "events.k8s.io"}
 
 
 def by_plural(group: str, plural: str) -> ResourceType | None:
@@ -38,6 +30,11 @@ def by_plural(group: str, plural: str) -> ResourceType | None:
 
 def by_kind(api_version: str, kind: str) -> ResourceType | None:
     return _BY_KIND.get((api_version, kind))
+
+
+def by_name(kind: str) -> ResourceType | None:
+    """The served type of ``kind`` in whichever group serves it (the first in discovery order)."""
+    return _BY_NAME.get(kind)
 
 
 def storage_key(rt: ResourceType) -> str:

@@ -3,17 +3,19 @@ r"""Per-kind strategies: everything the registry knows about one kind, in one pl
 kube-apiserver keeps each kind's behaviour in its own package (pkg/registry/<group>/<kind>/strategy.go:
 PrepareForCreate, Validate, the defaulters registered in the scheme, the TableConvertor's columns),
 found through one scheme. Here a kind module under ``registry/core/`` (``registry/<group>/`` for other
-groups) builds a :class:`Strategy` and :func:`register`\ s it; the generic registry
-(``generic.py``: defaults, validation, initial status, generation), the printers
-(``apiserver/printers.py``) and discovery (``resources.py``) consult :func:`strategy_for`.
-
-Kinds not moved yet still live in the older per-concern tables (``defaults._KIND_DEFAULTERS``,
-``validation._VALIDATORS``, ``printers.PRINTERS``, ``generic._prepare_create``); a strategy wins over them.
+groups) builds a :class:`Strategy` and :func:`register`\ s it; this table is the one registration. The
+generic registry (``generic.py``: defaults, PrepareForUpdate, validation, initial status, generation),
+the printers (``apiserver/printers.py``) and discovery (``resources.py``: RESOURCES in the strategies'
+``discovery_order``) consult it. A group package imports its modules with :func:`import_kinds`, and
+``resources.py`` imports the group packages with :func:`import_groups`, so no list names the kinds.
+Helpers several kinds share stay in ``validation.py``, ``defaults.py`` and ``table.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +65,9 @@ def _no_defaults(obj: Obj) -> None:
 @dataclass(frozen=True)
 class Strategy:
     resource: ResourceType
+    # where discovery lists the kind (``kubectl api-resources``, ``kubectl get all``): ascending, and a
+    # group is listed where its first kind is
+    discovery_order: int
     # Validate (old None) / ValidateUpdate, after defaulting; the messages the API sends
     validate: Validator
     # the scheme's defaulter for the kind (SetDefaults_<Kind>), in place
@@ -91,3 +96,23 @@ def register(strategy: Strategy) -> Strategy:
 
 def strategy_for(kind: str) -> Strategy | None:
     return STRATEGIES.get(kind)
+
+
+def import_kinds(package: str, path: Iterable[str]) -> None:
+    """Import every module of an API group's package (``package``: its name, ``path``: its ``__path__``),
+    so each registers its kind's strategy: a group's ``__init__`` finds its kinds without a list."""
+    for info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        if not info.ispkg and not info.name.startswith("_"):
+            importlib.import_module(f"{package}.{info.name}")
+
+
+def import_groups(package: str, path: Iterable[str]) -> None:
+    """Import every API group package under the registry (``core``, ``apps``, ``discovery``, ...)."""
+    for info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        if info.ispkg and not info.name.startswith("_"):
+            importlib.import_module(f"{package}.{info.name}")
+
+
+def in_discovery_order() -> list[Strategy]:
+    """Every registered strategy, in the order discovery lists the kinds."""
+    return sorted(STRATEGIES.values(), key=lambda s: (s.discovery_order, s.resource.kind))

@@ -1,5 +1,6 @@
-"""The apps kinds, one module each (see ``registry/core``)."""
+"""The apps/v1 kinds, one module each; every module here is imported and registers its kind's
+:class:`~kai_labs.sim.registry.strategy.Strategy` (see ``registry/core``)."""
 
-from . import deployment, replicaset
+from ..strategy import import_kinds
 
-__all__ = ["deployment", "replicaset"]
+import_kinds(__name__, __path__)

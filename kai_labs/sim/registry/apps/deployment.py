@@ -187,6 +187,7 @@ STRATEGY = register(Strategy(
                           categories=("all",),
                           subresources={"status": ("Deployment", ("get", "patch", "update")),
                                         "scale": ("Scale", ("get", "patch", "update"))}),
+    discovery_order=100,
     validate=validate,
     default=default,
     initial_status={},

@@ -108,6 +108,7 @@ STRATEGY = register(Strategy(
                           categories=("all",),
                           subresources={"status": ("ReplicaSet", ("get", "patch", "update")),
                                         "scale": ("Scale", ("get", "patch", "update"))}),
+    discovery_order=110,
     validate=validate,
     default=default,
     initial_status={},

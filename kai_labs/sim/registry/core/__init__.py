@@ -1,7 +1,11 @@
-"""The core (v1) kinds that carry their own strategy, one module each. Adding a kind: a module here
-(or under ``registry/<group>/``) that registers a :class:`~kai_labs.sim.registry.strategy.Strategy`,
-imported below, and its place in ``resources.RESOURCES`` (discovery order)."""
+"""The core (v1) kinds, one module each; every module here is imported and registers its kind's
+:class:`~kai_labs.sim.registry.strategy.Strategy`.
 
-from . import configmap, endpoints, event, namespace, node, pod, service, serviceaccount
+Adding a kind: a module here (or in ``registry/<group>/``, a package like this one) that builds its
+``Strategy`` (resource type, discovery order, defaulter, validation, initial status, generation,
+printer columns, strategic-merge keys) and ``register``\\ s it. Nothing else names the kind.
+"""
 
-__all__ = ["configmap", "endpoints", "event", "namespace", "node", "pod", "service", "serviceaccount"]
+from ..strategy import import_kinds
+
+import_kinds(__name__, __path__)

@@ -68,6 +68,7 @@ def print_row(obj: dict[str, Any], now: datetime.datetime) -> Row:
 
 STRATEGY = register(Strategy(
     resource=ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", short_names=("cm",)),
+    discovery_order=70,
     validate=validate,
     columns=COLUMNS,
     print_row=print_row,

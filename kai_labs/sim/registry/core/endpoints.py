@@ -130,6 +130,7 @@ def print_row(obj: Obj, now: datetime.datetime) -> Row:
 
 STRATEGY = register(Strategy(
     resource=ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", short_names=("ep",)),
+    discovery_order=50,
     validate=validate,
     default=default,
     columns=COLUMNS,

@@ -105,6 +105,7 @@ def print_row(event: Obj, now: datetime.datetime) -> Row:
 
 STRATEGY = register(Strategy(
     resource=ResourceType("", "v1", "Event", "events", "event", short_names=("ev",)),
+    discovery_order=60,
     validate=validate,
     columns=COLUMNS,
     print_row=print_row,

@@ -66,6 +66,7 @@ STRATEGY = register(Strategy(
                           verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
                           subresources={"status": ("Namespace", ("get", "patch", "update")),
                                         "finalize": ("Namespace", ("update",))}),
+    discovery_order=10,
     validate=validate,
     default=default,
     initial_status={"phase": "Active"},

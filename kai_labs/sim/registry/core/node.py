@@ -160,6 +160,7 @@ def print_row(node: Obj, now: datetime.datetime) -> Row:
 STRATEGY = register(Strategy(
     resource=ResourceType("", "v1", "Node", "nodes", "node", namespaced=False, short_names=("no",),
                           subresources={"status": ("Node", ("get", "patch", "update"))}),
+    discovery_order=20,
     validate=validate,
     default=default,
     columns=COLUMNS,

@@ -492,6 +492,7 @@ STRATEGY = register(Strategy(
                                         "portforward": ("PodPortForwardOptions", ("create", "get")),
                                         "binding": ("Binding", ("create",)),
                                         "eviction": ("Eviction", ("create",))}),
+    discovery_order=30,
     validate=validate,
     default=default,
     initial_status={"phase": "Pending", "qosClass": "BestEffort"},

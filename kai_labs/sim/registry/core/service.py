@@ -714,6 +714,7 @@ STRATEGY = register(Strategy(
                           subresources={"status": ("Service", ("get", "patch", "update")),
                                         "proxy": ("ServiceProxyOptions",
                                                   ("create", "delete", "get", "patch", "update"))}),
+    discovery_order=40,
     validate=validate,
     default=default,
     prepare_update=normalize_service_cluster_ips,

@@ -31,6 +31,7 @@ def print_row(obj: dict[str, Any], now: datetime.datetime) -> Row:
 
 STRATEGY = register(Strategy(
     resource=ResourceType("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", short_names=("sa",)),
+    discovery_order=80,
     validate=validate_meta_only,
     columns=COLUMNS,
     print_row=print_row,

@@ -1,5 +1,6 @@
-"""The discovery.k8s.io kinds, one module each (see ``registry/core``)."""
+"""The discovery.k8s.io/v1 kinds, one module each; every module here is imported and registers its
+kind's :class:`~kai_labs.sim.registry.strategy.Strategy` (see ``registry/core``)."""
 
-from . import endpointslice
+from ..strategy import import_kinds
 
-__all__ = ["endpointslice"]
+import_kinds(__name__, __path__)

@@ -172,6 +172,7 @@ def print_row(obj: Obj, now: datetime.datetime) -> Row:
 
 STRATEGY = register(Strategy(
     resource=ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice"),
+    discovery_order=90,
     validate=validate,
     default=default,
     columns=COLUMNS,
