@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kai_labs.sim.apimachinery.patch import PATCH_META, PatchError, json_patch, merge_patch, strategic_merge
+from kai_labs.sim.apimachinery.patch import PatchError, json_patch, merge_patch, patch_meta, strategic_merge
+from kai_labs.sim.registry.strategy import STRATEGIES
 
 # --- RFC 7386 (appendix A examples) ------------------------------------------------
 
@@ -284,12 +285,16 @@ def test_new_subtree_loses_nulls_and_directives() -> None:
 
 
 def test_patch_meta_table() -> None:
-    assert PATCH_META["Pod"]["spec.containers"] == ("merge", "name")
-    assert PATCH_META["Pod"]["spec.containers[].ports"] == ("merge", "containerPort")
-    assert PATCH_META["Deployment"]["spec.template.spec.volumes"] == ("merge", "name")
-    assert PATCH_META["Service"]["spec.ports"] == ("merge", "port")
-    assert PATCH_META["Pod"]["spec.tolerations"][0] == "replace"
-    assert "spec.endpoints" not in PATCH_META["EndpointSlice"]
+    assert patch_meta("Pod")["spec.containers"] == ("merge", "name")
+    assert patch_meta("Pod")["spec.containers[].ports"] == ("merge", "containerPort")
+    assert patch_meta("Deployment")["spec.template.spec.volumes"] == ("merge", "name")
+    assert patch_meta("Service")["spec.ports"] == ("merge", "port")
+    assert patch_meta("Pod")["spec.tolerations"][0] == "replace"
+    assert "spec.endpoints" not in patch_meta("EndpointSlice")
+    # metadata's lists are every kind's, an unknown kind's too
+    assert patch_meta("Unknown") == {"metadata.finalizers": ("merge", ""), "metadata.ownerReferences": ("merge", "uid"),
+                                     "metadata.managedFields": ("replace", "")}
+    assert all(patch_meta(k)["metadata.ownerReferences"] == ("merge", "uid") for k in STRATEGIES)
 
 
 @pytest.mark.parametrize("patch, code, reason, message", [
@@ -328,7 +333,7 @@ def test_set_element_order_mismatch() -> None:
     assert str(e.value).startswith("The order in patch list:")
 
 
-@given(_obj, st.sampled_from(sorted(PATCH_META) + ["Unknown"]))
+@given(_obj, st.sampled_from(sorted(STRATEGIES) + ["Unknown"]))
 def test_strategic_empty_patch_is_identity(doc: dict, kind: str) -> None:
     before = copy.deepcopy(doc)
     assert strategic_merge(kind, doc, {}) == doc

@@ -29,7 +29,8 @@ Facts carried over (not code) from kubernetes/kubernetes:
   rejected our request due to an error in our request").
 * ``staging/src/k8s.io/api/core/v1/types.go``, ``apps/v1/types.go``,
   ``batch/v1/types.go``, ``apimachinery/pkg/apis/meta/v1/types.go`` -- the
-  ``patchStrategy`` / ``patchMergeKey`` struct tags tabulated in PATCH_META.
+  ``patchStrategy`` / ``patchMergeKey`` struct tags, tabulated in each kind's strategy
+  (``registry/strategy.py``: ``Strategy.patch_keys``; ObjectMeta's for every kind).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ import copy
 from typing import Any
 
 import jsonpatch
+
+from ..registry.strategy import OBJECT_META_PATCH_KEYS, strategy_for
 
 MAX_JSON_PATCH_OPERATIONS = 10000
 _GENERIC_422 = "the server rejected our request due to an error in our request"
@@ -208,86 +211,25 @@ def json_patch(original: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str,
 Meta = tuple[str, str]  # (patch strategy, merge key); strategy "merge" or "replace"
 MERGE, REPLACE = "merge", "replace"
 
-_OBJECT_META: dict[str, Meta] = {
-    "finalizers": (MERGE, ""),            # patchStrategy:"merge" (primitives, a set)
-    "ownerReferences": (MERGE, "uid"),
-    "managedFields": (REPLACE, ""),
-}
-_CONTAINER: dict[str, Meta] = {
-    "ports": (MERGE, "containerPort"),
-    "env": (MERGE, "name"),
-    "volumeMounts": (MERGE, "mountPath"),
-    "volumeDevices": (MERGE, "devicePath"),
-    "command": (REPLACE, ""),
-    "args": (REPLACE, ""),
-    "envFrom": (REPLACE, ""),
-    "resizePolicy": (REPLACE, ""),
-}
-_POD_SPEC: dict[str, Meta] = {
-    "volumes": (MERGE, "name"),           # merge,retainKeys
-    "initContainers": (MERGE, "name"),
-    "containers": (MERGE, "name"),
-    "ephemeralContainers": (MERGE, "name"),
-    "imagePullSecrets": (MERGE, "name"),
-    "hostAliases": (MERGE, "ip"),
-    "topologySpreadConstraints": (MERGE, "topologyKey"),
-    "resourceClaims": (MERGE, "name"),    # merge,retainKeys
-    "schedulingGates": (MERGE, "name"),
-    "tolerations": (REPLACE, ""),
-    "readinessGates": (REPLACE, ""),
-}
-for _c in ("initContainers", "containers", "ephemeralContainers"):
-    _POD_SPEC.update({f"{_c}[].{k}": v for k, v in _CONTAINER.items()})
-_POD_STATUS: dict[str, Meta] = {
-    "conditions": (MERGE, "type"),
-    "podIPs": (MERGE, "ip"),
-    "hostIPs": (MERGE, "ip"),
-    "resourceClaimStatuses": (MERGE, "name"),
-}
-_CONDITIONS: dict[str, Meta] = {"conditions": (MERGE, "type")}
-
 
 def _at(prefix: str, table: dict[str, Meta]) -> dict[str, Meta]:
     return {f"{prefix}.{k}": v for k, v in table.items()}
 
 
 def _with_meta(*parts: dict[str, Meta]) -> dict[str, Meta]:
-    out = _at("metadata", _OBJECT_META)
+    out = _at("metadata", OBJECT_META_PATCH_KEYS)
     for p in parts:
         out.update(p)
     return out
 
 
-def _template(prefix: str) -> dict[str, Meta]:
-    return {**_at(f"{prefix}.metadata", _OBJECT_META), **_at(f"{prefix}.spec", _POD_SPEC)}
+def patch_meta(kind: str) -> dict[str, Meta]:
+    """The kind's list paths (dotted from the object root, ``[]`` steps into a list's elements): metadata's,
+    then its strategy's ``patch_keys``. Paths not listed: maps merge, lists are replaced."""
+    strategy = strategy_for(kind)
+    return _with_meta(strategy.patch_keys) if strategy is not None else _DEFAULT_META
 
 
-# Keyed by kind, then by a dotted path from the object root; ``[]`` steps into
-# the elements of a list.  Paths not listed: maps merge, lists are replaced.
-PATCH_META: dict[str, dict[str, Meta]] = {
-    "Pod": _with_meta(_at("spec", _POD_SPEC), _at("status", _POD_STATUS)),
-    "PodTemplate": _with_meta(_template("template")),
-    "ReplicationController": _with_meta(_template("spec.template"), _at("status", _CONDITIONS)),
-    "Deployment": _with_meta(_template("spec.template"), _at("status", _CONDITIONS)),
-    "ReplicaSet": _with_meta(_template("spec.template"), _at("status", _CONDITIONS)),
-    "StatefulSet": _with_meta(_template("spec.template"), _at("status", _CONDITIONS),
-                              {"spec.volumeClaimTemplates": (REPLACE, "")}),
-    "DaemonSet": _with_meta(_template("spec.template"), _at("status", _CONDITIONS)),
-    "Job": _with_meta(_template("spec.template"), _at("status", _CONDITIONS)),
-    "CronJob": _with_meta(_template("spec.jobTemplate.spec.template")),
-    "Service": _with_meta({"spec.ports": (MERGE, "port")}, _at("status", _CONDITIONS)),
-    "Endpoints": _with_meta({"subsets": (REPLACE, "")}),
-    "EndpointSlice": _with_meta(),
-    "ConfigMap": _with_meta(),
-    "Secret": _with_meta(),
-    "Namespace": _with_meta(_at("status", _CONDITIONS)),
-    "Node": _with_meta({"spec.podCIDRs": (MERGE, ""), "spec.taints": (REPLACE, ""),
-                        "status.conditions": (MERGE, "type"), "status.addresses": (MERGE, "type")}),
-    "Event": _with_meta(),
-    "ServiceAccount": _with_meta({"secrets": (MERGE, "name")}),
-    "PersistentVolumeClaim": _with_meta(_at("status", _CONDITIONS)),
-    "PodDisruptionBudget": _with_meta(_at("status", _CONDITIONS)),
-}
 _DEFAULT_META = _with_meta()
 
 
@@ -320,7 +262,7 @@ def strategic_merge(kind: str, original: dict[str, Any], patch: dict[str, Any]) 
     if not isinstance(patch, dict):
         raise _bad_request(f"json: cannot unmarshal {_json_kind(patch)} "
                            "into Go value of type map[string]interface {}")
-    table = PATCH_META.get(kind, _DEFAULT_META)
+    table = patch_meta(kind)
     try:
         return _merge_map(copy.deepcopy(original), copy.deepcopy(patch), table, "")
     except _SMPError as e:

@@ -58,6 +58,59 @@ class ResourceType:
         return self.kind + "List"
 
 
+# -- strategic merge keys ---------------------------------------------------------------------------
+# list path -> (patch strategy "merge"/"replace", merge key), from the Go struct tags (patchStrategy,
+# patchMergeKey) of staging/src/k8s.io/api/core/v1/types.go and apimachinery/pkg/apis/meta/v1/types.go.
+# A path is dotted from the object root; ``[]`` steps into the elements of a list. Paths not listed:
+# maps merge, lists are replaced. ``apimachinery/patch.py`` adds OBJECT_META_PATCH_KEYS under
+# ``metadata`` for every kind, then the kind's ``patch_keys``.
+PatchKeys = dict[str, tuple[str, str]]
+MERGE, REPLACE = "merge", "replace"
+
+OBJECT_META_PATCH_KEYS: PatchKeys = {
+    "finalizers": (MERGE, ""),            # patchStrategy:"merge" (primitives, a set)
+    "ownerReferences": (MERGE, "uid"),
+    "managedFields": (REPLACE, ""),
+}
+CONTAINER_PATCH_KEYS: PatchKeys = {
+    "ports": (MERGE, "containerPort"),
+    "env": (MERGE, "name"),
+    "volumeMounts": (MERGE, "mountPath"),
+    "volumeDevices": (MERGE, "devicePath"),
+    "command": (REPLACE, ""),
+    "args": (REPLACE, ""),
+    "envFrom": (REPLACE, ""),
+    "resizePolicy": (REPLACE, ""),
+}
+POD_SPEC_PATCH_KEYS: PatchKeys = {
+    "volumes": (MERGE, "name"),           # merge,retainKeys
+    "initContainers": (MERGE, "name"),
+    "containers": (MERGE, "name"),
+    "ephemeralContainers": (MERGE, "name"),
+    "imagePullSecrets": (MERGE, "name"),
+    "hostAliases": (MERGE, "ip"),
+    "topologySpreadConstraints": (MERGE, "topologyKey"),
+    "resourceClaims": (MERGE, "name"),    # merge,retainKeys
+    "schedulingGates": (MERGE, "name"),
+    "tolerations": (REPLACE, ""),
+    "readinessGates": (REPLACE, ""),
+}
+for _c in ("initContainers", "containers", "ephemeralContainers"):
+    POD_SPEC_PATCH_KEYS.update({f"{_c}[].{k}": v for k, v in CONTAINER_PATCH_KEYS.items()})
+CONDITIONS_PATCH_KEYS: PatchKeys = {"conditions": (MERGE, "type")}
+
+
+def patch_keys_at(prefix: str, keys: PatchKeys) -> PatchKeys:
+    """``keys`` of a type embedded at ``prefix`` (a dotted path)."""
+    return {f"{prefix}.{k}": v for k, v in keys.items()}
+
+
+def pod_template_patch_keys(prefix: str) -> PatchKeys:
+    """A PodTemplateSpec at ``prefix``: its metadata's and its pod spec's keys."""
+    return {**patch_keys_at(f"{prefix}.metadata", OBJECT_META_PATCH_KEYS),
+            **patch_keys_at(f"{prefix}.spec", POD_SPEC_PATCH_KEYS)}
+
+
 def _no_defaults(obj: Obj) -> None:
     """Nothing to default."""
 
@@ -81,9 +134,9 @@ class Strategy:
     # the TableConvertor: server-side columns for kubectl get, and one row per object
     columns: list[Column] = field(default_factory=list)
     print_row: RowPrinter | None = None
-    # strategic merge patch: list path -> (patch strategy "merge"/"replace", merge key), from the
-    # Go struct tags (patchStrategy, patchMergeKey); metadata's own lists are common to every kind
-    patch_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # strategic merge patch: the kind's list paths (see OBJECT_META_PATCH_KEYS above); metadata's own
+    # lists are common to every kind and added by apimachinery/patch.py
+    patch_keys: PatchKeys = field(default_factory=dict)
 
 
 STRATEGIES: dict[str, Strategy] = {}

@@ -16,7 +16,14 @@ from typing import Any
 from ....k8s.validation import is_valid_percent
 from ...apimachinery.errors import forbidden, invalid, required
 from ..defaults import _child_map, _default_template, _empty
-from ..strategy import ResourceType, Strategy, register
+from ..strategy import (
+    CONDITIONS_PATCH_KEYS,
+    ResourceType,
+    Strategy,
+    patch_keys_at,
+    pod_template_patch_keys,
+    register,
+)
 from ..table import (
     D_CONTAINERS,
     D_IMAGES,
@@ -194,4 +201,5 @@ STRATEGY = register(Strategy(
     track_generation=True,
     columns=COLUMNS,
     print_row=print_row,
+    patch_keys={**pod_template_patch_keys("spec.template"), **patch_keys_at("status", CONDITIONS_PATCH_KEYS)},
 ))

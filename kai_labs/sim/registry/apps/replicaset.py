@@ -13,7 +13,14 @@ import datetime
 from typing import Any
 
 from ..defaults import _child_map, _default_template
-from ..strategy import ResourceType, Strategy, register
+from ..strategy import (
+    CONDITIONS_PATCH_KEYS,
+    ResourceType,
+    Strategy,
+    patch_keys_at,
+    pod_template_patch_keys,
+    register,
+)
 from ..table import (
     D_CONTAINERS,
     D_IMAGES,
@@ -115,4 +122,5 @@ STRATEGY = register(Strategy(
     track_generation=True,
     columns=COLUMNS,
     print_row=print_row,
+    patch_keys={**pod_template_patch_keys("spec.template"), **patch_keys_at("status", CONDITIONS_PATCH_KEYS)},
 ))

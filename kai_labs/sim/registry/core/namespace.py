@@ -14,7 +14,7 @@ from typing import Any
 from ....k8s.validation import is_qualified_name
 from ...apimachinery.errors import invalid
 from ..defaults import _child_map, _empty
-from ..strategy import ResourceType, Strategy, register
+from ..strategy import CONDITIONS_PATCH_KEYS, ResourceType, Strategy, patch_keys_at, register
 from ..table import Column, Row, age, age_col, col, name_col, obj_name, obj_status
 from ..validation import _STANDARD_FINALIZERS, Errs, _get_map, _get_str_list, _meta_errs, name_is_dns_label
 
@@ -72,4 +72,5 @@ STRATEGY = register(Strategy(
     initial_status={"phase": "Active"},
     columns=COLUMNS,
     print_row=print_row,
+    patch_keys=patch_keys_at("status", CONDITIONS_PATCH_KEYS),
 ))

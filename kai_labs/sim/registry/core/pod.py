@@ -18,7 +18,7 @@ from typing import Any
 from ....k8s.validation import inclusive_range_error
 from ...apimachinery.errors import forbidden, invalid
 from ..defaults import _child_map, _empty, default_pod_spec
-from ..strategy import ResourceType, Strategy, register
+from ..strategy import POD_SPEC_PATCH_KEYS, PatchKeys, ResourceType, Strategy, patch_keys_at, register
 from ..table import (
     NONE,
     Column,
@@ -484,6 +484,15 @@ def print_row(pod: Obj, now: datetime.datetime) -> Row:
     return row
 
 
+# PodStatus's struct tags
+_POD_STATUS_PATCH_KEYS: PatchKeys = {
+    "conditions": ("merge", "type"),
+    "podIPs": ("merge", "ip"),
+    "hostIPs": ("merge", "ip"),
+    "resourceClaimStatuses": ("merge", "name"),
+}
+
+
 STRATEGY = register(Strategy(
     resource=ResourceType("", "v1", "Pod", "pods", "pod", short_names=("po",), categories=("all",),
                           subresources={"status": ("Pod", ("get", "patch", "update")), "log": ("Pod", ("get",)),
@@ -498,4 +507,5 @@ STRATEGY = register(Strategy(
     initial_status={"phase": "Pending", "qosClass": "BestEffort"},
     columns=COLUMNS,
     print_row=print_row,
+    patch_keys={**patch_keys_at("spec", POD_SPEC_PATCH_KEYS), **patch_keys_at("status", _POD_STATUS_PATCH_KEYS)},
 ))

@@ -21,7 +21,7 @@ from typing import Any
 from ....k8s.validation import is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_port_num
 from ...apimachinery.errors import FieldError, duplicate, forbidden, invalid, not_supported, required
 from ..defaults import _as_list, _as_map, _child_map, _empty, _is_int, _maps
-from ..strategy import ResourceType, Strategy, register
+from ..strategy import CONDITIONS_PATCH_KEYS, ResourceType, Strategy, patch_keys_at, register
 from ..table import (
     NONE,
     UNKNOWN,
@@ -721,4 +721,5 @@ STRATEGY = register(Strategy(
     initial_status={"loadBalancer": {}},
     columns=COLUMNS,
     print_row=print_row,
+    patch_keys={"spec.ports": ("merge", "port"), **patch_keys_at("status", CONDITIONS_PATCH_KEYS)},
 ))
