@@ -1,30 +1,18 @@
-"""API-server defaulting for the kinds the embedded cluster serves.
+"""API-server defaulting: the entry point and what several kinds share.
 
-Objects are plain dicts spelled as the Kubernetes JSON API spells them; every
-function mutates in place and never raises on ill-typed input (a field of the
-wrong type is left alone for ``validation.validate`` to report).
+``apply_defaults(kind, obj)`` runs the kind's strategy's defaulter (``registry/core/<kind>.py``,
+``registry/<group>/<kind>.py``). Here: the pod spec's defaults (Pods and the pod templates of
+Deployments and ReplicaSets) and the small helpers the kinds' defaulters use. Objects are plain
+dicts spelled as the Kubernetes JSON API spells them; every function mutates in place and never
+raises on ill-typed input (a field of the wrong type is left alone for ``validation.validate`` to
+report).
 
 Facts carried over (not code) from kubernetes/kubernetes:
 
-* ``pkg/apis/core/v1/defaults.go`` (SetDefaults_Service, SetDefaults_Pod,
-  SetDefaults_PodSpec, SetDefaults_Container, SetDefaults_Probe,
-  SetDefaults_HTTPGetAction, SetDefaults_Endpoints, SetDefaults_Namespace,
-  SetDefaults_NamespaceStatus, SetDefaults_NodeStatus);
+* ``pkg/apis/core/v1/defaults.go`` (SetDefaults_PodSpec, SetDefaults_Container,
+  SetDefaults_Probe, SetDefaults_HTTPGetAction);
 * ``pkg/apis/core/v1/zz_generated.defaults.go`` (declarative ``+default``:
-  ContainerPort.protocol TCP, ServicePort.protocol TCP);
-* ``pkg/apis/apps/v1/defaults.go`` (SetDefaults_Deployment, SetDefaults_ReplicaSet);
-* ``pkg/apis/discovery/v1/defaults.go`` (SetDefaults_EndpointPort);
-* ``pkg/registry/core/service/storage/alloc.go`` (initIPFamilyFields: the
-  ipFamilyPolicy / ipFamilies a single-stack IPv4 cluster fills in) and
-  ``pkg/registry/core/service/strategy.go`` (normalizeClusterIPs,
-  dropTypeDependentFields);
-* ``pkg/registry/core/namespace/strategy.go`` (PrepareForCreate: the
-  ``kubernetes`` finalizer);
-* admission plugins ``plugin/pkg/admission/serviceaccount`` (serviceAccountName
-  ``default``), ``defaulttolerationseconds`` (not-ready/unreachable 300s) and
-  ``priority`` (priority 0, preemptionPolicy PreemptLowerPriority).
-
-Allocation (clusterIP, nodePort) is *not* done here: the server does it.
+  ContainerPort.protocol TCP).
 """
 
 from __future__ import annotations

@@ -1,32 +1,26 @@
-"""API-server validation for the kinds the embedded cluster serves.
+"""API-server validation: the entry point and the checks several kinds share.
 
 ``validate(kind, obj, old)`` returns the ``FieldError`` list a v1.3x API server
 builds for a create (``old is None``) or an update, *after* defaulting
-(``defaults.apply_defaults``). It is total: ill-typed input (a string where an
-integer belongs, a list where a map belongs, ...) yields field errors whose
-detail starts with ``must be of type``, never an exception.
+(``defaults.apply_defaults``), by the kind's strategy (``registry/core/<kind>.py``,
+``registry/<group>/<kind>.py``). Here live the checks several kinds share: typed
+field access, names, metadata, label selectors, ports, IPs, the pod spec (Pods
+and pod templates) and the workload spec of Deployments and ReplicaSets. It is
+total: ill-typed input (a string where an integer belongs, a list where a map
+belongs, ...) yields field errors whose detail starts with ``must be of type``,
+never an exception.
 
 Facts (rules, field paths, message texts, ordering) carried over, not code, from
 kubernetes/kubernetes:
 
 * ``pkg/apis/core/validation/validation.go`` (ValidateObjectMeta wrapper,
-  ValidateService, validateServicePort, ValidatePortNumOrName,
-  ValidateServiceClusterIPsRelatedFields, validateUpgradeDowngradeClusterIPs,
-  validateClientIPAffinityConfig, validateServiceExternalTrafficPolicy,
-  validateServiceInternalTrafficFieldsValue, ValidatePodSpec, validateContainers,
+  ValidatePortNumOrName, ValidatePodSpec, validateContainers,
   validateContainerCommon, validateContainerPorts, validateProbe,
   validateHandler, validateRestartPolicy, validateDNSPolicy, ValidateTolerations,
-  validateOnlyAddedTolerations, ValidatePodUpdate, ValidateContainerUpdates,
-  ValidatePodTemplateSpec, ValidateConfigMap, ValidateNamespace,
-  ValidateEndpoints, validateEndpointPort, ValidateNonSpecialIP, ValidateNode);
+  ValidatePodTemplateSpec, ValidateNonSpecialIP);
 * ``pkg/apis/apps/validation/validation.go`` (ValidateDeploymentSpec,
-  ValidateReplicaSetSpec, ValidatePodTemplateSpecForReplicaSet,
-  ValidateDeploymentStrategy, ValidateRollingUpdateDeployment,
-  ValidatePositiveIntOrPercent, IsNotMoreThan100Percent) and
+  ValidateReplicaSetSpec, ValidatePodTemplateSpecForReplicaSet) and
   ``pkg/registry/apps/{deployment,replicaset}/strategy.go`` (selector immutable);
-* ``pkg/apis/discovery/validation/validation.go`` (ValidateEndpointSlice);
-* ``pkg/registry/core/service/storage/alloc.go`` (initIPFamilyFields,
-  allocIPs) and ``pkg/registry/core/service/ipallocator`` (ErrNotInRange);
 * staging ``k8s.io/apimachinery``: ``pkg/util/validation/validation.go``
   (IsDNS1123Label, IsDNS1123Subdomain, IsDNS1035Label, IsValidPortNum,
   IsValidPortName, IsValidPercent, IsConfigMapKey, IsHTTPHeaderName,
@@ -874,10 +868,9 @@ def validate_workload(obj: dict[str, Any], old: dict[str, Any] | None, kind: str
 # --------------------------------------------------------------------------- entry point
 
 def validate(kind: str, obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[FieldError]:
-    """Validate a defaulted ``kind`` object for create (``old is None``) or update.
+    """Validate a defaulted ``kind`` object for create (``old is None``) or update, by its strategy.
 
-    For a Service create the allocator-stage errors (see
-    ``validate_service_allocation``) come back alone, as on a real server.
+    When any wrong-JSON-type errors occur, only those come back (a decode failure comes first).
     """
     if not isinstance(obj, dict):
         return [_type_error("", obj, "object")]
