@@ -46,6 +46,7 @@ except CellExecutionError as e:
 finally:
     from kai_labs.clusters import embedded as cluster
     cluster.down("kai-labs")
+verdict = []
 for cell in nb.cells:
     for out in cell.get("outputs", []):
         data = out.get("data", {})
@@ -54,7 +55,10 @@ for cell in nb.cells:
         if "kai-grade" in data.get("text/html", ""):
             result["grade_html"] = data["text/html"]
         if out.get("name") == "stdout" and "verdict" in cell.get("metadata", {}).get("tags", []):
-            result["verdict"] = out["text"].strip()
+            # a print can reach the notebook as several stream outputs ("PASSED", then "\n"): join them
+            verdict.append(out["text"])
+if verdict:
+    result["verdict"] = "".join(verdict).strip()
 print("RESULT " + json.dumps(result))
 """
 
