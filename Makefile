@@ -58,8 +58,8 @@ lint: $(STAMP) ## ruff over the package, tests and benchmarks; mypy strict over 
 	$(BIN)/mypy
 
 quick: $(STAMP) ## everything but notebooks, the browser and the wheel install (under 2 minutes on 2 cores)
-	$(BIN)/python -m pytest -p no:cacheprovider -q -m "not notebooks and not browser and not install and not kind" \
-		--ignore=tests/browser --ignore=tests/notebooks
+	$(BIN)/python -m pytest -p no:cacheprovider -q -n 3 --dist loadfile \
+		-m "not notebooks and not browser and not install and not kind" --ignore=tests/browser --ignore=tests/notebooks
 
 unit: $(STAMP) ## fast unit tests only
 	$(BIN)/python -m pytest -p no:cacheprovider tests/unit -q
