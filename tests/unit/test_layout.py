@@ -18,10 +18,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "kai_labs"
 
-# Findings still to be removed (each entry must still be true, so the list only shrinks).
-KNOWN: set[str] = set()
-
-
 def modules() -> dict[str, Path]:
     out = {}
     for f in sorted(PKG.rglob("*.py")):
@@ -123,14 +119,9 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def test_no_new_cycles_local_imports_or_layer_breaks() -> None:
-    new = [f for f in findings() if f not in KNOWN]
-    assert not new, "\n".join(new)
-
-
-def test_the_known_list_only_shrinks() -> None:
-    gone = KNOWN - set(findings())
-    assert not gone, "fixed, so remove from KNOWN:\n" + "\n".join(sorted(gone))
+def test_no_cycles_local_imports_or_layer_breaks() -> None:
+    found = findings()
+    assert not found, "\n".join(found)
 
 
 def test_the_checker_sees_a_cycle_and_a_local_import() -> None:
