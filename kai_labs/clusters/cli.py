@@ -30,9 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     up.add_argument("--port", type=int, default=None, help="API port on 127.0.0.1 (default: a free one)")
     up.add_argument("--kind", action="store_true", help="create a kind cluster instead (needs Docker and kind)")
     up.add_argument("--pull", action="store_true", help="with --kind: pull the course's images into Docker first")
-    dn = add("down", "stop the cluster (state is kept)", _down)
+    dn = add("down", "stop the cluster (state is kept): SIGTERM, then SIGKILL if it has not stopped after --grace",
+             _down)
+    dn.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
+                    help="how long a cluster gets to stop on SIGTERM before SIGKILL (default 10)")
     dn.add_argument("--kind", action="store_true", help="delete the kind cluster instead")
-    st = add("status", "is the cluster running?", _status)
+    st = add("status", "is the cluster running? (exit 0: running, 1: stopped, 3: running but not answering or "
+                       "starting)", _status)
     st.add_argument("--json", action="store_true")
     add("env", "print the shell lines that point kubectl at this cluster: "
                "eval \"$(kai-labs cluster env)\" (KUBECONFIG, and this installation's kubectl first on PATH)", _env)
@@ -66,11 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _up(a: argparse.Namespace) -> int:
     if a.kind:
         return kind.cli_up(a.name, pull=a.pull)
-    was = cl.status(a.name)
+    was = cl.status(a.name, probe=None)
     t0 = time.monotonic()
     st = cl.up(a.name, a.seed, a.port)
     dt = time.monotonic() - t0
-    verb = "is already running" if was.running else f"is up ({dt:.2f}s)"
+    verb = "is already running" if was.running and was.pid == st.pid else f"is up ({dt:.2f}s)"
     print(f"cluster {a.name} {verb}: https://127.0.0.1:{st.port} (pid {st.pid})")
     print(f"kubeconfig: {st.kubeconfig}")
     print(f"use it:     export KUBECONFIG={st.kubeconfig}   (or: eval \"$(kai-labs cluster env)\")")
@@ -81,29 +85,47 @@ def _up(a: argparse.Namespace) -> int:
 def _down(a: argparse.Namespace) -> int:
     if getattr(a, "kind", False):
         return kind.cli_down(a.name)
-    if cl.down(a.name):
-        print(f"cluster {a.name} stopped (state kept in {cl.home_for(a.name)}; `cluster reset` wipes it)")
-    else:
+    grace = a.grace if a.grace >= 0 else 0.0
+    how = cl.stop(a.name, grace)
+    kept = f"state kept in {cl.home_for(a.name)}; `cluster reset` wipes it"
+    if how == "not running":
         print(f"cluster {a.name} is not running")
+    elif how == "killed":
+        print(f"cluster {a.name} stopped: it did not stop within {grace:g}s of SIGTERM, so it and every process it "
+              f"started got SIGKILL ({kept})")
+    else:
+        print(f"cluster {a.name} stopped ({kept})")
     return 0
 
 
 def _status(a: argparse.Namespace) -> int:
     st = cl.status(a.name)
+    rc = {"running": 0, "stopped": 1}.get(st.state, 3)
     if a.json:
-        print(json.dumps({"name": st.name, "running": st.running, "pid": st.pid, "port": st.port,
-                          "home": str(st.home), "kubeconfig": str(st.kubeconfig)}))
-    elif st.running:
+        print(json.dumps({"name": st.name, "state": st.state, "running": st.running, "answering": st.answering,
+                          "pid": st.pid, "port": st.port, "why": st.why or None, "home": str(st.home),
+                          "kubeconfig": str(st.kubeconfig)}))
+    elif st.state == "running":
         print(f"cluster {a.name}: running on https://127.0.0.1:{st.port} (pid {st.pid}); kubeconfig {st.kubeconfig}")
-    else:
+    elif st.state == "stopped":
         print(f"cluster {a.name}: not running (start it with `kai-labs cluster up`)")
-    return 0 if st.running else 1
+    elif st.state == "starting":
+        print(f"cluster {a.name}: starting (pid {st.pid}): {st.why}; see `kai-labs cluster logs`")
+    else:
+        print(f"cluster {a.name}: running but not answering (pid {st.pid}): {st.why}; a loaded cluster answers "
+              f"again soon, a hung one does not: `kai-labs cluster down` stops it (SIGTERM, then SIGKILL) and keeps "
+              f"its state")
+    return rc
 
 
 def _env(a: argparse.Namespace) -> int:
-    st = cl.status(a.name)
+    st = cl.status(a.name, probe=None)
     if not st.running:
         raise cl.ClusterError(f"cluster {a.name} is not running; start it with `kai-labs cluster up`")
+    if st.port is None:
+        raise cl.ClusterError(f"cluster {a.name} is running (pid {st.pid}) but {st.why}; wait a moment, or see "
+                              f"`kai-labs cluster status`")
+    cl.check_kubeconfig(st)
     # POSIX sh (bash, zsh, dash): the kubectl of this installation comes first, since the cluster requires
     # kubectl of its own minor and a JupyterLab terminal's login shell has reset PATH to the system's
     print(f"export KUBECONFIG={shlex.quote(str(st.kubeconfig))}")

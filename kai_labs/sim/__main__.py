@@ -1,8 +1,11 @@
 """The embedded cluster's process: ``python -m kai_labs.sim --home DIR``.
 
 Started in the background by ``kai-labs cluster up`` (kai_labs/clusters/embedded.py);
-binds 127.0.0.1 only, writes the kubeconfig and ``server.json`` once the API
-answers, and stops cleanly on SIGTERM.
+holds ``<home>/lock`` (an exclusive flock, with its pid written in the file) for
+its whole life, which is what "running" means to the CLI; binds 127.0.0.1 only,
+writes the kubeconfig and ``server.json`` once the API answers, and stops cleanly
+on SIGTERM. The home must be the user's own with mode 0700 and the token a private
+file (issue 13): anything else is refused with one sentence.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import os
 import secrets
 import signal
 import socket
+import stat
 import sys
 import threading
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -44,6 +49,84 @@ def kubeconfig_text(name: str, port: int, token: str, ca_pem: bytes) -> str:
     }, indent=2) + "\n"
 
 
+# Exit codes `kai-labs cluster up` acts on (kai_labs/clusters/embedded.py keeps the same numbers).
+RC_ALREADY_RUNNING = 2
+RC_NOT_PRIVATE = 4
+
+
+class NotPrivate(Exception):
+    """The home or the token is not the user's own and private: one sentence saying how to fix it."""
+
+
+def check_home(home: Path) -> None:
+    """The home holds the token, the CA key and the kubeconfig: it must be ours, mode 0700 (kai-labs cluster up
+    checks KAI_LABS_HOME above it too; this guards a direct ``python -m kai_labs.sim --home``)."""
+    st = os.stat(home)
+    if st.st_uid != os.geteuid():
+        raise NotPrivate(f"{home} belongs to another user (uid {st.st_uid}), and a cluster home holds the cluster's "
+                         f"token and keys: use a directory of your own")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        raise NotPrivate(f"{home} is open to other users (mode {mode:04o}) and holds the cluster's token and keys: "
+                         f"make it private with `chmod 700 {home}`")
+
+
+def take_lock(home: Path, wait: float = 1.0) -> int | None:
+    """Take the home's lock for the life of this process and write our pid into it; None if another process holds
+    it. "Running" means exactly this for `kai-labs cluster status/down/up`, which probe the lock with a shared
+    flock for an instant: retrying for ``wait`` seconds keeps such a probe from failing a start."""
+    fd = os.open(home / "lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.02)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o600)  # a lock file made by an older version was 0644
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd  # never closed: the kernel releases the lock when this process ends, however it ends
+
+
+def load_or_make_token(path: Path) -> str:
+    """The API token: a new one is created with O_CREAT|O_EXCL, mode 0600 (never through a symbolic link, never
+    over a file someone planted meanwhile); an existing one is used only when it is ours, a regular file, and
+    neither group- nor world-accessible. A token another user could plant or read is refused."""
+    fix = "delete it and `kai-labs cluster up` makes a new one"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        token = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        return token
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise NotPrivate(f"{path} is a symbolic link, which kai-labs never follows for the cluster's "
+                             f"secrets: {fix}") from None
+        raise NotPrivate(f"cannot read {path} ({e.strerror}): {fix}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        mode = stat.S_IMODE(st.st_mode)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotPrivate(f"{path} is not a regular file: {fix}")
+        if st.st_uid != os.geteuid():
+            raise NotPrivate(f"{path} belongs to another user (uid {st.st_uid}), so it may have been planted: {fix}")
+        if mode & 0o077:
+            raise NotPrivate(f"{path} is open to other users (mode {mode:04o}), so its secret may be known to "
+                             f"them: {fix}")
+        token = f.read(4096).decode("ascii", "replace").strip()
+    if not token or not token.isprintable() or " " in token:
+        raise NotPrivate(f"{path} does not hold a usable token: {fix}")
+    return token
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -54,12 +137,7 @@ def _port_free(port: int) -> bool:
 
 
 async def serve(home: Path, name: str, seed: int | None, port: int | None) -> int:
-    token_file = home / "token"
-    if token_file.exists():
-        token = token_file.read_text().strip()
-    else:
-        token = secrets.token_urlsafe(32)
-        tls.write_private(token_file, token + "\n")
+    token = load_or_make_token(home / "token")
     info_file = home / "server.json"
     with contextlib.suppress(FileNotFoundError):
         (home / STOP_NOTE).unlink()  # a note left by a `down` that had to SIGKILL us
@@ -153,14 +231,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=None)
     a = p.parse_args(argv)
     home = Path(a.home)
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    lock = open(home / "lock", "w")  # noqa: SIM115 (held for the life of the process)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        check_home(home)
+    except NotPrivate as e:
+        print(f"kai-labs: {e}", file=sys.stderr)
+        return RC_NOT_PRIVATE
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if take_lock(home) is None:
         print(f"kai-labs: cluster {a.name} is already running from {home}", file=sys.stderr)
-        return 2
+        return RC_ALREADY_RUNNING
     try:
         import resource
 
@@ -173,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.enable()  # a fatal signal leaves its traceback in cluster.log
     try:
         return asyncio.run(serve(home, a.name, a.seed, a.port))
+    except NotPrivate as e:
+        print(f"kai-labs: {e}", file=sys.stderr)
+        return RC_NOT_PRIVATE
     except BaseException:
         logging.getLogger("kai_labs").exception("the cluster process is stopping on an error")
         raise

@@ -105,7 +105,7 @@ def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_stale_pid_file_is_ignored(tmp_path: Path) -> None:
     home = tmp_path / "stale"
-    home.mkdir()
+    home.mkdir(mode=0o700)  # a home open to others is refused (test_home_private.py); a stale server.json is not
     (home / "server.json").write_text(json.dumps({"pid": 999999, "port": 1}))
     r = kai("cluster", "up", "--name", "stale", home=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -148,6 +148,7 @@ def test_up_replaces_pre_fix_certificates_and_the_kubeconfig_carries_the_new_ca(
 
     home = tmp_path / "lc"
     write_old_style_certs(home)
+    home.chmod(0o700)  # a home open to others is refused (test_home_private.py)
     old_ca = (home / "ca.crt").read_bytes()
     (home / "kubeconfig").write_text(kubeconfig_text("lc", 1, "old-token", old_ca))
     r = kai("cluster", "up", "--name", "lc", home=tmp_path)
@@ -187,3 +188,141 @@ def test_same_seed_same_calls_same_objects(tmp_path: Path, monkeypatch: pytest.M
     b = _fingerprint(tmp_path / "b", "det")
     assert a == b
     assert len(a["pods"]) == 3  # type: ignore[arg-type]
+
+
+# ------------------------------------------------- running means: the pid in the home holds the home's lock
+
+
+def _pid_of(home: Path) -> int:
+    return int(json.loads((home / "server.json").read_text())["pid"])
+
+
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie not yet reaped counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _sim_processes(home: Path) -> list[int]:
+    """The live `python -m kai_labs.sim --home HOME` processes (Linux /proc), whoever started them."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"kai_labs.sim" in argv and str(home).encode() in argv and not _gone(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def test_a_hung_cluster_is_running_but_not_answering_and_down_stops_it(tmp_path: Path) -> None:
+    """A cluster whose API does not answer (here: SIGSTOPped) is still running: `status` says so (exit 3), `env`
+    still points at it, `down` stops it (SIGTERM, then SIGKILL after the grace) and `up` afterwards starts a new
+    one. The old CLI called it "not running" and `down` left it alive."""
+    import signal
+    import time
+
+    home = tmp_path / "lc"
+    assert kai("cluster", "up", "--name", "lc", home=tmp_path).returncode == 0
+    pid = _pid_of(home)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        st = kai("cluster", "status", "--name", "lc", home=tmp_path)
+        assert st.returncode == 3, st.stdout + st.stderr
+        assert "running but not answering" in st.stdout and f"pid {pid}" in st.stdout, st.stdout
+        assert "kai-labs cluster down" in st.stdout
+        js = json.loads(kai("cluster", "status", "--name", "lc", "--json", home=tmp_path).stdout)
+        assert (js["state"], js["running"], js["pid"]) == ("not answering", True, pid)
+        env = kai("cluster", "env", "--name", "lc", home=tmp_path)
+        assert env.returncode == 0 and env.stdout.startswith("export KUBECONFIG="), env.stderr
+        assert (home / "server.json").exists()
+        t0 = time.monotonic()
+        dn = kai("cluster", "down", "--name", "lc", "--grace", "2", home=tmp_path)
+        took = time.monotonic() - t0
+        assert dn.returncode == 0, dn.stderr
+        assert "did not stop within 2s of SIGTERM" in dn.stdout and "SIGKILL" in dn.stdout, dn.stdout
+        assert took >= 2, f"down killed without waiting the grace ({took:.1f}s)"
+        assert _gone(pid), "the hung cluster process outlived `cluster down`"
+        assert not (home / "server.json").exists()
+        st = kai("cluster", "status", "--name", "lc", home=tmp_path)
+        assert st.returncode == 1 and "not running" in st.stdout
+    finally:
+        if not _gone(pid):
+            os.kill(pid, signal.SIGKILL)
+    again = kai("cluster", "up", "--name", "lc", home=tmp_path)
+    try:
+        assert again.returncode == 0 and "cluster lc is up" in again.stdout, again.stdout + again.stderr
+        assert kai("cluster", "status", "--name", "lc", home=tmp_path).returncode == 0
+    finally:
+        kai("cluster", "down", "--name", "lc", home=tmp_path)
+
+
+def test_up_under_load_never_deletes_a_live_clusters_server_json(tmp_path: Path) -> None:
+    """Under load the readiness probe can time out (simulated: the process is stopped for a few seconds). `up`
+    then waits for the live cluster instead of deleting its server.json and starting a second one; once it
+    answers, `up` reports it as already running. The old `up` deleted server.json at once, after which every
+    command called the cluster "not running" while kubectl kept working."""
+    import signal
+    import time
+
+    home = tmp_path / "lc"
+    assert kai("cluster", "up", "--name", "lc", home=tmp_path).returncode == 0
+    info = (home / "server.json").read_text()
+    pid = _pid_of(home)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        env = dict(os.environ, KAI_LABS_HOME=str(tmp_path))
+        p = subprocess.Popen([*KAI, "cluster", "up", "--name", "lc"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+        time.sleep(3)
+        assert (home / "server.json").exists(), "`up` deleted the server.json of a live cluster"
+        assert (home / "server.json").read_text() == info
+        assert p.poll() is None, f"`up` gave up on a live cluster after 3 s: {p.communicate()}"
+        assert _sim_processes(home) == [pid], "`up` started a second cluster process on the same home"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    out, err = p.communicate(timeout=60)
+    try:
+        assert p.returncode == 0, err
+        assert "cluster lc is already running" in out and f"(pid {pid})" in out, out
+        assert (home / "server.json").read_text() == info
+        assert kai("cluster", "status", "--name", "lc", home=tmp_path).returncode == 0
+    finally:
+        kai("cluster", "down", "--name", "lc", home=tmp_path)
+
+
+def test_up_never_leaves_a_hung_child_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cluster process that never becomes ready (here: one that hangs at start and ignores SIGTERM, through a
+    sitecustomize on PYTHONPATH) is killed when `up` gives up, and the error says so with the log's last lines.
+    The old `up` sent SIGTERM and walked away, leaving the process behind."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import signal, sys, time\n"
+        "if 'kai_labs.sim' in getattr(sys, 'orig_argv', sys.argv):\n"
+        "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "    print('hanging at start on purpose (test)', flush=True)\n"
+        "    while True:\n"
+        "        time.sleep(1)\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("KAI_LABS_HOME", str(tmp_path / "homes"))
+    home = tmp_path / "homes" / "hung"
+    try:
+        with pytest.raises(cl.ClusterError) as e:
+            cl.up("hung", timeout=3)
+        msg = str(e.value)
+        assert "did not answer within 3s" in msg and "stopped" in msg, msg
+        assert "hanging at start on purpose (test)" in msg, f"the log's last lines are missing: {msg}"
+        assert _sim_processes(home) == [], "`up` left its hung cluster process behind"
+    finally:
+        for pid in _sim_processes(home):
+            os.kill(pid, 9)
