@@ -43,7 +43,7 @@ from ..errors import api_message
 from ..k8s import netlogic
 from . import kind
 from .base import CURL_IMAGE, DNS_IMAGE, Cluster, ClusterError, DnsAnswer, DnsRecord, HttpResult, Route
-from .embedded import attach, home_for
+from .embedded import attach, claim_home, home_for
 from .embedded import start as start_embedded
 from .embedded import status as embedded_status
 
@@ -97,7 +97,7 @@ def _homes_root() -> Path:
 def _write_kubeconfig(context: str, cfg: dict[str, Any]) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", context)
     d = _homes_root() / ".contexts" / safe
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    claim_home(d)  # 0700 all the way up: mkdir(parents=True) made a new KAI_LABS_HOME 0755, which `up` refuses
     path = d / "kubeconfig"
     tmp = d / f".kubeconfig.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
