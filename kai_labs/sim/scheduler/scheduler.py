@@ -10,6 +10,7 @@ Pods that fit nowhere are kept in ``unschedulable`` and retried when a Node chan
 
 from __future__ import annotations
 
+from ...k8s import taints
 from ..clientset import Client, Lister
 from ..controllers.util import controller_uid, pod_active
 from ..events import Recorder
@@ -81,13 +82,13 @@ class Scheduler:
     @staticmethod
     def _unfit(node: Obj, pod: Obj, wanted: dict[str, str], load: dict[tuple[str, str], int]) -> str:
         """Why a node cannot take the pod, in the scheduler plugins' words ("" when it fits)."""
-        if node.get("spec", {}).get("unschedulable"):
-            return "node(s) were unschedulable"
-        if not tolerates(node, pod):
-            taints = [t for t in node.get("spec", {}).get("taints") or []
-                      if t.get("effect") in ("NoSchedule", "NoExecute")]
-            t = taints[0] if taints else {}
-            return f"node(s) had untolerated taint {{{t.get('key', '')}: {t.get('value', '')}}}"
+        tolerations = pod.get("spec", {}).get("tolerations")
+        if node.get("spec", {}).get("unschedulable") and not taints.tolerations_tolerate_taint(
+                tolerations, {"key": taints.TAINT_UNSCHEDULABLE, "effect": taints.NO_SCHEDULE}):
+            return "node(s) were unschedulable"  # NodeUnschedulable: ErrReasonUnschedulable
+        untolerated = taints.find_untolerated_taint(node.get("spec", {}).get("taints"), tolerations)
+        if untolerated is not None:
+            return taints.untolerated_reason(untolerated)  # TaintToleration (R53)
         labels = node["metadata"].get("labels") or {}
         if any(labels.get(k) != v for k, v in wanted.items()):
             return "node(s) didn't match Pod's node affinity/selector"
@@ -107,22 +108,3 @@ class Scheduler:
                        COMPONENT)
         return new
 
-
-def tolerates(node: Obj, pod: Obj) -> bool:
-    """The Pod tolerates every NoSchedule/NoExecute taint of a schedulable Node (TaintToleration)."""
-    if node.get("spec", {}).get("unschedulable"):
-        return False
-    tolerations = pod.get("spec", {}).get("tolerations") or []
-    for taint in node.get("spec", {}).get("taints") or []:
-        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
-            continue
-        ok = False
-        for t in tolerations:
-            if (t.get("operator") == "Exists" and not t.get("key")) or (
-                    t.get("key") == taint.get("key") and (
-                        t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", "")) and (
-                        not t.get("effect") or t.get("effect") == taint.get("effect"))):
-                ok = True
-        if not ok:
-            return False
-    return True
