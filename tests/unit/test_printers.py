@@ -779,11 +779,20 @@ def test_event_object_without_name_and_missing_times() -> None:
 
 
 def test_other_kinds_use_default_name_and_created_at_columns() -> None:
-    obj = {"metadata": {"name": "my-lease", "creationTimestamp": "2024-06-25T14:48:12Z"}}
-    t = table("Lease", [obj, {"metadata": {"name": "x"}}], NOW)
+    obj = {"metadata": {"name": "my-priority", "creationTimestamp": "2024-06-25T14:48:12Z"}}
+    t = table("PriorityClass", [obj, {"metadata": {"name": "x"}}], NOW)
     assert cols(t) == [("Name", 0), ("Created At", 0)]
     assert t["columnDefinitions"][1]["type"] == "date"
-    assert cells(t) == [["my-lease", "2024-06-25T14:48:12Z"], ["x", "0001-01-01T00:00:00Z"]]
+    assert cells(t) == [["my-priority", "2024-06-25T14:48:12Z"], ["x", "0001-01-01T00:00:00Z"]]
+
+
+def test_lease_columns_are_printLeases() -> None:
+    """pkg/printers/internalversion/printers.go printLease: NAME, HOLDER (spec.holderIdentity), AGE."""
+    lease = {"metadata": {"name": "kai-labs-worker", "creationTimestamp": "2025-01-01T11:58:00Z"},
+             "spec": {"holderIdentity": "kai-labs-worker", "leaseDurationSeconds": 40}}
+    t = table("Lease", [lease, {"metadata": {"name": "free", "creationTimestamp": "2025-01-01T11:59:00Z"}}], NOW)
+    assert cols(t) == [("Name", 0), ("Holder", 0), ("Age", 0)]
+    assert cells(t) == [["kai-labs-worker", "kai-labs-worker", "2m"], ["free", "", "60s"]]
 
 
 @pytest.mark.parametrize("value, expected", [

@@ -31,6 +31,7 @@ _MODEL_FOR_KIND = {
     ("discovery.k8s.io/v1", "EndpointSlice"): "V1EndpointSlice",
     ("apps/v1", "Deployment"): "V1Deployment",
     ("apps/v1", "ReplicaSet"): "V1ReplicaSet",
+    ("coordination.k8s.io/v1", "Lease"): "V1Lease",
     ("autoscaling/v1", "Scale"): "V1Scale",
 }
 

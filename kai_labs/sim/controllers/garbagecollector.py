@@ -9,7 +9,8 @@ from ..clientset import Client, Lister
 from ..storage.store import Obj, clone
 
 _KIND_OF_KEY = {"/pods": "Pod", "apps/replicasets": "ReplicaSet", "discovery.k8s.io/endpointslices": "EndpointSlice",
-                "/endpoints": "Endpoints", "/events": "Event", "/configmaps": "ConfigMap"}
+                "/endpoints": "Endpoints", "/events": "Event", "/configmaps": "ConfigMap",
+                "coordination.k8s.io/leases": "Lease"}
 
 
 class GarbageCollector:
@@ -22,8 +23,7 @@ class GarbageCollector:
         if not uid:
             return
         owner_alive = self._uid_alive(uid)
-        for dkey in ("/pods", "apps/replicasets", "discovery.k8s.io/endpointslices", "/endpoints",
-                     "/events", "/configmaps"):
+        for dkey in _KIND_OF_KEY:  # a node's Lease is owned by its Node
             for o in list(self.lister.iter(dkey)):
                 refs = o["metadata"].get("ownerReferences") or []
                 if not any(r.get("uid") == uid for r in refs):

@@ -20,7 +20,8 @@ class NamespaceController:
         for key, kind in (("apps/deployments", "Deployment"), ("apps/replicasets", "ReplicaSet"),
                           ("/services", "Service"), ("/pods", "Pod"), ("/configmaps", "ConfigMap"),
                           ("discovery.k8s.io/endpointslices", "EndpointSlice"), ("/endpoints", "Endpoints"),
-                          ("/serviceaccounts", "ServiceAccount"), ("/events", "Event")):
+                          ("/serviceaccounts", "ServiceAccount"), ("/events", "Event"),
+                          ("coordination.k8s.io/leases", "Lease")):
             for o in list(self.lister.iter(key, name)):
                 left += 1
                 if o["metadata"].get("deletionTimestamp"):
