@@ -20,7 +20,7 @@ from ..storage.store import Obj, Store, clone
 from . import defaults, validation
 from .allocators import SERVICE_CIDR, Ids
 from .resources import ResourceType, by_kind, by_name, by_plural, storage_key
-from .strategy import strategy_for
+from .strategy import AdmissionConfig, strategy_for
 
 DNS_IP = "10.96.0.10"
 KUBERNETES_IP = "10.96.0.1"
@@ -49,10 +49,18 @@ def _has_spec_change(old: Obj, new: Obj) -> bool:
 class Api:
     """Storage semantics over a Store. Synchronous: callers run on the event loop."""
 
-    def __init__(self, store: Store, ids: Ids, clock: Callable[[], float]) -> None:
+    def __init__(self, store: Store, ids: Ids, clock: Callable[[], float],
+                 admission: AdmissionConfig | None = None) -> None:
         self.store = store
         self.ids = ids
         self.clock = clock
+        self.admission = admission if admission is not None else AdmissionConfig()
+
+    def _admit(self, kind: str, obj: Obj) -> None:
+        """The kind's configured mutating admission (DefaultTolerationSeconds for Pods)."""
+        strategy = strategy_for(kind)
+        if strategy is not None and strategy.admit is not None:
+            strategy.admit(obj, self.admission)
 
     # -- helpers -------------------------------------------------------------
     def now(self) -> str:
@@ -166,6 +174,7 @@ class Api:
                   "selfLink"):
             md.pop(k, None)
         self._prepare_create(rt, obj)
+        self._admit(rt.kind, obj)
         defaults.apply_defaults(rt.kind, obj)
         errs = validation.validate(rt.kind, obj, None)
         if errs:
@@ -322,6 +331,7 @@ class Api:
             strategy = strategy_for(rt.kind)
             if strategy is not None and strategy.prepare_update is not None:
                 strategy.prepare_update(new, old)
+            self._admit(rt.kind, new)
             defaults.apply_defaults(rt.kind, new)
             errs = validation.validate(rt.kind, new, old)
             if errs:

@@ -27,6 +27,19 @@ Validator = Callable[[Obj, Obj | None], list[FieldError]]
 Defaulter = Callable[[Obj], None]
 UpdatePreparer = Callable[[Obj, Obj], None]
 
+
+@dataclass(frozen=True)
+class AdmissionConfig:
+    """The API server's admission plugin flags (upstream's defaults), one per ``Api``: the
+    DefaultTolerationSeconds plugin's --default-not-ready-toleration-seconds and
+    --default-unreachable-toleration-seconds (plugin/pkg/admission/defaulttolerationseconds)."""
+
+    default_not_ready_toleration_seconds: int = 300
+    default_unreachable_toleration_seconds: int = 300
+
+
+Admitter = Callable[[Obj, AdmissionConfig], None]
+
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
 
@@ -127,6 +140,10 @@ class Strategy:
     default: Defaulter = _no_defaults
     # PrepareForUpdate: bring the new object (in place) in step with the stored one, before defaulting
     prepare_update: UpdatePreparer | None = None
+    # mutating admission that reads the API server's configuration (create and update, in place); it runs
+    # just before ``default``, which may carry upstream's values of the same plugins for callers without
+    # an API server: such a plugin must touch nothing the defaulter sets
+    admit: Admitter | None = None
     # PrepareForCreate: the status a new object starts with (None: whatever the client sent)
     initial_status: Obj | None = None
     # metadata.generation counts spec changes (Deployment, ReplicaSet, ...)

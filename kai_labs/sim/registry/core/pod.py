@@ -18,7 +18,15 @@ from typing import Any
 from ....k8s.validation import inclusive_range_error
 from ...apimachinery.errors import forbidden, invalid
 from ..defaults import _child_map, _empty, default_pod_spec
-from ..strategy import POD_SPEC_PATCH_KEYS, PatchKeys, ResourceType, Strategy, patch_keys_at, register
+from ..strategy import (
+    POD_SPEC_PATCH_KEYS,
+    AdmissionConfig,
+    PatchKeys,
+    ResourceType,
+    Strategy,
+    patch_keys_at,
+    register,
+)
 from ..table import (
     NONE,
     Column,
@@ -51,7 +59,7 @@ Obj = dict[str, Any]
 Cell = str | int
 
 
-DEFAULT_TOLERATION_SECONDS = 300
+DEFAULT_TOLERATION_SECONDS = 300  # kube-apiserver's --default-{not-ready,unreachable}-toleration-seconds
 
 
 _NOT_READY_TAINT = "node.kubernetes.io/not-ready"
@@ -71,8 +79,19 @@ def default(obj: dict[str, Any]) -> None:
     _default_pod_admission(spec)
 
 
+def admit(obj: dict[str, Any], config: AdmissionConfig) -> None:
+    """DefaultTolerationSeconds with the API server's configured seconds (the cluster's setting: 30 s in
+    kai-labs, see controllers/nodelifecycle.py NodeLifecycleSettings). It runs before :func:`default`,
+    whose own copy of the plugin (upstream's 300 s, for callers without an API server) then finds the
+    tolerations there."""
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        _add_default_tolerations(spec, config.default_not_ready_toleration_seconds,
+                                 config.default_unreachable_toleration_seconds)
+
+
 def _default_pod_admission(spec: dict[str, Any]) -> None:
-    """ServiceAccount, DefaultTolerationSeconds and Priority admission (Pods only)."""
+    """ServiceAccount, DefaultTolerationSeconds (upstream's seconds) and Priority admission (Pods only)."""
     if _empty(spec.get("serviceAccountName")):
         sa = spec.get("serviceAccount")
         spec["serviceAccountName"] = sa if isinstance(sa, str) and sa else "default"
@@ -82,22 +101,19 @@ def _default_pod_admission(spec: dict[str, Any]) -> None:
         spec["priority"] = 0
     if spec.get("preemptionPolicy") is None:
         spec["preemptionPolicy"] = "PreemptLowerPriority"
-    _add_default_tolerations(spec)
+    _add_default_tolerations(spec, DEFAULT_TOLERATION_SECONDS, DEFAULT_TOLERATION_SECONDS)
 
 
 def _tolerates_no_execute(tolerations: list[dict[str, Any]], key: str) -> bool:
-    for t in tolerations:
-        effect = t.get("effect") or ""
-        if effect not in ("", "NoExecute"):
-            continue
-        t_key = t.get("key") or ""
-        if t_key == key or (t_key == "" and t.get("operator") == "Exists"):
-            return True
-    return False
+    """The plugin's test: a toleration whose key is this taint's or empty (any operator), and whose
+    effect is NoExecute or empty."""
+    return any((t.get("key") or "") in (key, "") and (t.get("effect") or "") in ("", "NoExecute")
+               for t in tolerations)
 
 
-def _add_default_tolerations(spec: dict[str, Any]) -> None:
-    """plugin/pkg/admission/defaulttolerationseconds: add 300s NoExecute tolerations."""
+def _add_default_tolerations(spec: dict[str, Any], not_ready: int, unreachable: int) -> None:
+    """plugin/pkg/admission/defaulttolerationseconds (R55): a Pod that does not already tolerate the
+    not-ready / unreachable NoExecute taints gets a toleration for each, for the configured seconds."""
     raw = spec.get("tolerations")
     if raw is None:
         raw = []
@@ -105,10 +121,9 @@ def _add_default_tolerations(spec: dict[str, Any]) -> None:
         return
     present = [t for t in raw if isinstance(t, dict)]
     added = []
-    for key in (_NOT_READY_TAINT, _UNREACHABLE_TAINT):
+    for key, seconds in ((_NOT_READY_TAINT, not_ready), (_UNREACHABLE_TAINT, unreachable)):
         if not _tolerates_no_execute(present, key):
-            added.append({"key": key, "operator": "Exists", "effect": "NoExecute",
-                          "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
+            added.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds})
     if added:
         spec["tolerations"] = raw + added
 
@@ -504,6 +519,7 @@ STRATEGY = register(Strategy(
     discovery_order=30,
     validate=validate,
     default=default,
+    admit=admit,
     initial_status={"phase": "Pending", "qosClass": "BestEffort"},
     columns=COLUMNS,
     print_row=print_row,
