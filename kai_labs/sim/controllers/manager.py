@@ -2,14 +2,21 @@
 time slices.
 
 Each controller (one module each: deployment, replicaset, endpointslice, endpoints, service,
-garbagecollector, namespace) is ``sync(key)`` over current state; it reads through a
+garbagecollector, namespace, nodelifecycle, tainteviction) is ``sync(key)`` over current state; it reads through a
 :class:`~kai_labs.sim.clientset.Lister` and writes through a :class:`~kai_labs.sim.clientset.Client`
 (the registry). The scheduler (:mod:`kai_labs.sim.scheduler`) is driven from the same loop, as its
 own component. A test can call ``Controllers.drain()`` and step everything to quiescence.
+
+The node lifecycle and taint-eviction controllers also act on time (a Node's grace period, a Pod's
+tolerationSeconds): after each drain one timer on the running event loop is set for the earliest of
+their deadlines; when it fires their ``tick`` is queued and ``on_work`` called. Their clock is the
+injected one (:mod:`kai_labs.sim.clock`), so a test with ``FakeClock`` advances it and calls
+:meth:`Controllers.tick` (no loop timer is set without a running loop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +24,7 @@ from collections.abc import Callable
 from ...k8s import endpointslices as eps
 from ..apimachinery import errors
 from ..clientset import Client, Lister
+from ..clock import Clock, RealClock
 from ..events import Recorder
 from ..registry.generic import Api
 from ..scheduler import Scheduler
@@ -26,22 +34,31 @@ from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
+from .nodelifecycle import NodeLifecycleController, NodeLifecycleSettings
 from .replicaset import ReplicaSetController
 from .service import LB_POOL, ServiceController
+from .tainteviction import TaintEvictionController
 from .util import controller_uid, selector_matches
 
 log = logging.getLogger("kai_labs.controllers")
 
 
 class Controllers:
-    def __init__(self, api: Api, recorder: Recorder, kubelet_nodes: Callable[[], set[str]]) -> None:
+    def __init__(self, api: Api, recorder: Recorder, kubelet_nodes: Callable[[], set[str]],
+                 settings: NodeLifecycleSettings | None = None, clock: Clock | None = None) -> None:
+        """``settings``: the cluster's node-lifecycle settings (the course's when None); their API-server
+        part (DefaultTolerationSeconds) is applied to ``api``. ``clock``: what the node lifecycle and
+        taint-eviction controllers time grace periods and tolerations with."""
+        self.settings = settings if settings is not None else NodeLifecycleSettings.course()
+        self.clock: Clock = clock if clock is not None else RealClock()
+        api.admission = self.settings.admission()
         self.lister = Lister(api.store)
         self.client = Client(api)
         self.rec = recorder
         self.kubelet_nodes = kubelet_nodes
         self.queue: dict[str, set[tuple[str, str]]] = {
             "deployment": set(), "replicaset": set(), "service": set(), "namespace": set(),
-            "schedule": set(), "gc": set(),
+            "schedule": set(), "gc": set(), "nodelifecycle": set(), "tainteviction": set(),
         }
         self.deployments = DeploymentController(self.lister, self.client, recorder)
         self.replicasets = ReplicaSetController(self.lister, self.client, recorder)
@@ -51,14 +68,20 @@ class Controllers:
         self.endpoints = EndpointsController(self.lister, self.client)
         self.gc = GarbageCollector(self.lister, self.client)
         self.namespaces = NamespaceController(self.lister, self.client)
+        self.nodelifecycle = NodeLifecycleController(self.lister, self.client, recorder, self.clock, self.settings)
+        self.tainteviction = TaintEvictionController(self.lister, self.client, recorder, self.clock)
         self._order: list[tuple[str, Callable[[str, str], None]]] = [
-            ("gc", self.gc.sync), ("namespace", self.namespaces.sync), ("deployment", self.deployments.sync),
+            ("gc", self.gc.sync), ("namespace", self.namespaces.sync),
+            ("nodelifecycle", self.nodelifecycle.sync), ("tainteviction", self.tainteviction.sync),
+            ("deployment", self.deployments.sync),
             ("replicaset", self.replicasets.sync), ("schedule", self.scheduler.schedule),
             ("service", self.sync_service)]
         self.on_work: Callable[[], None] = lambda: None
         self._svc_last: dict[tuple[str, str], float] = {}  # when each Service's slices were last synced
         self._deferred: set[tuple[str, str]] = set()
         self.on_later: Callable[[float], None] = lambda _delay: None
+        self._timer: asyncio.TimerHandle | None = None  # the loop timer for the timed controllers
+        self._timer_at: float | None = None  # its deadline (on self.clock.monotonic())
 
     @property
     def max_per_slice(self) -> int:
@@ -108,6 +131,10 @@ class Controllers:
                         q["replicaset"].add((ns, rs["metadata"]["name"]))
             for svc in self.lister.scan("/services", ns):
                 q["service"].add((ns, svc["metadata"]["name"]))
+            if self.nodelifecycle.watches_pod(ev.obj):
+                q["nodelifecycle"].add(("pod", f"{ns}/{name}"))
+            if self.tainteviction.watches_pod(ev.obj):
+                q["tainteviction"].add(("pod", f"{ns}/{name}"))
             if ev.type != "DELETED" and not ev.obj.get("spec", {}).get("nodeName"):
                 q["schedule"].add((ns, name))
             elif ev.type == "DELETED" and self.scheduler.unschedulable:
@@ -123,6 +150,8 @@ class Controllers:
                 if svc.get("spec", {}).get("type") == "LoadBalancer":
                     q["service"].add((svc["metadata"]["namespace"], svc["metadata"]["name"]))
         elif ev.key == "/nodes":
+            q["nodelifecycle"].add(("node", name))
+            q["tainteviction"].add(("node", name))
             q["schedule"].update(self.scheduler.unschedulable)
             for svc in self.lister.iter("/services"):
                 q["service"].add((svc["metadata"]["namespace"], svc["metadata"]["name"]))
@@ -138,7 +167,14 @@ class Controllers:
         return any(self.queue.values())
 
     def drain(self, max_rounds: int = 200, budget: float | None = None) -> None:
-        """Run queued reconciles until nothing is left, a round limit, or a time budget (seconds)."""
+        """Run queued reconciles until nothing is left, a round limit, or a time budget (seconds); then
+        ask to be woken for the timed controllers' next deadline."""
+        try:
+            self._drain(max_rounds, budget)
+        finally:
+            self._arm_timer()
+
+    def _drain(self, max_rounds: int, budget: float | None) -> None:
         start = time.monotonic()
         for _ in range(max_rounds):
             if not self.pending():
@@ -182,6 +218,39 @@ class Controllers:
         return True
 
     def release_deferred(self) -> None:
-        """Called when a deferred batch is due: queue those Services again."""
+        """Called when a deferred batch is due: queue those Services again, and the timed controllers'
+        ticks (each does only what is due)."""
         self.queue["service"].update(self._deferred)
         self._deferred.clear()
+
+    def tick(self) -> None:
+        """Queue the timed controllers' ticks (each does only what is due by its clock), then drain."""
+        self.queue["nodelifecycle"].add(("tick", ""))
+        self.queue["tainteviction"].add(("tick", ""))
+        self.drain()
+
+    def next_deadline(self) -> float | None:
+        """The earliest moment (on ``self.clock.monotonic()``) a timed controller has work."""
+        due = [d for d in (self.nodelifecycle.next_deadline(), self.tainteviction.next_deadline()) if d is not None]
+        return min(due) if due else None
+
+    def _arm_timer(self) -> None:
+        """One loop timer for the earliest deadline (moved earlier when a sooner one appears)."""
+        due = self.next_deadline()
+        if due is None or (self._timer is not None and self._timer_at is not None and self._timer_at <= due):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (bootstrap, a synchronous test): the next drain in a loop arms it
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = due
+        self._timer = loop.call_later(max(0.0, due - self.clock.monotonic()), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.queue["nodelifecycle"].add(("tick", ""))
+        self.queue["tainteviction"].add(("tick", ""))
+        self.on_work()
