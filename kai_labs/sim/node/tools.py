@@ -28,20 +28,41 @@ timeout are capped at ``DEFAULT_WAIT_CAP`` (10 s; real curl waits up to 300 s
 for a connect and busybox wget 900 s); https is refused after the TCP connect
 with curl's TLS error (the emulated servers speak no TLS); files written by
 commands live in a per-container in-memory dict.
+
+Budgets (a container's cgroup, :class:`Cgroup`). Every emulated process runs on the node's event loop,
+so what a real container's cgroup and the kernel's scheduler give for free is done here:
+
+* memory: what a program holds (shell variables, the words of a command, the text a pipeline or a
+  ``$( )`` captured, the files it wrote) is charged to its container's memory limit
+  (``resources.limits.memory``; :data:`DEFAULT_MEMORY_LIMIT` where none is set, a kai-labs choice).
+  Anything that would grow a value (``x=$x$x``, ``printf '%1500000000s'``, a capture) is checked
+  *before* it is built. Going over the limit is the cgroup OOM killer's SIGKILL: the process ends with
+  137 and, as the kubelet asks for ``memory.oom.group=1`` on cgroup v2
+  (pkg/kubelet/kuberuntime/kuberuntime_container_linux.go, calculateLinuxResources), every process of
+  the container with it, so ``kubectl exec`` in a container shares its limit and takes it down too.
+  A character counts as a byte; every string also costs :data:`STRING_COST` (what the emulator
+  spends on it), so a million tiny words cannot hide behind their length.
+* CPU: every command, loop iteration and long builtin calls :meth:`Cgroup.pace`, which gives the
+  event loop back after :data:`TIME_SLICE` of work, so a ``while true; do :; done`` burns its share of
+  time slices and never starves the API or other Pods; ``resources.limits.cpu`` is a CFS quota per
+  100 ms period (milliCPUToQuota, 1 ms minimum) after which the container waits for the next period.
+* output: a long write goes out in :data:`OUTPUT_CHUNK` pieces (a pipe's size), pacing between them:
+  ``seq 300000000`` streams, it never builds its whole output.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as _dt
 import json
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from ..network import http1
@@ -52,7 +73,15 @@ Out = Callable[[str], None]
 CURL_VERSION = "8.11.1"
 BUSYBOX_VERSION = "1.36.1"
 DEFAULT_WAIT_CAP = 10.0
-LOOP_LIMIT = 10000  # iterations of a loop that never sleeps before the shell gives up
+DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024  # a container without resources.limits.memory (kai-labs' choice)
+STRING_COST = 64  # what one string costs beyond its characters (a CPython str header and a reference)
+TIME_SLICE = 0.002  # seconds an emulated program runs before it lets the event loop serve others
+CFS_PERIOD = 0.1  # cpu.cfs_period_us: 100 ms (pkg/kubelet/cm quotaPeriod)
+CFS_MIN_QUOTA = 0.001  # milliCPUToQuota's minQuotaPeriod: 1 ms
+OUTPUT_CHUNK = 64 * 1024  # the most one write hands on at once (a Linux pipe buffer)
+MAX_NESTING = 40  # scripts inside scripts ($( ), sh -c, sh FILE) before the emulated sh refuses
+PARSE_IN_THREAD = 64 * 1024  # scripts longer than this are parsed off the event loop
+PARSE_COST = 48  # memory a parsed script holds per character of its text (its tokens and tree)
 
 
 class PodNetLike(Protocol):  # the part of images.PodNet the tools use
@@ -120,12 +149,169 @@ def tool_available(image: str, argv0: str) -> bool:
     return argv0.rsplit("/", 1)[-1] in image_tools(image)
 
 
+# --------------------------------------------------------------------------- budgets
+
+class OutOfMemory(BaseException):
+    """The cgroup's OOM killer ended the process: SIGKILL, which nothing in a program can catch (hence a
+    BaseException: no ``except Exception`` in a tool swallows it)."""
+
+
+class Cgroup:
+    """One container's memory and CPU budget, shared by its main process and every ``kubectl exec``.
+
+    ``usage`` is what the container's programs hold now (see the module docstring for what counts);
+    ``charge`` and ``need`` raise :class:`OutOfMemory` once that would pass ``limit``, after marking the
+    cgroup ``oom_killed`` and telling the container (``on_oom``), which ends with 137 / OOMKilled."""
+
+    def __init__(self, memory_limit: int = DEFAULT_MEMORY_LIMIT, cpu_quota: float | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.limit = memory_limit
+        self.usage = 0
+        self.peak = 0
+        self.oom_killed = False
+        self.cpu_quota = cpu_quota  # seconds of CPU per CFS_PERIOD; None: unlimited
+        self.cpu_seconds = 0.0
+        self.throttled = 0  # periods in which the quota ran out (cpu.stat nr_throttled)
+        self.on_oom: list[Callable[[], None]] = []
+        self._clock = clock
+        self._mark = clock()
+        self._slice = 0.0
+        self._period_end = 0.0
+        self._period_used = 0.0
+
+    # memory ---------------------------------------------------------------------------------------
+    def need(self, n: int) -> None:
+        """About to build ``n`` more bytes (not kept yet): kill now rather than after allocating them."""
+        if self.usage + n > self.limit:
+            self.oom()
+
+    def charge(self, n: int) -> None:
+        if n > 0 and self.usage + n > self.limit:
+            self.oom()
+        self.usage += n
+        if self.usage > self.peak:
+            self.peak = self.usage
+
+    def oom(self) -> NoReturn:
+        self.oom_killed = True
+        for callback in list(self.on_oom):
+            callback()
+        raise OutOfMemory()
+
+    # CPU ------------------------------------------------------------------------------------------
+    def idle(self) -> None:
+        """The program waited (sleep, network, input): that time was not CPU."""
+        self._mark = self._clock()
+
+    async def pace(self) -> None:
+        """Called between steps of work: after TIME_SLICE of CPU, give the event loop back (and, over a CPU
+        limit, wait out the rest of the CFS period, as a throttled container does)."""
+        now = self._clock()
+        ran = now - self._mark
+        self._mark = now
+        self._slice += ran
+        if self._slice < TIME_SLICE:
+            return
+        used, self._slice = self._slice, 0.0
+        self.cpu_seconds += used
+        if self.cpu_quota is not None:
+            if now >= self._period_end:
+                self._period_end, self._period_used = now + CFS_PERIOD, 0.0
+            self._period_used += used
+            if self._period_used >= self.cpu_quota:
+                self.throttled += 1
+                await asyncio.sleep(max(self._period_end - now, 0.0))
+                self._period_end, self._period_used = self._clock() + CFS_PERIOD, 0.0
+                self._mark = self._clock()
+                return
+        await asyncio.sleep(0)
+        self._mark = self._clock()
+
+
+class ContainerFiles(dict[str, str]):
+    """The files a container's programs wrote (its writable layer), kept in memory and charged to the
+    container's memory cgroup as tmpfs pages are. It carries the cgroup, so every process started with
+    these files (the main one, ``kubectl exec``, an interactive shell) shares the container's budget."""
+
+    def __init__(self, cgroup: Cgroup):
+        super().__init__()
+        self.cgroup = cgroup
+
+
+def cgroup_of(fs: dict[str, str] | None) -> Cgroup:
+    """The cgroup a process started with these files runs in (a fresh default one for loose dicts)."""
+    return fs.cgroup if isinstance(fs, ContainerFiles) else Cgroup()
+
+
+def cost(*texts: str) -> int:
+    """What holding these strings charges: their characters and STRING_COST each."""
+    return sum(len(t) for t in texts) + STRING_COST * len(texts)
+
+
+class Proc:
+    """One emulated process's holdings (variables, words, captures), charged to its container's cgroup and
+    given back when the process ends. Files are the cgroup's own: they outlive the process."""
+
+    def __init__(self, cgroup: Cgroup):
+        self.cgroup = cgroup
+        self.held = 0
+
+    def charge(self, n: int) -> None:
+        self.cgroup.charge(n)
+        self.held += n
+
+    def release(self) -> None:
+        self.cgroup.charge(-self.held)
+        self.held = 0
+
+
+class Capture:
+    """Output a command substitution or a pipeline stage keeps in memory (a pipe nobody drains until the
+    command ends): every write is charged to the process, so a capture cannot outgrow the limit."""
+
+    def __init__(self, proc: Proc):
+        self.proc = proc
+        self.parts: list[str] = []
+        self.size = 0
+        self.charged = 0
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        n = cost(text)
+        self.proc.charge(n)
+        self.charged += n
+        self.parts.append(text)
+        self.size += len(text)
+
+    def text(self) -> str:
+        """The whole captured text (checked before it is joined); it stays charged until release()."""
+        if len(self.parts) == 1:
+            return self.parts[0]
+        self.proc.cgroup.need(self.size)
+        joined = "".join(self.parts)
+        self.parts = [joined]
+        n = cost(joined)
+        self.proc.charge(n - self.charged)
+        self.charged = n
+        return joined
+
+    def release(self) -> None:
+        self.parts = []
+        self.proc.charge(-self.charged)
+        self.charged = self.size = 0
+
+
 # --------------------------------------------------------------------------- context
 
 class ShellExit(Exception):
     def __init__(self, code: int):
         super().__init__(code)
         self.code = code
+
+
+class TooDeep(Exception):
+    """Scripts nested past MAX_NESTING, or a parse deeper than Python's stack allows."""
 
 
 @dataclass
@@ -140,18 +326,29 @@ class Ctx:
     fs: dict[str, str] = field(default_factory=dict)
     last: int = 0
     positional: list[str] = field(default_factory=list)
-    spin: list[int] = field(default_factory=lambda: [0])  # loop iterations since the last sleep
+    proc: Proc = field(default_factory=lambda: Proc(Cgroup()))
+    depth: int = 0  # scripts this one runs inside
+    shell: str = ""  # the shell that runs the command ("sh"), or "" when exec'd directly (kubectl exec)
 
     def child(self, **kw: Any) -> Ctx:
         c = Ctx(self.net, self.out, self.err, self.image, self.env, self.tty, self.stdin, self.fs,
-                self.last, self.positional, self.spin)
+                self.last, self.positional, self.proc, self.depth, self.shell)
         for k, v in kw.items():
             setattr(c, k, v)
         return c
 
     @property
+    def cg(self) -> Cgroup:
+        return self.proc.cgroup
+
+    @property
     def dash(self) -> bool:
         return repository(self.image) == "nginx"
+
+    def applet(self, name: str) -> str:
+        """The name a builtin's errors start with: ash's builtins report as the shell (``sh: x: bad
+        number``), an applet exec'd directly as itself (``test: x: bad number``)."""
+        return self.shell or name
 
 
 def default_files(net: Any) -> dict[str, str]:
@@ -182,68 +379,175 @@ def _read_file(ctx: Ctx, path: str) -> str | None:
     return default_files(ctx.net).get(path)
 
 
-def _write_file(ctx: Ctx, path: str, text: str, append: bool = False) -> None:
+async def _write_file(ctx: Ctx, path: str, text: str, append: bool = False) -> None:
     if path in ("/dev/null",):
         return
     if path in ("/dev/stdout", "/proc/self/fd/1"):
-        ctx.out(text)
+        await write_out(ctx, text)
         return
     if path in ("/dev/stderr", "/proc/self/fd/2"):
-        ctx.err(text)
+        await write_out(ctx, text, err=True)
         return
-    ctx.fs[path] = (ctx.fs.get(path, "") if append else "") + text
+    _store_file(ctx, path, text, append)
+
+
+def _store_file(ctx: Ctx, path: str, text: str, append: bool) -> None:
+    """A write to the in-memory file: the grown file is charged (and checked) before it is built."""
+    old = ctx.fs.get(path)
+    before = cost(path, old) if old is not None else 0
+    new_len = (len(old) if append and old is not None else 0) + len(text)
+    ctx.cg.charge(len(path) + new_len + 2 * STRING_COST - before)
+    ctx.fs[path] = (old + text) if append and old else text
+
+
+async def write_out(ctx: Ctx, text: str, err: bool = False) -> None:
+    """Hand ``text`` to stdout (or stderr) as a program's write(2) calls would: at most OUTPUT_CHUNK at a
+    time, pacing between them."""
+    sink = ctx.err if err else ctx.out
+    if len(text) <= OUTPUT_CHUNK:
+        if text:
+            sink(text)
+        await ctx.cg.pace()
+        return
+    for i in range(0, len(text), OUTPUT_CHUNK):
+        sink(text[i:i + OUTPUT_CHUNK])
+        await ctx.cg.pace()
+
+
+async def write_fill(ctx: Ctx, char: str, count: int) -> None:
+    """``count`` copies of ``char`` (a printf field's padding), streamed: never built whole."""
+    while count > 0:
+        n = min(count, OUTPUT_CHUNK)
+        ctx.out(char * n)
+        count -= n
+        await ctx.cg.pace()
+
+
+def _setvar(ctx: Ctx, name: str, value: str | None) -> None:
+    """Set (or with None, unset) a shell variable, charging the difference to the process first."""
+    old = ctx.env.get(name)
+    delta = (cost(name, value) if value is not None else 0) - (cost(name, old) if old is not None else 0)
+    ctx.proc.charge(delta)
+    if value is None:
+        ctx.env.pop(name, None)
+    else:
+        ctx.env[name] = value
 
 
 # --------------------------------------------------------------------------- public entry points
 
 async def run(argv: list[str], net: Any, out: Out, err: Out, *, image: str = "curlimages/curl",
               env: dict[str, str] | None = None, tty: bool = False, stdin: str | None = None,
-              fs: dict[str, str] | None = None) -> int:
-    """Run one command (as the shell would after parsing). Returns its exit code."""
-    ctx = Ctx(net, out, err, image, base_env(net, env), tty, stdin, fs if fs is not None else {})
-    try:
-        return await _dispatch(argv, ctx)
-    except ShellExit as e:
-        return e.code
+              fs: dict[str, str] | None = None, cgroup: Cgroup | None = None) -> int:
+    """Run one process, ``argv`` as the container runtime starts it. Returns its exit code (137 when its
+    container's memory cgroup killed it). It runs in ``cgroup``, else in the cgroup ``fs`` carries."""
+    files = fs if fs is not None else {}
+    ctx = Ctx(net, out, err, image, base_env(net, env), tty, stdin, files, proc=Proc(cgroup or cgroup_of(files)))
+    return await _process(ctx, lambda: _dispatch(argv, ctx))
 
 
 async def run_script(script: str, net: Any, out: Out, err: Out, *, image: str = "curlimages/curl",
                      env: dict[str, str] | None = None, tty: bool = False, stdin: str | None = None,
-                     fs: dict[str, str] | None = None, positional: list[str] | None = None) -> int:
+                     fs: dict[str, str] | None = None, positional: list[str] | None = None,
+                     cgroup: Cgroup | None = None) -> int:
     """Run a ``sh -c`` script with the tiny POSIX-sh subset. Returns the exit status."""
-    ctx = Ctx(net, out, err, image, base_env(net, env), tty, stdin, fs if fs is not None else {},
-              positional=positional or ["sh"])
-    return await _script(script, ctx)
+    files = fs if fs is not None else {}
+    ctx = Ctx(net, out, err, image, base_env(net, env), tty, stdin, files, positional=positional or ["sh"],
+              proc=Proc(cgroup or cgroup_of(files)), shell="sh")
+    return await _process(ctx, lambda: _script(script, ctx))
+
+
+async def _process(ctx: Ctx, body: Callable[[], Awaitable[int]]) -> int:
+    """One emulated process from start to exit: its environment charged, its holdings given back at the
+    end, and no Python error reaching the learner (an OOM kill is exit code 137, as SIGKILL's 128+9)."""
+    ctx.cg.idle()
+    try:
+        ctx.proc.charge(sum(cost(k, v) for k, v in ctx.env.items()))
+        return await body()
+    except ShellExit as e:
+        return e.code
+    except OutOfMemory:
+        return 137
+    except (TooDeep, RecursionError):
+        ctx.err(_too_deep_message(ctx))
+        return 2
+    finally:
+        ctx.proc.release()
+
+
+def _too_deep_message(ctx: Ctx) -> str:
+    return (f"sh: {'1: ' if ctx.dash else ''}kai-labs: commands nested too deeply (the emulated sh runs "
+            f"scripts, $( ) and sh -c at most {MAX_NESTING} levels inside each other)\n")
 
 
 async def _script(script: str, ctx: Ctx) -> int:
+    if ctx.depth >= MAX_NESTING:
+        raise TooDeep()
+    charge = len(script) * PARSE_COST  # its tokens and tree, held while it runs
+    ctx.proc.charge(charge)
     try:
-        tree = Parser(script).parse()
-    except ShSyntaxError as e:
-        ctx.err(_sh_syntax_message(ctx, str(e)))
-        return 2
+        try:
+            tree = await _parse(script)
+        except ShSyntaxError as e:
+            ctx.err(_sh_syntax_message(ctx, str(e)))
+            return 2
+        ctx.depth += 1
+        try:
+            return await _exec(tree, ctx)
+        except ShellExit as e:
+            return e.code
+        finally:
+            ctx.depth -= 1
+    finally:
+        ctx.proc.charge(-charge)
+
+
+async def _parse(script: str) -> Seq:
+    """The script's tree. A long script is parsed in a worker thread, so the event loop keeps serving
+    (the GIL hands it back every few milliseconds); a parse deeper than Python's stack is TooDeep."""
     try:
-        return await _exec(tree, ctx)
-    except ShellExit as e:
-        return e.code
+        if len(script) > PARSE_IN_THREAD:
+            return await asyncio.to_thread(lambda: Parser(script).parse())
+        return Parser(script).parse()
+    except RecursionError:
+        raise TooDeep() from None
 
 
 def shell_context(net: Any, out: Out, err: Out, *, image: str, env: dict[str, str] | None = None,
-                  tty: bool = False, fs: dict[str, str] | None = None) -> Ctx:
-    """The state of one interactive shell (variables, ``$?``, files) kept across the lines it reads."""
-    return Ctx(net, out, err, image, base_env(net, env), tty, None, fs if fs is not None else {},
-               positional=["sh"])
+                  tty: bool = False, fs: dict[str, str] | None = None, cgroup: Cgroup | None = None) -> Ctx:
+    """The state of one interactive shell (variables, ``$?``, files) kept across the lines it reads; it
+    runs in ``cgroup`` (else the one ``fs`` carries). ``end_shell`` gives its memory back."""
+    files = fs if fs is not None else {}
+    ctx = Ctx(net, out, err, image, base_env(net, env), tty, None, files, positional=["sh"],
+              proc=Proc(cgroup or cgroup_of(files)), shell="sh")
+    with contextlib.suppress(OutOfMemory):  # the container is being killed: the first line ends with 137
+        ctx.proc.charge(sum(cost(k, v) for k, v in ctx.env.items()))
+    return ctx
+
+
+def end_shell(ctx: Ctx) -> None:
+    ctx.proc.release()
 
 
 async def shell_line(line: str, ctx: Ctx) -> int:
-    """Run one line read by an interactive shell; ``exit`` raises ShellExit (the shell ends)."""
+    """Run one line read by an interactive shell; ``exit`` raises ShellExit (the shell ends), and so does
+    the OOM killer (ShellExit(137))."""
+    ctx.cg.idle()
     try:
-        tree = Parser(line).parse()
-    except ShSyntaxError as e:
-        ctx.err(_sh_syntax_message(ctx, str(e)))
-        ctx.last = 2
-        return 2
-    code = await _exec(tree, ctx)
+        if ctx.cg.oom_killed:
+            raise OutOfMemory()
+        try:
+            tree = await _parse(line)
+        except ShSyntaxError as e:
+            ctx.err(_sh_syntax_message(ctx, str(e)))
+            ctx.last = 2
+            return 2
+        code = await _exec(tree, ctx)
+    except OutOfMemory:
+        raise ShellExit(137) from None
+    except (TooDeep, RecursionError):
+        ctx.err(_too_deep_message(ctx))
+        code = 2
     ctx.last = code
     return code
 
@@ -297,17 +601,20 @@ def _read_paren(s: str, i: int) -> int:
     raise ShSyntaxError("unterminated $(")
 
 
+_PLAIN = re.compile(r"[^ \t\n\\'\"`$;&|()<>]+")  # a run of characters with no meaning to the lexer
+_DQ_PLAIN = re.compile(r"[^\"\\$`]+")
+
+
 def _lex(s: str) -> list[Any]:
     toks: list[Any] = []
     segs: list[Seg] = []
-    buf = ""
-    i = 0
+    buf: list[str] = []  # the unquoted literal text of the word being read
+    i, n = 0, len(s)
 
     def flush_lit() -> None:
-        nonlocal buf
         if buf:
-            segs.append(("lit", buf))
-            buf = ""
+            segs.append(("lit", "".join(buf)))
+            buf.clear()
 
     def end_word() -> None:
         flush_lit()
@@ -315,16 +622,16 @@ def _lex(s: str) -> list[Any]:
             toks.append(Word(list(segs)))
             segs.clear()
 
-    while i < len(s):
+    while i < n:
         c = s[i]
         if c in " \t":
             end_word()
             i += 1
         elif c == "#" and not buf and not segs:
-            while i < len(s) and s[i] != "\n":
+            while i < n and s[i] != "\n":
                 i += 1
         elif c == "\\":
-            if i + 1 < len(s) and s[i + 1] == "\n":
+            if i + 1 < n and s[i + 1] == "\n":
                 i += 2
                 continue
             flush_lit()
@@ -338,61 +645,82 @@ def _lex(s: str) -> list[Any]:
             segs.append(("sq", s[i + 1:j]))
             i = j + 1
         elif c == '"':
-            j, text = i + 1, ""
-            while True:
-                if j >= len(s):
-                    raise ShSyntaxError("unterminated quoted string")
-                if s[j] == '"':
-                    break
-                if s[j] == "\\" and j + 1 < len(s) and s[j + 1] in '$`"\\\n':
-                    text += ("\\" + s[j + 1]) if s[j + 1] in "$`" else ("" if s[j + 1] == "\n" else s[j + 1])
-                    j += 2
-                elif s[j:j + 2] == "$(":
-                    k = _read_paren(s, j + 2)
-                    text += s[j:k]
-                    j = k
-                elif s[j] == "`":
-                    k = s.find("`", j + 1)
-                    if k < 0:
-                        raise ShSyntaxError("unterminated `")
-                    text += "$(" + s[j + 1:k] + ")"
-                    j = k + 1
-                else:
-                    text += s[j]
-                    j += 1
-            flush_lit()
-            segs.append(("dq", text))
-            i = j + 1
+            i = _lex_dq(s, i + 1, flush_lit, segs)
         elif s.startswith("$(", i):
             k = _read_paren(s, i + 2)
-            buf += s[i:k]
+            buf.append(s[i:k])
             i = k
         elif c == "`":
             k = s.find("`", i + 1)
             if k < 0:
                 raise ShSyntaxError("unterminated `")
-            buf += "$(" + s[i + 1:k] + ")"
+            buf.append("$(" + s[i + 1:k] + ")")
             i = k + 1
         elif s.startswith("${", i):
             k = s.find("}", i)
             if k < 0:
                 raise ShSyntaxError("bad substitution")
-            buf += s[i:k + 1]
+            buf.append(s[i:k + 1])
             i = k + 1
         else:
+            m = _PLAIN.match(s, i)
+            if m:
+                buf.append(m.group())
+                i = m.end()
+                continue
             op = next((o for o in _OPS if s.startswith(o, i)), None)
             if op is None:
-                buf += c
+                buf.append(c)
                 i += 1
                 continue
             fd = None
-            if op in (">", ">>", "<", ">&") and buf.isdigit() and not segs:
-                fd, buf = int(buf), ""
+            word = "".join(buf)
+            if op in (">", ">>", "<", ">&") and word.isdigit() and len(word) <= 4 and not segs:
+                fd = int(word)
+                buf.clear()
             end_word()
             toks.append(("op", op, fd))
             i += len(op)
     end_word()
     return toks
+
+
+def _lex_dq(s: str, j: int, flush_lit: Callable[[], None], segs: list[Seg]) -> int:
+    """A double-quoted string starting at ``j`` (after its quote): appends its segment, returns the index
+    after the closing quote."""
+    parts: list[str] = []
+    n = len(s)
+    while True:
+        if j >= n:
+            raise ShSyntaxError("unterminated quoted string")
+        c = s[j]
+        if c == '"':
+            break
+        if c == "\\" and j + 1 < n and s[j + 1] in '$`"\\\n':
+            nxt = s[j + 1]
+            parts.append(("\\" + nxt) if nxt in "$`" else ("" if nxt == "\n" else nxt))
+            j += 2
+        elif s.startswith("$(", j):
+            k = _read_paren(s, j + 2)
+            parts.append(s[j:k])
+            j = k
+        elif c == "`":
+            k = s.find("`", j + 1)
+            if k < 0:
+                raise ShSyntaxError("unterminated `")
+            parts.append("$(" + s[j + 1:k] + ")")
+            j = k + 1
+        else:
+            m = _DQ_PLAIN.match(s, j)
+            if m:
+                parts.append(m.group())
+                j = m.end()
+            else:
+                parts.append(c)
+                j += 1
+    flush_lit()
+    segs.append(("dq", "".join(parts)))
+    return j + 1
 
 
 # --------------------------------------------------------------------------- sh: parser
@@ -671,35 +999,64 @@ def _var(ctx: Ctx, name: str) -> str:
 
 
 async def _expand_text(text: str, ctx: Ctx) -> str:
-    """Expand ``$VAR``, ``${VAR}``, ``$(cmd)`` inside one segment (no splitting)."""
-    out, i = "", 0
-    while i < len(text):
+    """Expand ``$VAR``, ``${VAR}``, ``$(cmd)`` inside one segment (no splitting). The text being built
+    is checked against the memory limit before each piece is added (``x=$x$x`` stops before it doubles)."""
+    if "$" not in text and "\\" not in text:
+        return text
+    parts: list[str] = []
+    size, i, n = 0, 0, len(text)
+
+    def add(piece: str) -> None:
+        nonlocal size
+        if len(piece) > 256:
+            ctx.cg.need(size + len(piece) + STRING_COST)
+        parts.append(piece)
+        size += len(piece)
+
+    while i < n:
         if text.startswith("\\$", i) or text.startswith("\\`", i):
-            out += text[i + 1]
+            add(text[i + 1])
             i += 2
         elif text.startswith("$(", i):
             k = _read_paren(text, i + 2)
-            out += await _substitute(text[i + 2:k - 1], ctx)
+            add(await _substitute(text[i + 2:k - 1], ctx))
             i = k
         elif text[i] == "$":
             m = _VAR.match(text, i)
             if m:
-                out += _var(ctx, m.group(1) or m.group(2) or m.group(3))
+                add(_var(ctx, m.group(1) or m.group(2) or m.group(3)))
                 i = m.end()
             else:
-                out += "$"
+                add("$")
                 i += 1
         else:
-            out += text[i]
-            i += 1
-    return out
+            j = text.find("$", i + 1)
+            k = text.find("\\", i + 1)
+            end = min(x for x in (j, k, n) if x >= 0)
+            add(text[i:end])
+            i = end
+    return "".join(parts)
 
 
 async def _substitute(script: str, ctx: Ctx) -> str:
-    buf: list[str] = []
-    code = await _script(script, ctx.child(out=buf.append))
-    ctx.last = code
-    return "".join(buf).rstrip("\n")
+    capture = Capture(ctx.proc)
+    try:
+        code = await _script(script, ctx.child(out=capture.write))
+        ctx.last = code
+        return capture.text().rstrip("\n")
+    finally:
+        capture.release()
+
+
+_BLANKS = re.compile(r"[ \t\n]+")
+
+
+def _split_fields(val: str, ctx: Ctx) -> list[str]:
+    """Field splitting, checked first: the list of words costs STRING_COST each besides their text."""
+    if len(val) > 4096:
+        seps = val.count(" ") + val.count("\t") + val.count("\n")
+        ctx.cg.need(len(val) + (seps + 1) * STRING_COST)
+    return _BLANKS.split(val)
 
 
 async def _expand_word(w: Word, ctx: Ctx, split: bool = True) -> list[str]:
@@ -708,27 +1065,35 @@ async def _expand_word(w: Word, ctx: Ctx, split: bool = True) -> list[str]:
     cur, have = "", False
     for kind, text in w.segs:
         if kind == "sq":
-            cur, have = cur + text, True
+            cur, have = _join(ctx, cur, text), True
         elif kind == "dq":
-            cur, have = cur + await _expand_text(text, ctx), True
+            cur, have = _join(ctx, cur, await _expand_text(text, ctx)), True
         else:
             literal_only = "$" not in text
             val = await _expand_text(text, ctx)
             if literal_only or not split:
-                cur, have = cur + val, have or bool(val) or literal_only
+                cur, have = _join(ctx, cur, val), have or bool(val) or literal_only
                 continue
-            parts = re.split(r"[ \t\n]+", val)
+            parts = _split_fields(val, ctx)
             if len(parts) == 1:
-                cur, have = cur + parts[0], have or bool(parts[0])
+                cur, have = _join(ctx, cur, parts[0]), have or bool(parts[0])
                 continue
             if parts[0] or have:
-                fields.append(cur + parts[0])
+                fields.append(_join(ctx, cur, parts[0]))
             for p in parts[1:-1]:
                 fields.append(p)
             cur, have = parts[-1], bool(parts[-1])
     if have or cur:
         fields.append(cur)
     return fields
+
+
+def _join(ctx: Ctx, a: str, b: str) -> str:
+    if not a:
+        return b
+    if len(a) + len(b) > 256:
+        ctx.cg.need(len(a) + len(b) + STRING_COST)
+    return a + b
 
 
 async def _expand_words(words: list[Word], ctx: Ctx) -> list[str]:
@@ -776,46 +1141,57 @@ async def _exec(node: Any, ctx: Ctx) -> int:
 
 
 async def _exec_pipeline(p: Pipeline, ctx: Ctx) -> int:
+    """Stages run one after another; what a stage wrote is held (and charged) until the next one read it."""
     stdin = ctx.stdin
     code = 0
-    for n, cmd in enumerate(p.cmds):
-        last = n == len(p.cmds) - 1
-        buf: list[str] = []
-        sub = ctx.child(stdin=stdin, out=ctx.out if last else buf.append)
-        code = await _exec(cmd, sub)
-        ctx.last = sub.last
-        stdin = "".join(buf)
+    held: Capture | None = None
+    try:
+        for n, cmd in enumerate(p.cmds):
+            last = n == len(p.cmds) - 1
+            capture = None if last else Capture(ctx.proc)
+            sub = ctx.child(stdin=stdin, out=ctx.out if capture is None else capture.write)
+            try:
+                code = await _exec(cmd, sub)
+            finally:
+                if held is not None:
+                    held.release()
+                held = capture
+            ctx.last = sub.last
+            stdin = capture.text() if capture is not None else None
+    finally:
+        if held is not None:
+            held.release()
     if p.neg:
         code = 0 if code else 1
     return code
 
 
-async def _tick(ctx: Ctx) -> None:
-    ctx.spin[0] += 1
-    if ctx.spin[0] > LOOP_LIMIT:
-        ctx.err(f"kai-labs: loop stopped after {LOOP_LIMIT} iterations without a sleep\n")
-        raise ShellExit(1)
-    await asyncio.sleep(0)
-
-
 async def _exec_for(node: For, ctx: Ctx) -> int:
     items = await _expand_words(node.words, ctx) if node.words is not None else ctx.positional[1:]
-    code = 0
-    for item in items:
-        ctx.env[node.var] = item
-        code = await _exec(node.body, ctx)
-        await _tick(ctx)
-    return code
+    held = cost(*items) if node.words is not None else 0
+    ctx.proc.charge(held)
+    try:
+        code = 0
+        for item in items:
+            _setvar(ctx, node.var, item)
+            code = await _exec(node.body, ctx)
+            await ctx.cg.pace()
+        return code
+    finally:
+        ctx.proc.charge(-held)
 
 
 async def _exec_loop(node: Loop, ctx: Ctx) -> int:
+    """A loop runs until its condition says stop, for ever if need be, as a real shell's does (a liveness
+    probe, ``kubectl delete`` or the OOM killer ends it); it paces every iteration, so it only burns its
+    own time slices."""
     code = 0
     while True:
         c = await _exec(node.cond, ctx)
         if (c == 0) == node.until:
             return code
         code = await _exec(node.body, ctx)
-        await _tick(ctx)
+        await ctx.cg.pace()
 
 
 async def _redirected(ctx: Ctx, redirs: list[Redir]) -> Ctx | int:
@@ -849,11 +1225,17 @@ async def _redirected(ctx: Ctx, redirs: list[Redir]) -> Ctx | int:
 
 
 def _sink(ctx: Ctx, path: str, append: bool) -> Out:
+    if path == "/dev/null":
+        return lambda text: None
+    if path in ("/dev/stdout", "/proc/self/fd/1"):
+        return ctx.out
+    if path in ("/dev/stderr", "/proc/self/fd/2"):
+        return ctx.err
     if not append:
-        _write_file(ctx, path, "")
+        _store_file(ctx, path, "", False)
 
     def write(text: str) -> None:
-        _write_file(ctx, path, text, append=True)
+        _store_file(ctx, path, text, True)
     return write
 
 
@@ -862,27 +1244,38 @@ async def _exec_simple(node: Simple, ctx: Ctx) -> int:
     values = [(name, "".join(await _expand_word(w, ctx, split=False))) for name, w in node.assigns]
     if not argv:
         for name, val in values:
-            ctx.env[name] = val
+            _setvar(ctx, name, val)
         sub = await _redirected(ctx, node.redirs)
         return sub if isinstance(sub, int) else ctx.last
-    sub = await _redirected(ctx, node.redirs)
-    if isinstance(sub, int):
-        return sub
-    if values:
-        sub.env = dict(ctx.env, **dict(values))
-    return await _dispatch(argv, sub)
+    held = cost(*argv) + sum(cost(name, val) for name, val in values)  # the command's words, while it runs
+    ctx.proc.charge(held)
+    try:
+        sub = await _redirected(ctx, node.redirs)
+        if isinstance(sub, int):
+            return sub
+        if values:
+            sub.env = dict(ctx.env, **dict(values))
+        return await _dispatch(argv, sub)
+    finally:
+        ctx.proc.charge(-held)
 
 
 # --------------------------------------------------------------------------- dispatch
+
+_BLOCKING = frozenset({"sleep", "curl", "wget", "nslookup"})  # commands that mostly wait, not compute
+
 
 async def _dispatch(argv: list[str], ctx: Ctx) -> int:
     name = argv[0].rsplit("/", 1)[-1]
     fn = COMMANDS.get(name)
     if fn is None or not tool_available(ctx.image, name):
         return _not_found(argv[0], ctx)
-    if name == "sleep":
-        ctx.spin[0] = 0
-    return await fn(argv, ctx)
+    await ctx.cg.pace()
+    try:
+        return await fn(argv, ctx)
+    finally:
+        if name in _BLOCKING:
+            ctx.cg.idle()
 
 
 def _not_found(cmd: str, ctx: Ctx) -> int:
@@ -901,7 +1294,7 @@ async def cmd_sh(argv: list[str], ctx: Ctx) -> int:
         if len(args) < 2:
             ctx.err("sh: -c requires an argument\n")
             return 2
-        sub = ctx.child(positional=args[2:] or [argv[0]])
+        sub = ctx.child(positional=args[2:] or [argv[0]], shell=_shell_name(argv[0]))
         return await _script(args[1], sub)
     if args and args[0].startswith("-") and args[0] != "-":
         ctx.err(f"sh: {'1: ' if ctx.dash else ''}Illegal option {args[0]}\n")
@@ -912,8 +1305,13 @@ async def cmd_sh(argv: list[str], ctx: Ctx) -> int:
             ctx.err(f"sh: can't open '{args[0]}': No such file or directory\n" if not ctx.dash
                     else f"sh: 0: cannot open {args[0]}: No such file\n")
             return 2
-        return await _script(text, ctx.child(positional=args))
-    return await _script(ctx.stdin or "", ctx)
+        return await _script(text, ctx.child(positional=args, shell=_shell_name(argv[0])))
+    return await _script(ctx.stdin or "", ctx.child(shell=_shell_name(argv[0])))
+
+
+def _shell_name(argv0: str) -> str:
+    """What ash's own messages start with: the name it was started as (busybox's applet_name)."""
+    return argv0.rsplit("/", 1)[-1] or "sh"
 
 
 # --------------------------------------------------------------------------- small builtins
@@ -942,26 +1340,29 @@ async def cmd_sleep(argv: list[str], ctx: Ctx) -> int:
             ctx.err(f"sleep: invalid number '{a}'\n")
             return 1
         total += d
+    if not total < 1e9:  # a few decades, or inf: sleeps for ever (and call_later needs a finite delay)
+        await asyncio.Event().wait()
     await asyncio.sleep(total)
     return 0
 
 
 _ECHO_ESC = {"n": "\n", "t": "\t", "\\": "\\", "r": "\r", "a": "\a", "0": "\0", "e": "\x1b"}
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
 def _unescape(text: str) -> tuple[str, bool]:
-    out, i = "", 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
-            c = text[i + 1]
-            if c == "c":
-                return out, True
-            out += _ECHO_ESC.get(c, "\\" + c)
-            i += 2
-        else:
-            out += text[i]
-            i += 1
-    return out, False
+    """echo -e's escapes; the bool says ``\\c`` cut the output short (no newline either)."""
+    if "\\" not in text:
+        return text, False
+    out, i = [], 0
+    for m in _ESCAPE.finditer(text):
+        out.append(text[i:m.start()])
+        if m.group(1) == "c":
+            return "".join(out), True
+        out.append(_ECHO_ESC.get(m.group(1), "\\" + m.group(1)))
+        i = m.end()
+    out.append(text[i:])
+    return "".join(out), False
 
 
 async def cmd_echo(argv: list[str], ctx: Ctx) -> int:
@@ -970,36 +1371,323 @@ async def cmd_echo(argv: list[str], ctx: Ctx) -> int:
         newline = newline and "n" not in args[0]
         esc = "e" in args[0] or (esc and "E" not in args[0])
         args = args[1:]
+    ctx.cg.need(sum(len(a) + 1 for a in args) + STRING_COST)
     text = " ".join(args)
     stop = False
     if esc:
         text, stop = _unescape(text)
-    ctx.out(text + ("\n" if newline and not stop else ""))
+    await write_out(ctx, text)
+    if newline and not stop:
+        ctx.out("\n")
     return 0
+
+
+# printf: busybox coreutils/printf.c. The format is used again while arguments remain *and* the last pass
+# used some (printf_main's loop `while (argv2 > argv && *argv2)`), so `printf hello world` prints "hello"
+# once and ignores the rest, as busybox does (coreutils would add a warning). Numbers are strtoll/strtoull
+# (base 0: 0x.., 0..) or the character code after a leading quote; a bad one is "invalid number 'X'",
+# prints 0 and makes the exit status 1; an unknown conversion is "%...: invalid format" and stops with 1;
+# `\c` stops all output. Fields are streamed: `%1500000000s` writes its padding in OUTPUT_CHUNK pieces.
+
+_INT_MAX = 2**31 - 1
+_PRINTF_CONV = "diouxXfeEgGcs"
+_FLOAT_DIGITS = 1100  # more fractional digits than any double has: beyond them there are only zeros
+_STRTOD = re.compile(r"\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?))",
+                     re.IGNORECASE)
+_HEXFLOAT = re.compile(r"\s*[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?")
+_DIGITS_RUN = re.compile(r"[0-9]*")
+_STRTOLL = re.compile(r"[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def _strtod(text: str) -> tuple[float, int]:
+    """C strtod: (value, characters consumed; 0 when there is no number)."""
+    m = _HEXFLOAT.match(text)
+    if m:
+        body = m.group().strip()
+        try:
+            return float.fromhex(body), m.end()
+        except (ValueError, OverflowError):
+            return (float("-inf") if body.startswith("-") else float("inf")), m.end()
+    m = _STRTOD.match(text)
+    if not m:
+        return 0.0, 0
+    body = m.group(1)
+    if body.lower().startswith(("nan", "+nan", "-nan")):
+        return float("nan"), m.end()
+    return float(body), m.end()
+
+
+def _strtoll_value(text: str, unsigned: bool = False) -> int | None:
+    """busybox bb_strtoll/bb_strtoull with base 0: None when the text is not all one number in range."""
+    first = text[1:2] if text[:1] == "-" else text[:1]
+    if not first.isascii() or not first.isalnum():
+        return None
+    m = _STRTOLL.fullmatch(text)
+    if m is None or len(m.group(1)) > 70:
+        return None
+    body = m.group(1)
+    value = int(body, 16) if body[:2].lower() == "0x" else (int(body, 8) if body.startswith("0") else int(body))
+    if text.startswith("-"):
+        value = -value
+    if unsigned:
+        return value if -(2**63) <= value < 2**64 else None
+    return value if -(2**63) <= value < 2**63 else None
+
+
+class _Printf:
+    def __init__(self, ctx: Ctx):
+        self.ctx = ctx
+        self.conv_err = False
+
+    def invalid_number(self, arg: str) -> None:
+        self.ctx.err(f"{self.ctx.applet('printf')}: invalid number '{arg}'\n")
+        self.conv_err = True
+
+    def integer(self, arg: str, unsigned: bool) -> int:
+        """my_xstrtoll / my_xstrtoull: leading blanks skipped, '+' allowed, 'c or "c is c's code."""
+        text = arg.lstrip(" \t\n\v\f\r")
+        if text[:1] in ("'", '"'):
+            return ord(text[1]) if len(text) > 1 else 0
+        if text.startswith("+"):
+            text = text[1:]
+        value = _strtoll_value(text, unsigned)
+        if value is None and unsigned:
+            value = _strtoll_value(text)  # conv_strtoull falls back to strtoll: '%x' -1 -> ffff...
+        if value is None:
+            self.invalid_number(text)
+            return 0
+        return value % 2**64 if unsigned else value
+
+    def floating(self, arg: str) -> float:
+        if arg[:1] in ("'", '"'):
+            return float(ord(arg[1])) if len(arg) > 1 else 0.0
+        value, used = _strtod(arg)
+        if used != len(arg) or not arg:
+            self.invalid_number(arg)
+            return 0.0
+        return value
+
+    def width_prec(self, arg: str) -> int:
+        """get_width_prec: bb_strtoi, base 10."""
+        m = re.fullmatch(r"-?[0-9]{1,12}", arg)
+        if m is None or not -(2**31) <= int(arg) <= _INT_MAX:
+            self.invalid_number(arg)
+            return 0
+        return int(arg)
+
+
+async def _printf_field(p: _Printf, flags: str, width: int | None, prec: int | None, conv: str, arg: str) -> None:
+    """One conversion, written as glibc's printf would: sign and prefix, zeros, digits, padding; big
+    paddings and precisions are streamed, never built."""
+    ctx = p.ctx
+    if (width is not None and width > _INT_MAX) or (prec is not None and prec > _INT_MAX):
+        return  # printf(3) fails with EOVERFLOW: this field prints nothing
+    left = "-" in flags
+    if width is not None and width < 0:
+        left, width = True, -width
+    if prec is not None and prec < 0:
+        prec = None
+    head, zeros, body, tail_zeros, tail = "", 0, "", 0, ""
+    zero_pad_ok = False
+    if conv in "diouxX":
+        value = p.integer(arg, unsigned=conv not in "di")
+        digits = format(abs(value), {"d": "d", "i": "d", "u": "d", "o": "o", "x": "x", "X": "X"}[conv])
+        if prec == 0 and value == 0:
+            digits = ""
+        if value < 0:
+            head = "-"
+        elif conv in "di" and "+" in flags:
+            head = "+"
+        elif conv in "di" and " " in flags:
+            head = " "
+        if "#" in flags and conv in "xX" and value != 0:
+            head += "0" + conv
+        zeros = max(0, (prec or 0) - len(digits))
+        if "#" in flags and conv == "o" and zeros == 0 and not digits.startswith("0"):
+            zeros = 1
+        body = digits
+        zero_pad_ok = prec is None
+    elif conv in "feEgG":
+        fvalue = p.floating(arg)
+        shown = prec if prec is not None else 6
+        capped = min(shown, _FLOAT_DIGITS)
+        spec = "%" + "".join(f for f in "+ #" if f in flags) + "." + str(capped) + conv
+        text = spec % fvalue
+        if text[:1] in "+- ":
+            head, text = text[0], text[1:]
+        body = text
+        finite = fvalue == fvalue and abs(fvalue) != float("inf")
+        if shown > capped and conv in "feE" and finite:
+            if conv == "f":
+                tail_zeros = shown - capped
+            else:
+                mark = body.lower().rfind("e")
+                body, tail = body[:mark], body[mark:]
+                tail_zeros = shown - capped
+        zero_pad_ok = finite
+    elif conv == "c":
+        body = arg[:1] or "\0"
+    else:  # s
+        body = arg if prec is None else arg[:prec]
+    length = len(head) + zeros + len(body) + tail_zeros + len(tail)
+    pad = max(0, (width or 0) - length)
+    if pad and not left and not ("0" in flags and zero_pad_ok):
+        await write_fill(ctx, " ", pad)
+    if head:
+        ctx.out(head)
+    if pad and not left and "0" in flags and zero_pad_ok:
+        await write_fill(ctx, "0", pad)
+    await write_fill(ctx, "0", zeros)
+    await write_out(ctx, body)
+    await write_fill(ctx, "0", tail_zeros)
+    if tail:
+        ctx.out(tail)
+    if pad and left:
+        await write_fill(ctx, " ", pad)
+
+
+def _bb_escape(s: str, i: int) -> tuple[str, int]:
+    """bb_process_escape_sequence at ``s[i]`` (just after a backslash): (the character, where to go on).
+    An unknown escape is the backslash itself, leaving ``i`` where it was."""
+    n, digits, base, j = 0, 0, 8, i
+    if j < len(s) and s[j] == "x":
+        j, base, digits = j + 1, 16, 1
+    while digits < 3 and j < len(s):
+        ch = s[j]
+        d = int(ch, 16) if ch in "0123456789abcdefABCDEF" else 99
+        if d >= base:
+            if base == 16:
+                digits -= 1
+                if digits == 0:
+                    return "\\", i
+            break
+        if n * base + d > 255:
+            break
+        n, j, digits = n * base + d, j + 1, digits + 1
+    if digits == 0:
+        one = {"a": "\a", "b": "\b", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+               "\\": "\\"}
+        if i < len(s) and s[i] in one:
+            return one[s[i]], i + 1
+        return "\\", i
+    return chr(n), j
+
+
+def _bb_escape_string(text: str) -> tuple[str, bool]:
+    """%b's argument (print_esc_string): escapes, ``\\0NNN`` octal, and ``\\c`` stops everything."""
+    out: list[str] = []
+    i = 0
+    while True:
+        k = text.find("\\", i)
+        if k < 0:
+            out.append(text[i:])
+            return "".join(out), False
+        out.append(text[i:k])
+        i = k + 1
+        if text[i:i + 1] == "c":
+            return "".join(out), True
+        if text[i:i + 1] == "0" and text[i + 1:i + 2] in tuple("01234567"):
+            i += 1
+        ch, i = _bb_escape(text, i)
+        out.append(ch)
+
+
+_PRINTF_STOP, _PRINTF_ERROR = -1, -2
+
+
+async def _printf_pass(p: _Printf, fmt: str, args: list[str], ai: int) -> int:
+    """print_formatted: one pass over the format from argument ``ai``; the next argument's index, or
+    _PRINTF_STOP (``\\c``) or _PRINTF_ERROR (an invalid format, after its message)."""
+    ctx = p.ctx
+    i, n = 0, len(fmt)
+    while i < n:
+        k = min((x for x in (fmt.find("%", i), fmt.find("\\", i)) if x >= 0), default=n)
+        if k > i:
+            await write_out(ctx, fmt[i:k])
+            i = k
+            continue
+        if fmt[i] == "\\":
+            if fmt[i + 1:i + 2] == "c":
+                return _PRINTF_STOP
+            ch, i = _bb_escape(fmt, i + 1)
+            ctx.out(ch)
+            continue
+        start, j = i, i + 1
+        if fmt[j:j + 1] == "%":
+            ctx.out("%")
+            i = j + 1
+            continue
+        if fmt[j:j + 1] == "b":
+            if ai < len(args):
+                text, stop = _bb_escape_string(args[ai])
+                ai += 1
+                await write_out(ctx, text)
+                if stop:
+                    return _PRINTF_STOP
+            i = j + 1
+            continue
+        flags_end = j
+        while flags_end < n and fmt[flags_end] in "-+ #0":
+            flags_end += 1
+        flags, j = fmt[j:flags_end], flags_end
+        width: int | None = None
+        prec: int | None = None
+        if fmt[j:j + 1] == "*":
+            j += 1
+            if ai < len(args):
+                width, ai = p.width_prec(args[ai]), ai + 1
+        else:
+            m = _DIGITS_RUN.match(fmt, j)
+            assert m is not None
+            if m.group():
+                width = int(m.group()) if len(m.group()) <= 11 else _INT_MAX + 1
+            j = m.end()
+        if fmt[j:j + 1] == ".":
+            j += 1
+            if fmt[j:j + 1] == "*":
+                j += 1
+                if ai < len(args):
+                    prec, ai = p.width_prec(args[ai]), ai + 1
+            else:
+                m = _DIGITS_RUN.match(fmt, j)
+                assert m is not None
+                prec = (int(m.group() or "0") if len(m.group()) <= 11 else _INT_MAX + 1)
+                j = m.end()
+        while fmt[j:j + 1] in ("l", "L", "h", "z") and j < n:
+            j += 1
+        conv = fmt[j:j + 1]
+        if not conv or conv not in _PRINTF_CONV:
+            ctx.err(f"{ctx.applet('printf')}: {fmt[start:]}: invalid format\n")
+            return _PRINTF_ERROR
+        arg = args[ai] if ai < len(args) else ""
+        if ai < len(args):
+            ai += 1
+        await _printf_field(p, flags, width, prec, conv, arg)
+        i = j + 1
+    return ai
 
 
 async def cmd_printf(argv: list[str], ctx: Ctx) -> int:
-    if len(argv) < 2:
+    args = argv[1:]
+    if args[:1] == ["--"]:
+        args = args[1:]
+    if not args:
+        if ctx.shell:
+            ctx.err(f"{ctx.shell}: usage: printf FORMAT [ARGUMENT...]\n")
+            return 2
         return _bb_usage(ctx, "printf", "FORMAT [ARG]...")
-    fmt, args = argv[1], list(argv[2:])
-    out = ""
+    fmt, rest = args[0], args[1:]
+    p = _Printf(ctx)
+    ai = 0
     while True:
-        def repl(m: re.Match[str]) -> str:
-            spec = m.group(0)
-            if spec == "%%":
-                return "%"
-            arg = args.pop(0) if args else ""
-            if spec[-1] in "di":
-                try:
-                    return (spec[:-1] + "d") % int(arg or 0)
-                except ValueError:
-                    return "0"
-            return (spec[:-1] + "s") % arg
-        out += _unescape(re.sub(r"%%|%-?\d*[sdi]", repl, fmt))[0]
-        if not args:
+        nxt = await _printf_pass(p, fmt, rest, ai)
+        if nxt == _PRINTF_ERROR:
+            return 1
+        if nxt == _PRINTF_STOP or nxt <= ai or nxt >= len(rest):
             break
-    ctx.out(out)
-    return 0
+        ai = nxt
+        await ctx.cg.pace()
+    return 1 if p.conv_err else 0
 
 
 async def cmd_true(argv: list[str], ctx: Ctx) -> int:
@@ -1011,19 +1699,21 @@ async def cmd_false(argv: list[str], ctx: Ctx) -> int:
 
 
 async def cmd_exit(argv: list[str], ctx: Ctx) -> int:
+    """ash's exit: the status is a number (bb_strtou: digits, at most UINT_MAX), else "Illegal number"."""
     code = ctx.last
     if len(argv) > 1:
-        if not argv[1].lstrip("-").isdigit():
-            ctx.err(f"sh: {'1: ' if ctx.dash else ''}exit: Illegal number: {argv[1]}\n")
+        arg = argv[1]
+        if not (re.fullmatch(r"[0-9]{1,10}", arg) and int(arg) <= 2**32 - 1):
+            ctx.err(f"sh: {'1: ' if ctx.dash else ''}exit: Illegal number: {arg}\n")
             raise ShellExit(2)
-        code = int(argv[1]) & 0xFF
+        code = int(arg) & 0xFF
     raise ShellExit(code)
 
 
 async def cmd_cat(argv: list[str], ctx: Ctx) -> int:
     files = [a for a in argv[1:] if a != "-"] or None
     if not files:
-        ctx.out(ctx.stdin or "")
+        await write_out(ctx, ctx.stdin or "")
         return 0
     code = 0
     for f in files:
@@ -1033,12 +1723,13 @@ async def cmd_cat(argv: list[str], ctx: Ctx) -> int:
                     else f"cat: {f}: No such file or directory\n")
             code = 1
         else:
-            ctx.out(text)
+            await write_out(ctx, text)
     return code
 
 
 async def cmd_env(argv: list[str], ctx: Ctx) -> int:
-    ctx.out("".join(f"{k}={v}\n" for k, v in ctx.env.items()))
+    for k, v in list(ctx.env.items()):
+        await write_out(ctx, f"{k}={v}\n")
     return 0
 
 
@@ -1051,13 +1742,13 @@ async def cmd_export(argv: list[str], ctx: Ctx) -> int:
     for a in argv[1:]:
         if "=" in a:
             k, _, v = a.partition("=")
-            ctx.env[k] = v
+            _setvar(ctx, k, v)
     return 0
 
 
 async def cmd_unset(argv: list[str], ctx: Ctx) -> int:
     for a in argv[1:]:
-        ctx.env.pop(a, None)
+        _setvar(ctx, a, None)
     return 0
 
 
@@ -1066,18 +1757,111 @@ async def cmd_date(argv: list[str], ctx: Ctx) -> int:
     return 0
 
 
+# seq: busybox coreutils/seq.c. Numbers are strtod's (a bad one is the usage text); FIRST + n*INC is
+# printed with "%0*.*f" (width only with -w, the fraction digits of FIRST/INC) while it has not passed
+# LAST; an increment of 0 prints FIRST for ever, as the real one does. The output is streamed in chunks.
+_SEQ_USAGE = ("[-w] [-s SEP] [FIRST [INC]] LAST\n\nPrint numbers from FIRST to LAST, in steps of INC.\n"
+              "FIRST, INC default to 1.\n\n\t-w\tPad with leading zeros\n\t-s SEP\tString separator")
+_SEQ_BATCH = 4096
+
+
 async def cmd_seq(argv: list[str], ctx: Ctx) -> int:
-    try:
-        nums = [int(a) for a in argv[1:]]
-    except ValueError:
-        ctx.err(f"seq: invalid number '{argv[-1]}'\n")
-        return 1
-    if not nums or len(nums) > 3:
-        return _bb_usage(ctx, "seq", "[-w] [-s SEP] [FIRST [INC]] LAST")
-    first, inc, last = (1, 1, nums[0]) if len(nums) == 1 else (
-        (nums[0], 1, nums[1]) if len(nums) == 2 else (nums[0], nums[1], nums[2]))
-    ctx.out("".join(f"{i}\n" for i in range(first, last + (1 if inc > 0 else -1), inc or 1)))
+    args = argv[1:]
+    sep, equal_width = "\n", False
+    while args and args[0].startswith("-") and len(args[0]) > 1 and not re.match(r"-[.0-9]", args[0]):
+        opt = args.pop(0)
+        if opt == "--":
+            break
+        j = 1
+        while j < len(opt):
+            if opt[j] == "w":
+                equal_width = True
+            elif opt[j] == "s":
+                if opt[j + 1:]:
+                    sep = opt[j + 1:]
+                elif args:
+                    sep = args.pop(0)
+                else:
+                    return _bb_usage(ctx, "seq", _SEQ_USAGE)
+                break
+            else:
+                return _bb_usage(ctx, "seq", _SEQ_USAGE)
+            j += 1
+    if not 1 <= len(args) <= 3:
+        return _bb_usage(ctx, "seq", _SEQ_USAGE)
+    nums = []
+    for a in args:
+        value, used = _strtod(a)
+        if used != len(a) or not a:
+            return _bb_usage(ctx, "seq", _SEQ_USAGE)
+        nums.append(value)
+    first, inc, last = (1.0, 1.0, nums[0]) if len(nums) == 1 else (
+        (nums[0], 1.0, nums[1]) if len(nums) == 2 else (nums[0], nums[1], nums[2]))
+    width, frac = 0, 0
+    for n, a in enumerate(args):
+        dot = a.find(".")
+        w = dot if dot >= 0 else len(a)
+        width = max(width, w)
+        if n < len(args) - 1:
+            frac = max(frac, len(a) - w)
+    if frac:
+        frac -= 1
+        if frac:
+            width += frac + 1
+    if not equal_width:
+        width = 0
+    number = "%0*.*f"
+    count, wrote = 0, False
+    fast = width == 0 and frac == 0 and sep == "\n" and all(
+        v == v and abs(v) < 2**53 and v == int(v) for v in (first, inc, last)) and inc != 0
+    if fast:
+        begin, step, stop = int(first), int(inc), int(last)
+        end = stop + (1 if step > 0 else -1)
+        for lo in range(begin, end, step * _SEQ_BATCH):
+            hi = lo + step * _SEQ_BATCH
+            hi = min(hi, end) if step > 0 else max(hi, end)
+            await write_out(ctx, "\n".join(map(str, range(lo, hi, step))) + "\n")
+        return 0
+    while True:
+        batch: list[str] = []
+        for _ in range(_SEQ_BATCH):
+            v = first + count * inc
+            if not (v <= last if inc >= 0 else v >= last):
+                break
+            batch.append((sep if wrote or batch else "") + number % (width, frac, v))
+            count += 1
+        if not batch:
+            break
+        wrote = True
+        await write_out(ctx, "".join(batch))
+        if len(batch) < _SEQ_BATCH:
+            break
+    if wrote:
+        ctx.out("\n")
     return 0
+
+
+# test: busybox coreutils/test.c. A number is strtoll's, blanks around it allowed ("bad number" otherwise,
+# "out of range" past 64 bits); errors are reported as the shell (`sh: x: bad number`) for the builtin, as
+# the applet when exec'd directly, and exit 2. dash (Debian's sh, the nginx image) says
+# `sh: 1: test: Illegal number: x`; Debian's /usr/bin/test (coreutils) `test: invalid integer 'x'`.
+
+class _TestError(Exception):
+    def __init__(self, operand: str, msg: str):
+        super().__init__(operand, msg)
+        self.operand, self.msg = operand, msg
+
+
+def _test_number(s: str) -> int:
+    m = re.fullmatch(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)[ \t\n\v\f\r]*", s)
+    if m is None:
+        raise _TestError(s, "bad number")
+    digits = m.group(2).lstrip("0") or "0"
+    value = int(digits) if len(digits) <= 19 else 2**64
+    value = -value if m.group(1) == "-" else value
+    if not -(2**63) <= value < 2**63:
+        raise _TestError(s, "out of range")
+    return value
 
 
 def _test(args: list[str]) -> bool:
@@ -1098,7 +1882,7 @@ def _test(args: list[str]) -> bool:
     nums = {"-eq": int.__eq__, "-ne": int.__ne__, "-lt": int.__lt__, "-le": int.__le__,
             "-gt": int.__gt__, "-ge": int.__ge__}
     if op in nums:
-        return bool(nums[op](int(a), int(b)))
+        return bool(nums[op](_test_number(a), _test_number(b)))
     if op in ("-a", "-o"):
         left, right = _test([a]), _test(args[2:])
         return (left and right) if op == "-a" else (left or right)
@@ -1107,20 +1891,66 @@ def _test(args: list[str]) -> bool:
 
 async def cmd_test(argv: list[str], ctx: Ctx) -> int:
     args = argv[1:]
-    if argv[0] == "[":
+    name = argv[0].rsplit("/", 1)[-1]
+    if name == "[":
         if not args or args[-1] != "]":
-            ctx.err("sh: [: missing ]\n")
+            ctx.err(f"{ctx.applet('[')}: missing ]\n")
             return 2
         args = args[:-1]
     try:
         return 0 if _test(args) else 1
-    except ValueError as e:
-        ctx.err(f"sh: {e}\n")
+    except _TestError as e:
+        if ctx.dash:
+            ctx.err(f"sh: 1: {name}: Illegal number: {e.operand}\n" if ctx.shell
+                    else f"{name}: invalid integer '{e.operand}'\n")
+        else:
+            ctx.err(f"{ctx.applet(name)}: {e.operand}: {e.msg}\n" if e.operand
+                    else f"{ctx.applet(name)}: {e.msg}\n")
         return 2
+    except RecursionError:
+        raise TooDeep() from None
 
 
-def _lines(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
+def _iter_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their newlines, one at a time (a list of them all could cost more
+    memory than the text itself)."""
+    i, n = 0, len(text)
+    while i < n:
+        j = text.find("\n", i)
+        if j < 0:
+            yield text[i:]
+            return
+        yield text[i:j + 1]
+        i = j + 1
+
+
+def _nested_quantifier(pattern: str) -> bool:
+    """Whether a group that repeats holds a repetition itself (``(a*)*``, ``(a+)+``): Python's backtracking
+    engine takes exponential time on those, where grep's automaton does not, so they are refused."""
+    stack: list[bool] = []
+    quantified_inside = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            j = pattern.find("]", i + 2)
+            i = j + 1 if j > 0 else len(pattern)
+            continue
+        if c == "(":
+            stack.append(quantified_inside)
+            quantified_inside = False
+        elif c == ")" and stack:
+            inner = quantified_inside
+            quantified_inside = stack.pop() or inner
+            if inner and pattern[i + 1:i + 2] in ("*", "+", "?", "{"):
+                return True
+        elif c in "*+?{":
+            quantified_inside = True
+        i += 1
+    return False
 
 
 async def cmd_grep(argv: list[str], ctx: Ctx) -> int:
@@ -1135,40 +1965,90 @@ async def cmd_grep(argv: list[str], ctx: Ctx) -> int:
         return _bb_usage(ctx, "grep", "[-HhnlLoqvsrRiwFE] [-m N] [-A|B|C N] { PATTERN | -e PATTERN... } [FILE]...")
     pattern, files = rest[0], rest[1:]
     text = ctx.stdin or "" if not files else "".join(_read_file(ctx, f) or "" for f in files)
+    if "F" not in flags and _nested_quantifier(pattern):
+        ctx.err(f"grep: kai-labs: the pattern '{pattern}' repeats a group that repeats inside; the emulated "
+                "grep refuses it (its regex engine would take exponential time)\n")
+        return 2
     try:
         rx = re.compile(re.escape(pattern) if "F" in flags else pattern, re.I if "i" in flags else 0)
-    except re.error:
+    except (re.error, OverflowError, RecursionError):
         rx = re.compile(re.escape(pattern), re.I if "i" in flags else 0)
-    hits = [ln for ln in _lines(text) if bool(rx.search(ln)) != ("v" in flags)]
-    if "c" in flags:
-        ctx.out(f"{len(hits)}\n")
-    elif "q" not in flags:
-        ctx.out("".join(h if h.endswith("\n") else h + "\n" for h in hits))
+    invert, count_only, quiet = "v" in flags, "c" in flags, "q" in flags
+    hits, out, size = 0, [], 0
+    for n, line in enumerate(_iter_lines(text)):
+        if bool(rx.search(line)) != invert:
+            hits += 1
+            if quiet:
+                return 0
+            if not count_only:
+                out.append(line if line.endswith("\n") else line + "\n")
+                size += len(line)
+        if size >= OUTPUT_CHUNK or n % 1024 == 1023:
+            await write_out(ctx, "".join(out))
+            out, size = [], 0
+    if count_only:
+        ctx.out(f"{hits}\n")
+    elif out:
+        await write_out(ctx, "".join(out))
     return 0 if hits else 1
 
 
-def _count_arg(args: list[str], default: int = 10) -> int:
+def _count_arg(args: list[str], default: int = 10) -> int | str:
+    """head/tail's line count, or the text that is not one (for the error message)."""
     for i, a in enumerate(args):
-        if a == "-n" and i + 1 < len(args):
-            return int(args[i + 1])
-        if re.fullmatch(r"-n?\d+", a):
-            return int(a.lstrip("-n"))
+        value = args[i + 1] if a == "-n" and i + 1 < len(args) else (
+            a[2:] if a.startswith("-n") and len(a) > 2 else (a[1:] if re.fullmatch(r"-[0-9]+", a) else None))
+        if value is None:
+            continue
+        digits = value.lstrip("+")
+        if not re.fullmatch(r"[0-9]{1,18}", digits):
+            return value
+        return int(digits)
     return default
 
 
 async def cmd_head(argv: list[str], ctx: Ctx) -> int:
-    ctx.out("".join(_lines(ctx.stdin or "")[:_count_arg(argv[1:])]))
+    n = _count_arg(argv[1:])
+    if isinstance(n, str):
+        ctx.err(f"head: invalid number '{n}'\n")
+        return 1
+    text, pos = ctx.stdin or "", 0
+    for k in range(n):
+        j = text.find("\n", pos)
+        if j < 0:
+            pos = len(text)
+            break
+        pos = j + 1
+        if k % 4096 == 4095:
+            await ctx.cg.pace()
+    await write_out(ctx, text[:pos])
     return 0
 
 
 async def cmd_tail(argv: list[str], ctx: Ctx) -> int:
     n = _count_arg(argv[1:])
-    ctx.out("".join(_lines(ctx.stdin or "")[-n:] if n else []))
+    if isinstance(n, str):
+        ctx.err(f"tail: invalid number '{n}'\n")
+        return 1
+    text = ctx.stdin or ""
+    if not n:
+        return 0
+    start, pos = 0, len(text) - 1 if text.endswith("\n") else len(text)
+    for k in range(n):
+        j = text.rfind("\n", 0, pos)
+        if j < 0:
+            start = 0
+            break
+        start, pos = j + 1, j
+        if k % 4096 == 4095:
+            await ctx.cg.pace()
+    await write_out(ctx, text[start:])
     return 0
 
 
 async def cmd_wc(argv: list[str], ctx: Ctx) -> int:
     text = ctx.stdin or ""
+    ctx.cg.need(len(text) + (text.count(" ") + text.count("\n") + text.count("\t") + 1) * STRING_COST)
     counts = {"l": text.count("\n"), "w": len(text.split()), "c": len(text.encode())}
     flags = "".join(a[1:] for a in argv[1:] if a.startswith("-")) or "lwc"
     ctx.out(" ".join(f"{counts[f]:>7}" if len(flags) > 1 else str(counts[f]) for f in "lwc" if f in flags) + "\n")
@@ -1276,10 +2156,15 @@ def _curl_set(o: CurlOpts, attr: str | None, value: Any) -> None:
     if attr is None:
         return
     if attr in ("max_time", "connect_timeout"):
+        opt = f"option --{attr.replace('_', '-')}"
         try:
             value = float(value)
         except ValueError:
-            raise CurlUsage(f"option --{attr.replace('_', '-')}: expected a proper numerical parameter") from None
+            raise CurlUsage(f"{opt}: expected a proper numerical parameter") from None
+        if value != value or value < 0:  # nan, or negative
+            raise CurlUsage(f"{opt}: expected a proper numerical parameter")
+        if value > 9.2e15:  # more milliseconds than a long holds (tool_paramhlp.c secs2ms)
+            raise CurlUsage(f"{opt}: too large number")
     if attr == "headers":
         o.headers.append(value)
     else:
@@ -1360,12 +2245,27 @@ class CurlState:
         return code
 
 
+class BadUrl(Exception):
+    """A URL curl's parser refuses (its CURLUE text: lib/urlapi.c, curl_url_strerror) or whose port busybox
+    wget's str2sockaddr refuses (``bad port spec``)."""
+
+    def __init__(self, curl_text: str, host: str):
+        super().__init__(curl_text)
+        self.curl_text, self.host = curl_text, host
+
+
 def _curl_url(raw: str) -> tuple[str, str, int, str]:
     url = raw if "://" in raw else "http://" + raw
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise BadUrl("Bad IPv6 address", url.split("://", 1)[-1].split("/", 1)[0]) from None
     scheme = parts.scheme.lower()
     host = parts.hostname or ""
-    port = parts.port or (443 if scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise BadUrl("Port number was not a decimal number between 0 and 65535", parts.netloc) from None
     path = (parts.path or "/") + (("?" + parts.query) if parts.query else "")
     return scheme, host, port, path
 
@@ -1405,7 +2305,7 @@ async def _curl_one(st: CurlState) -> int:
             if resp.status in (301, 302, 303) and st.o.data is not None:
                 st.o = CurlOpts(**{**st.o.__dict__, "data": None, "method": None})
             continue
-        return _curl_deliver(st, resp)
+        return await _curl_deliver(st, resp)
 
 
 def _curl_deadline(st: CurlState) -> tuple[float, bool]:
@@ -1421,7 +2321,10 @@ def _curl_deadline(st: CurlState) -> tuple[float, bool]:
 
 async def _curl_request(st: CurlState, url: str) -> tuple[int, HttpResponse | None]:
     ctx = st.ctx
-    scheme, host, port, path = _curl_url(url)
+    try:
+        scheme, host, port, path = _curl_url(url)
+    except BadUrl as e:
+        return st.fail(3, f"URL rejected: {e.curl_text}"), None
     st.url = f"{scheme}://{host}{'' if port == (443 if scheme == 'https' else 80) else f':{port}'}{path}"
     if scheme not in ("http", "https"):
         return st.fail(1, f'Protocol "{scheme}" not supported'), None
@@ -1513,7 +2416,7 @@ def _curl_request_bytes(o: CurlOpts, host: str, port: int, path: str) -> bytes:
     return head.encode("latin-1") + (o.data.encode() if o.data is not None else b"")
 
 
-def _curl_deliver(st: CurlState, resp: HttpResponse) -> int:
+async def _curl_deliver(st: CurlState, resp: HttpResponse) -> int:
     ctx, o = st.ctx, st.o
     if o.fail and resp.status >= 400:
         return st.fail(22, f"The requested URL returned error: {resp.status}")
@@ -1522,9 +2425,9 @@ def _curl_deliver(st: CurlState, resp: HttpResponse) -> int:
         head_text = resp.status_line() + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in resp.headers) + "\r\n"
     body = resp.body.decode("utf-8", "replace")
     if o.output and o.output != "-":
-        _write_file(ctx, o.output, head_text + body)
+        await _write_file(ctx, o.output, head_text + body)
     else:
-        ctx.out(head_text + body)
+        await write_out(ctx, head_text + body)
     if not o.silent and not o.verbose and not ctx.tty:
         ctx.err(_progress_meter(len(resp.body), time.monotonic() - st.start))
     closing = (resp.header("Connection") or "").lower() == "close"
@@ -1653,6 +2556,8 @@ def parse_wget(args: list[str]) -> WgetOpts | None:
 
 def _wget_set(o: WgetOpts, attr: str | None, val: str) -> None:
     if attr == "timeout":
+        if not re.fullmatch(r"(?:[0-9]{1,9}(?:\.[0-9]{0,6})?|\.[0-9]{1,6})", val):  # a plain duration, no inf/nan
+            raise ValueError(val)
         o.timeout = float(val)
     elif attr == "headers":
         o.headers.append(val)
@@ -1674,7 +2579,11 @@ async def cmd_wget(argv: list[str], ctx: Ctx) -> int:
 
 
 async def _wget_one(o: WgetOpts, raw: str, ctx: Ctx) -> int:
-    scheme, host, port, path = _curl_url(raw)
+    try:
+        scheme, host, port, path = _curl_url(raw)
+    except BadUrl as e:
+        ctx.err(f"wget: bad port spec '{e.host}'\n")
+        return 1
     if scheme not in ("http", "https"):
         ctx.err(f"wget: not an http or ftp url: {raw}\n")
         return 1
@@ -1727,10 +2636,10 @@ async def _wget_one(o: WgetOpts, raw: str, ctx: Ctx) -> int:
         if not o.quiet:
             ctx.err("remote file exists\n")
         return 0
-    return _wget_save(o, path, resp, ctx)
+    return await _wget_save(o, path, resp, ctx)
 
 
-def _wget_save(o: WgetOpts, path: str, resp: HttpResponse, ctx: Ctx) -> int:
+async def _wget_save(o: WgetOpts, path: str, resp: HttpResponse, ctx: Ctx) -> int:
     text = resp.body.decode("utf-8", "replace")
     target = o.output or (path.split("?")[0].rsplit("/", 1)[-1] or "index.html")
     to_stdout = target == "-"
@@ -1740,9 +2649,9 @@ def _wget_save(o: WgetOpts, path: str, resp: HttpResponse, ctx: Ctx) -> int:
     if not o.quiet:
         ctx.err("writing to stdout\n" if to_stdout else f"saving to '{target}'\n")
     if to_stdout:
-        ctx.out(text)
+        await write_out(ctx, text)
     else:
-        _write_file(ctx, target, text)
+        await _write_file(ctx, target, text)
     if not o.quiet:
         label = "-" if to_stdout else target
         ctx.err(f"{label[:20]:<20} 100% |{'*' * 32}| {_human(len(resp.body)):>5}  0:00:00 ETA\n")
@@ -1810,6 +2719,9 @@ async def cmd_nslookup(argv: list[str], ctx: Ctx) -> int:
                 return 1
             types.append(val.upper())
         elif key in ("timeout", "t"):
+            if not re.fullmatch(r"[0-9]{1,9}", val or "5"):
+                ctx.err(f"nslookup: invalid number '{val}'\n")
+                return 1
             timeout = float(val or 5)
         elif key not in ("port", "retry", "debug"):
             return _bb_usage(ctx, "nslookup", "[-type=QUERY_TYPE] [-debug] HOST [DNS_SERVER]")

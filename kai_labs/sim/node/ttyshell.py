@@ -163,6 +163,13 @@ class Shell:
 
     # -- the read-eval loop ----------------------------------------------------------
     async def run(self) -> int:
+        """Read and run lines until ``exit``, end of input, or the container's OOM killer (137)."""
+        try:
+            return await self._read_eval()
+        finally:
+            tools.end_shell(self.ctx)
+
+    async def _read_eval(self) -> int:
         self.show_prompt()
         while True:
             line = await self._lines.get()
