@@ -24,6 +24,7 @@ from .apimachinery import errors
 from .clientset import Client, Lister
 from .clock import RealClock
 from .controllers.manager import Controllers
+from .controllers.nodelifecycle import NodeLifecycleSettings
 from .events import Recorder
 from .network import nethttp
 from .network.fabric import Network
@@ -60,7 +61,8 @@ class Runtime:
                  if (n["metadata"].get("annotations") or {}).get(KUBELET_ANNOTATION) == "embedded"]
         self.kubelet = Kubelet(self.api, self.net, self.rec, sorted(set(self.nodes) | set(owned)),
                                lister=Lister(self.store), client=Client(self.api), clock=RealClock())
-        self.controllers = Controllers(self.api, self.rec, lambda: set(self.nodes))
+        self.controllers = Controllers(self.api, self.rec, lambda: set(self.nodes),
+                                       settings=NodeLifecycleSettings.from_env())
         self._drain_scheduled = False
         self.controllers.on_work = self._schedule_drain
         self.controllers.on_later = self._schedule_deferred
