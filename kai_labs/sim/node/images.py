@@ -37,9 +37,11 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from ...k8s.quantity import QuantityError, as_text, parse_quantity, quantity_milli_value, quantity_value
 from ..network import http1
 from . import tools, ttyshell
 from .tools import AGNHOST, go_json, repository, status_text
@@ -138,18 +140,34 @@ def expand_env_refs(text: str, env: dict[str, str]) -> str:
 
 # --------------------------------------------------------------------------- logging helpers
 
+MAX_LOG_LINE = 16 * 1024  # containerd's max_container_log_line_size: a longer line is cut into pieces
+
+
 class LineLog:
-    """Turns text chunks into whole log lines (what ``kubectl logs`` shows, one call per line)."""
+    """Turns text chunks into whole log lines (what ``kubectl logs`` shows, one call per line). As
+    containerd's CRI log writer does, a line longer than MAX_LOG_LINE is handed on in pieces of that size,
+    so a program that never writes a newline cannot grow the buffer (internal/cri/io/logger.go;
+    the CRI plugin's max_container_log_line_size defaults to 16 KiB)."""
 
     def __init__(self, log: Callable[[str], None]):
         self.log = log
         self.buf = ""
 
     def write(self, text: str) -> None:
-        self.buf += text
-        while "\n" in self.buf:
-            line, self.buf = self.buf.split("\n", 1)
-            self.log(line)
+        if "\n" not in text and len(self.buf) + len(text) < MAX_LOG_LINE:
+            self.buf += text
+            return
+        lines = (self.buf + text).split("\n")
+        self.buf = lines.pop()
+        for line in lines:
+            self._emit(line)
+        while len(self.buf) >= MAX_LOG_LINE:
+            self.log(self.buf[:MAX_LOG_LINE])
+            self.buf = self.buf[MAX_LOG_LINE:]
+
+    def _emit(self, line: str) -> None:
+        for i in range(0, max(len(line), 1), MAX_LOG_LINE):
+            self.log(line[i:i + MAX_LOG_LINE])
 
     def flush(self) -> None:
         if self.buf:
@@ -919,7 +937,9 @@ class Container:
         self.env: dict[str, str] = {e["name"]: str(e.get("value", "")) for e in container.get("env") or []
                                     if "name" in e and "valueFrom" not in e}
         self.env.update(env or {})
-        self.fs: dict[str, str] = {}
+        self.cgroup = container_cgroup(container)
+        self.cgroup.on_oom.append(self._oom_kill)
+        self.fs = tools.ContainerFiles(self.cgroup)
         self.start_error: str | None = None
         self._log = LineLog(log)
         command = [expand_env_refs(a, self.env) for a in container.get("command") or []]
@@ -967,8 +987,27 @@ class Container:
             code = await self.program.main()
         except asyncio.CancelledError:
             return
+        except tools.OutOfMemory:
+            code = 137
+        except Exception as e:  # a fault of the emulator, never of the learner: one sentence, exit 1
+            self.err(f"kai-labs: the emulated program stopped on an internal error ({type(e).__name__}: {e})\n")
+            code = 1
         if code is not None:
             await self.exit(code)
+
+    def _oom_kill(self) -> None:
+        """The cgroup's OOM killer fired: with ``memory.oom.group`` every process of the container dies."""
+        done = self._future()
+        if not done.done():
+            self.exit_soon(137)
+
+    def termination_reason(self, code: int) -> str:
+        """The reason the runtime reports for the container's end: containerd's CRI marks a container
+        whose cgroup had an OOM kill ``OOMKilled`` (its TaskOOM event sets the status reason,
+        internal/cri/server/events.go), else ``Completed`` for exit code 0 and ``Error``."""
+        if self.cgroup.oom_killed:
+            return "OOMKilled"
+        return "Completed" if code == 0 else "Error"
 
     async def exit(self, code: int) -> None:
         """The emulated process ends with ``code``: servers close, wait() resolves."""
@@ -996,13 +1035,60 @@ class Container:
 
     # kubectl exec ------------------------------------------------------------
     async def exec(self, argv: list[str], stdin: str | None = None) -> tuple[int, str, str]:
-        """Non-interactive ``kubectl exec``: returns (exit code, stdout, stderr)."""
+        """A process run in the container with its output collected (an exec probe): returns (exit code,
+        stdout, stderr), each cut at EXEC_OUTPUT_LIMIT as the kubelet's exec prober reads no more."""
         if not argv:
             return 126, "", exec_error_message("")
         if not tools.tool_available(self.image, argv[0]):
             return 126, "", exec_error_message(argv[0])
-        out: list[str] = []
-        err: list[str] = []
-        code = await tools.run(argv, self.net, out.append, err.append, image=self.image, env=self.env,
+        out, err = _Bounded(EXEC_OUTPUT_LIMIT), _Bounded(EXEC_OUTPUT_LIMIT)
+        code = await tools.run(argv, self.net, out.write, err.write, image=self.image, env=self.env,
                                stdin=stdin, fs=self.fs)
-        return code, "".join(out), "".join(err)
+        return code, out.text(), err.text()
+
+
+EXEC_OUTPUT_LIMIT = 10 * 1024  # pkg/probe/exec/exec.go maxReadLength
+
+
+class _Bounded:
+    """Keeps the first ``limit`` characters written to it, drops the rest."""
+
+    def __init__(self, limit: int):
+        self.limit, self.size = limit, 0
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        if self.size < self.limit:
+            piece = text[:self.limit - self.size]
+            self.parts.append(piece)
+            self.size += len(piece)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def container_cgroup(container: dict[str, Any]) -> tools.Cgroup:
+    """The budget the kubelet would ask the runtime for: ``resources.limits.memory`` as
+    ``Quantity.Value()`` bytes and ``resources.limits.cpu`` as a CFS quota of MilliValue()/1000 of each
+    100 ms period (at least 1 ms: milliCPUToQuota). Where no memory limit is set (or 0, which the kubelet
+    leaves unlimited) the container gets tools.DEFAULT_MEMORY_LIMIT: a kai-labs choice, since every
+    emulated program shares the node's one process. pkg/kubelet/kuberuntime/kuberuntime_container_linux.go
+    (calculateLinuxResources)."""
+    limits = (container.get("resources") or {}).get("limits") or {}
+    memory = _quantity(limits.get("memory"))
+    cpu = _quantity(limits.get("cpu"))
+    limit = quantity_value(memory) if memory is not None and memory > 0 else tools.DEFAULT_MEMORY_LIMIT
+    quota = None
+    if cpu is not None and cpu > 0:
+        quota = max(quantity_milli_value(cpu) / 1000 * tools.CFS_PERIOD, tools.CFS_MIN_QUOTA)
+    return tools.Cgroup(limit, quota)
+
+
+def _quantity(value: Any) -> Fraction | None:
+    text = as_text(value)
+    if text is None:
+        return None
+    try:
+        return parse_quantity(text.strip())
+    except QuantityError:
+        return None  # the API should have refused it; the container runs with the defaults

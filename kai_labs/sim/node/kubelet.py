@@ -363,7 +363,7 @@ class PodWorker:
         code = await run.app.wait()
         if self.stopping:
             return
-        await self._container_exited(run, code, "Completed" if code == 0 else "Error")
+        await self._container_exited(run, code, run.app.termination_reason(code))
         pod = self.pod()
         if pod is None:
             return
