@@ -120,8 +120,9 @@ class ApiError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
         }
+        if self.reason:  # metav1.Status: `json:"reason,omitempty"` (StatusReasonUnknown is "")
+            body["reason"] = self.reason
         if self.details is not None:
             body["details"] = self.details
         body["code"] = self.code
@@ -218,3 +219,28 @@ def unsupported_media_type(ct: str) -> ApiError:
 
 def internal(message: str) -> ApiError:
     return ApiError(500, "InternalError", f"Internal error occurred: {message}")
+
+
+class DiskFull(ApiError):
+    """A write refused because the cluster's disk (or the store's page limit) is full."""
+
+
+def disk_full(home: str) -> DiskFull:
+    """What a write answers while the store cannot commit for want of space.
+
+    kube-apiserver has no Status of its own for this: etcd refuses the write with
+    "etcdserver: mvcc: database space exceeded", etcd3's store returns the client's error as it is
+    (staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go, Create/GuaranteedUpdate), the registry's
+    InterpretCreateError/InterpretUpdateError pass an error they do not know through
+    (pkg/storage/errors/storage.go), and ErrorToAPIStatus makes it a 500 with reason StatusReasonUnknown
+    ("", so no reason field) and the error's text as message
+    (pkg/endpoints/handlers/responsewriters/status.go); kubectl prints "Error from server: <message>".
+    The code and the empty reason are kept; the message says what to do instead of etcd's words.
+    """
+    return DiskFull(500, "", f"the cluster's disk is full: free space in {home}")
+
+
+def storage_failed(why: str) -> ApiError:
+    """Any other write the store could not commit (an I/O error): a 500 with the error's text and no
+    reason, as kube-apiserver answers an etcd error it does not interpret (see disk_full)."""
+    return ApiError(500, "", why)

@@ -23,7 +23,7 @@ from ..apimachinery import errors
 from ..apimachinery import patch as _patch
 from ..registry.resources import ResourceType
 from ..storage.store import Event, TooOld
-from . import discovery, printers
+from . import discovery, healthz, printers
 from .negotiation import json_response, read_body, strip_private, wants_table, warn_headers
 from .options import check_delete_options, check_propagation, list_options
 from .watch import WatchStream
@@ -62,7 +62,7 @@ class Handlers:
 
     # -- non-resource paths -------------------------------------------------------
     async def health(self, request: web.Request) -> web.StreamResponse:
-        return web.Response(text="ok")
+        return healthz.respond(request, self.rt.store.health)  # etcd: whether writes commit (a full disk)
 
     async def version(self, request: web.Request) -> web.StreamResponse:
         return json_response(self.rt.version_info())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -56,11 +57,13 @@ class ApiServer:
             try:
                 resp: web.StreamResponse = await handler(request)
             finally:
-                # group commit: whatever this request wrote is on disk before it is acknowledged
+                # object writes commit as they are made; counters left pending commit before the answer
                 self.rt.store.flush()
             return resp
-        except errors.ApiError as e:
+        except errors.ApiError as e:  # the store's refusals among them (errors.DiskFull: a full disk)
             return status_response(e)
+        except sqlite3.Error as e:  # a statement run on the store's database around the store
+            return status_response(self.rt.store.failed(e))
         except web.HTTPRequestEntityTooLarge:
             return status_response(errors.too_large())
         except web.HTTPException as e:

@@ -1,10 +1,24 @@
 """Object storage: SQLite in WAL mode behind an in-memory index, one resourceVersion.
 
 k3s keeps Kubernetes objects in SQLite through kine; we do the same in miniature.
-Every write is its own committed transaction before the API answers, so a process
-killed with SIGKILL loses nothing it acknowledged (WAL + ``synchronous=NORMAL``:
-the commit is in the WAL file before ``commit()`` returns; only an OS crash could
-drop the last transactions, see ARCHITECTURE.md).
+Every object write is its own SQLite transaction, committed before the object is
+put in memory or any watcher hears of it, as etcd commits a revision before
+kube-apiserver's watch cache sees it. So a write refused by the disk (SQLITE_FULL)
+or any other SQLite error is rolled back and never seen: not in a list, not in a
+watch, not after a restart; and a process killed with SIGKILL loses nothing it
+acknowledged (WAL + ``synchronous=NORMAL``: the commit is in the WAL file before
+``commit()`` returns; only an OS crash could drop the last transactions, see
+ARCHITECTURE.md).
+
+A refusal leaves nothing behind to trip over: the transaction is rolled back (or
+found to have landed after all), the connection stays usable, and the next write
+simply tries again, so writes work again as soon as there is room, without a
+restart. ``health()`` is the API server's etcd check meanwhile.
+
+At start the store refuses, with one sentence (``StoreError``), a damaged
+database, and a write-ahead log that lost committed writes: SQLite drops WAL
+frames from the first bad one on without a word, so the resourceVersion of every
+commit is also noted in a small side file (``state.db-rv``) and compared.
 
 The whole object set is also kept in memory (the apiserver's watch cache plays
 this role in Kubernetes), so reads never touch the disk. Watchers get events in
@@ -14,14 +28,19 @@ resourceVersion order from a bounded history, like the watch cache's window.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import logging
+import os
 import sqlite3
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..apimachinery import errors
 
 Obj = dict[str, Any]
 
@@ -95,31 +114,161 @@ class TooOld(Exception):
     """A watch asked for a resourceVersion older than the kept history."""
 
 
+class StoreError(Exception):
+    """The store cannot be opened as it is on disk: one sentence, for the process to print instead of a
+    traceback. ``reset`` says whether `kai-labs cluster reset` (a new, empty cluster) is the way out; when
+    False the sentence says what is (free some disk space)."""
+
+    def __init__(self, message: str, reset: bool) -> None:
+        super().__init__(message)
+        self.reset = reset
+
+
+# SQLite's primary result codes (sqlite3.h)
+SQLITE_CORRUPT, SQLITE_FULL, SQLITE_IOERR, SQLITE_NOTADB = 11, 13, 10, 26
+PROBE_ROW = "health/probe"
+PROBE_BYTES = 8192  # the health probe's row: it needs new pages (two overflow pages), as an object write does
+NOTE_SUFFIX = "-rv"  # state.db-rv: the resourceVersion of the last commit, fixed width, rewritten in place
+
+
+def _primary(e: sqlite3.Error) -> int | None:
+    code = getattr(e, "sqlite_errorcode", None)  # Python >= 3.11; 3.10 has only the text
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _no_room(e: sqlite3.Error, directory: str) -> bool:
+    """SQLITE_FULL (the disk, or the page limit), or an I/O error on a filesystem with no room left (the
+    WAL index growing on a full tmpfs is SQLITE_IOERR_SHMSIZE, not SQLITE_FULL)."""
+    code, text = _primary(e), str(e)
+    if code == SQLITE_FULL or "database or disk is full" in text:
+        return True
+    if code == SQLITE_IOERR or "disk I/O error" in text:
+        try:
+            st = os.statvfs(directory)
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize < 1 << 20
+    return False
+
+
+def _damaged(e: sqlite3.Error) -> bool:
+    code = _primary(e)
+    if code is not None:
+        return code in (SQLITE_CORRUPT, SQLITE_NOTADB)
+    return "malformed" in str(e) or "not a database" in str(e)
+
+
+Statements = tuple[tuple[str, tuple[Any, ...]], ...]
+
+# An update rewrites its row in place: one page per commit, where INSERT OR REPLACE (a delete and an
+# insert under a new rowid, and the key's index entry) wrote three. This is what keeps a commit per
+# write as cheap as the group commit of several writes was.
+UPSERT = ("INSERT INTO objects (key, ns, name, rv, data) VALUES (?, ?, ?, ?, ?)"
+          " ON CONFLICT (key, ns, name) DO UPDATE SET rv=excluded.rv, data=excluded.data")
+
+
 class Store:
+    # While writes fail, the health check probes with a real write at most this often and answers its
+    # last result in between, as kube-apiserver's etcd check does (a probe per timeout/2 = 1 s;
+    # staging/src/k8s.io/apiserver/pkg/storage/storagebackend/factory/etcd3.go, newETCD3Check).
+    probe_every = 1.0
+
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(
+        self.home = os.path.dirname(os.path.abspath(self.path))
+        # key -> namespace -> name -> object ("" is the namespace of cluster-scoped objects)
+        self._objects: dict[str, dict[str, dict[str, Obj]]] = {}
+        self.rv = 0  # the resourceVersion of the last commit: it only moves when a write commits
+        self.history: deque[_Past] = deque(maxlen=HISTORY)
+        self.on_dirty: Callable[[], None] = lambda: None
+        self._listeners: list[Callable[[Event], None]] = []
+        self.failure: str | None = None  # why the last write could not commit; None once one does
+        self._probed = 0.0
+        self._note_fd = -1
+        self._note_path = "" if self.path == ":memory:" else self.path + NOTE_SUFFIX
+        noted = self._read_note()
+        if noted and not os.path.exists(self.path):
+            raise StoreError(f"the cluster's store {self.path} is missing (it held {noted} writes)", reset=True)
+        db: sqlite3.Connection | None = None
+        try:
+            self.db = db = self._connect()
+            self._load()
+        except sqlite3.Error as e:
+            if db is not None:
+                db.close()
+            if _no_room(e, self.home):
+                raise StoreError(errors.disk_full(self.home).message, reset=False) from None
+            if _damaged(e) or type(e) is sqlite3.DatabaseError:
+                raise StoreError(f"the cluster's store {self.path} is damaged ({e})", reset=True) from None
+            raise StoreError(f"the cluster's store {self.path} cannot be opened ({e})", reset=False) from None
+        except ValueError as e:  # a row whose data is not JSON
+            self.db.close()
+            raise StoreError(f"the cluster's store {self.path} is damaged (an object is not JSON: {e})",
+                             reset=True) from None
+        if noted > self.rv:
+            self.db.close()
+            raise StoreError(f"the cluster's store {self.path} lost its last {noted - self.rv} writes "
+                             f"(its write-ahead log {self.path}-wal is missing or damaged)", reset=True)
+        self.oldest_rv = self.rv  # watches may resume from here on
+        self._open_note()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
+
+    def _load(self) -> None:
+        db = self.db
+        # a damaged page or index is found now, in one sentence, rather than by some later write
+        verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(str(verdict).splitlines()[0])
+        db.execute(
             "CREATE TABLE IF NOT EXISTS objects (key TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"
             " rv INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (key, ns, name))"
         )
-        self.db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
-        # key -> namespace -> name -> object ("" is the namespace of cluster-scoped objects)
-        self._objects: dict[str, dict[str, dict[str, Obj]]] = {}
-        self.rv = 0
-        for key, ns, name, rv, data in self.db.execute("SELECT key, ns, name, rv, data FROM objects"):
+        db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+        for key, ns, name, rv, data in db.execute("SELECT key, ns, name, rv, data FROM objects"):
             self._objects.setdefault(key, {}).setdefault(ns, {})[name] = _loads(data)
             self.rv = max(self.rv, rv)
-        row = self.db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
+        row = db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
         if row:
             self.rv = max(self.rv, int(row[0]))
-        self.history: deque[_Past] = deque(maxlen=HISTORY)
-        self._in_tx = False  # a write transaction is open (group commit, see flush)
-        self.on_dirty: Callable[[], None] = lambda: None
-        self.oldest_rv = self.rv  # watches may resume from here on
-        self._listeners: list[Callable[[Event], None]] = []
+
+    # -- the rv note (state.db-rv) ----------------------------------------------
+    def _read_note(self) -> int:
+        if not self._note_path:
+            return 0
+        try:
+            with open(self._note_path, "rb") as f:
+                return int(f.read(64).strip() or b"0")
+        except (OSError, ValueError):  # none yet (a home from before the note), or unreadable: no check
+            return 0
+
+    def _open_note(self) -> None:
+        if not self._note_path:
+            return
+        try:
+            self._note_fd = os.open(self._note_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            log.warning("cannot keep %s (%s): a lost write-ahead log would go unnoticed", self._note_path, e)
+            return
+        self._note()
+
+    def _note(self) -> None:
+        """Record the last committed rv after each commit (no fsync, like the WAL under synchronous=NORMAL).
+        Fixed width and rewritten in place, so it needs no new disk blocks once written."""
+        if self._note_fd < 0:
+            return
+        try:
+            os.pwrite(self._note_fd, b"%020d\n" % self.rv, 0)
+        except OSError as e:
+            log.warning("cannot update %s: %s", self._note_path, e)
 
     # -- reading -----------------------------------------------------------
     def get(self, key: str, ns: str, name: str) -> Obj | None:
@@ -157,30 +306,42 @@ class Store:
         return sum(len(v) for v in self._objects.get(key, {}).values())
 
     def meta_get(self, k: str) -> str | None:
-        row = self.db.execute("SELECT v FROM meta WHERE k=?", (k,)).fetchone()
+        try:
+            row = self.db.execute("SELECT v FROM meta WHERE k=?", (k,)).fetchone()
+        except sqlite3.Error as e:
+            raise errors.storage_failed(f"the cluster's store could not be read: {e}") from None
         return row[0] if row else None
 
     def meta_set(self, k: str, v: str) -> None:
-        self._begin()
-        self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", (k, v))
+        """Allocator counters and the seed: they ride in the open transaction and commit with the next
+        object write (or at flush), so an object and the counter that named it commit or fail together."""
+        try:
+            if not self.db.in_transaction:
+                self.db.execute("BEGIN")
+                self.on_dirty()
+            self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", (k, v))
+        except sqlite3.Error as e:
+            self._abort()
+            raise self._refused(e) from None
 
     # -- writing -----------------------------------------------------------
-    def _next_rv(self) -> int:
-        self.rv += 1
-        return self.rv
-
     def put(self, key: str, obj: Obj, event_type: str) -> Obj:
-        """Store a new version (ADDED or MODIFIED); sets metadata.resourceVersion."""
+        """Store a new version (ADDED or MODIFIED); sets metadata.resourceVersion. Committed before it is
+        visible; a refusal raises errors.DiskFull (or another 500) and leaves everything as it was."""
         md = obj["metadata"]
         ns, name = md.get("namespace", ""), md["name"]
-        rv = self._next_rv()
+        rv = self.rv + 1
+        had = md.get("resourceVersion")
         md["resourceVersion"] = str(rv)
         data = _dumps(obj)
-        self._begin()
-        self.db.execute(
-            "INSERT OR REPLACE INTO objects (key, ns, name, rv, data) VALUES (?, ?, ?, ?, ?)",
-            (key, ns, name, rv, data),
-        )
+        try:
+            self._commit(rv, ((UPSERT, (key, ns, name, rv, data)),), lambda: self._row_rv(key, ns, name) == rv)
+        except errors.ApiError:
+            if had is None:
+                md.pop("resourceVersion", None)
+            else:
+                md["resourceVersion"] = had
+            raise
         stored = _loads(data)
         self._objects.setdefault(key, {}).setdefault(ns, {})[name] = stored
         self._emit(Event(rv, event_type, key, stored), data)
@@ -189,38 +350,130 @@ class Store:
 
     def remove(self, key: str, ns: str, name: str) -> Obj | None:
         space = self._objects.get(key, {}).get(ns, {})
-        old = space.pop(name, None)
-        if old is None:
+        cur = space.get(name)
+        if cur is None:
             return None
+        rv = self.rv + 1
+        self._commit(rv, (("DELETE FROM objects WHERE key=? AND ns=? AND name=?", (key, ns, name)),
+                          ("INSERT OR REPLACE INTO meta (k, v) VALUES ('rv', ?)", (str(rv),))),
+                     lambda: self._row_rv(key, ns, name) is None)
+        del space[name]
         if not space:
             self._objects[key].pop(ns, None)
-        rv = self._next_rv()
-        old = clone(old)
+        old = clone(cur)
         old["metadata"]["resourceVersion"] = str(rv)
-        self._begin()
-        self.db.execute("DELETE FROM objects WHERE key=? AND ns=? AND name=?", (key, ns, name))
-        self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES ('rv', ?)", (str(rv),))
         self._emit(Event(rv, "DELETED", key, old), None)
         return old
 
-    # -- group commit --------------------------------------------------------
-    def _begin(self) -> None:
-        if not self._in_tx:
-            self.db.execute("BEGIN")
-            self._in_tx = True
-            self.on_dirty()
+    def _row_rv(self, key: str, ns: str, name: str) -> int | None:
+        row = self.db.execute("SELECT rv FROM objects WHERE key=? AND ns=? AND name=?", (key, ns, name)).fetchone()
+        return int(row[0]) if row else None
 
+    def _commit(self, rv: int, statements: Statements, landed: Callable[[], bool]) -> None:
+        """Run statements in one transaction (joining pending counters) and commit it, or roll it back
+        and raise the API error to answer. ``landed`` tells, after an error, whether the write is in the
+        database all the same (SQLite can report an error after the commit frame reached the log); then
+        it counts as done, so memory never disagrees with the file."""
+        try:
+            if len(statements) == 1 and not self.db.in_transaction:
+                self.db.execute(*statements[0])  # a statement outside a transaction is one (and cheaper)
+            else:
+                if not self.db.in_transaction:
+                    self.db.execute("BEGIN")
+                for sql, args in statements:
+                    self.db.execute(sql, args)
+                self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._abort()
+            try:
+                done = landed()
+            except sqlite3.Error:
+                done = False
+            if not done:
+                raise self._refused(e) from None
+            log.warning("SQLite reported %s, yet the write of rv %d is in the database: kept", e, rv)
+        self.rv = rv
+        self._note()
+        if self.failure is not None:
+            self._recovered()
+
+    def _abort(self) -> None:
+        """Leave no transaction open after an error. SQLite rolls back by itself after some errors (a
+        failed COMMIT for a full disk does): the transaction state is asked, never assumed."""
+        if not self.db.in_transaction:
+            return
+        try:
+            self.db.execute("ROLLBACK")
+        except sqlite3.Error as e:
+            log.warning("ROLLBACK failed (%s): reopening %s", e, self.path)
+            with contextlib.suppress(sqlite3.Error):
+                self.db.close()
+            try:
+                self.db = self._connect()
+            except sqlite3.Error as e2:
+                log.warning("cannot reopen %s: %s", self.path, e2)
+
+    def failed(self, e: sqlite3.Error) -> errors.ApiError:
+        """For code that ran a statement on ``db`` itself and got an error: roll back what is pending,
+        note the failure for ``health``, and return the Status to answer."""
+        self._abort()
+        return self._refused(e)
+
+    def _refused(self, e: sqlite3.Error) -> errors.ApiError:
+        err = errors.disk_full(self.home) if _no_room(e, self.home) else \
+            errors.storage_failed(f"the cluster's store could not write: {e}")
+        if self.failure != err.message:
+            log.warning("writes are refused: %s (SQLite: %s)", err.message, e)
+        self.failure = err.message
+        self._probed = time.monotonic()  # this write was a probe too
+        return err
+
+    def _recovered(self) -> None:
+        log.warning("writes commit again (after: %s)", self.failure)
+        self.failure = None
+
+    # -- group commit of counters ----------------------------------------------
     def flush(self) -> None:
-        """Commit every write made so far. The API server calls this before it answers a write, so
-        nothing it acknowledged can be lost; controller writes in between share one commit."""
-        if self._in_tx:
+        """Commit what meta_set left pending (counters no object write took along). The API server calls
+        this before it answers; object writes are already committed by then. Never raises: a refusal
+        here loses counters only, which nothing acknowledged depends on."""
+        if not self.db.in_transaction:
+            return
+        try:
             self.db.execute("COMMIT")
-            self._in_tx = False
+        except sqlite3.Error as e:
+            self._abort()
+            self._refused(e)
+            return
+        if self.failure is not None:
+            self._recovered()
+
+    def health(self) -> str | None:
+        """The API server's etcd check: None when writes commit, else why they do not. While they fail,
+        a real write (a row that needs new pages, removed again) probes whether there is room now."""
+        if self.failure is None:
+            return None
+        now = time.monotonic()
+        if now - self._probed < self.probe_every:
+            return self.failure
+        self._probed = now
+        try:
+            if not self.db.in_transaction:
+                self.db.execute("BEGIN")
+            self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", (PROBE_ROW, "." * PROBE_BYTES))
+            self.db.execute("DELETE FROM meta WHERE k=?", (PROBE_ROW,))
+            self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._abort()
+            self._refused(e)
+            return self.failure
+        self._recovered()
+        return None
 
     def wipe(self) -> None:
-        self._begin()
-        self.db.execute("DELETE FROM objects")
-        self.flush()
+        self._commit(self.rv, (("DELETE FROM objects", ()),
+                               ("INSERT OR REPLACE INTO meta (k, v) VALUES ('rv', ?)", (str(self.rv),))),
+                     lambda: self.db.execute("SELECT count(*) FROM objects").fetchone()[0] == 0)
         self._objects.clear()
 
     # -- watching ----------------------------------------------------------
@@ -250,8 +503,9 @@ class Store:
         return [e.event() for e in self.history if e.rv > rv]
 
     def close(self) -> None:
-        try:
-            self.flush()
+        self.flush()
+        with contextlib.suppress(sqlite3.Error):
             self.db.close()
-        except sqlite3.Error:
-            pass
+        if self._note_fd >= 0:
+            os.close(self._note_fd)
+            self._note_fd = -1
