@@ -326,3 +326,20 @@ def test_up_never_leaves_a_hung_child_behind(tmp_path: Path, monkeypatch: pytest
     finally:
         for pid in _sim_processes(home):
             os.kill(pid, 9)
+
+
+def test_two_ups_at_once_start_one_cluster(tmp_path: Path) -> None:
+    """Two `cluster up` on one home at the same moment (two terminals, a notebook and a shell): one cluster
+    process wins the home's lock, the other `up` waits for it and reports the same pid; both succeed. The old
+    `up` failed the loser with "already running" after deleting the winner's files."""
+    env = dict(os.environ, KAI_LABS_HOME=str(tmp_path))
+    procs = [subprocess.Popen([*KAI, "cluster", "up", "--name", "lc"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=90) for p in procs]
+    try:
+        assert [p.returncode for p in procs] == [0, 0], outs
+        pid = _pid_of(tmp_path / "lc")
+        assert all(f"(pid {pid})" in out for out, _ in outs), outs
+        assert _sim_processes(tmp_path / "lc") == [pid]
+    finally:
+        kai("cluster", "down", "--name", "lc", home=tmp_path)
