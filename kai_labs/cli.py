@@ -19,7 +19,7 @@ from . import __version__
 from .clusters.base import ClusterError
 from .errors import friendly
 
-_MODULES = ["kai_labs.clusters.cli", "kai_labs.labs.cli", "kai_labs.labs.workshop"]
+_MODULES = ["kai_labs.clusters.cli", "kai_labs.clusters.nodecli", "kai_labs.labs.cli", "kai_labs.labs.workshop"]
 
 
 def emit(data: Any, as_json: bool, text: str) -> None:

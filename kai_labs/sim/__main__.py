@@ -30,10 +30,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .apimachinery import schema
+from .apimachinery import errors, schema
 from .apiserver import tls
 from .apiserver.server import ApiServer
 from .runtime import Runtime
+from .storage.store import StoreError
 
 STOP_NOTE = "stop-request"  # written by `cluster down` just before it sends SIGTERM
 
@@ -167,6 +168,7 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
     bound = sockets[0].getsockname()[1]
     server.address = f"127.0.0.1:{bound}"
     rt.start()
+    await rt.start_nodes(bound)  # the node machines, once the API they watch serves
     threading.Thread(target=_preload, daemon=True).start()
     tls.write_private(home / "kubeconfig", kubeconfig_text(name, bound, token, (home / "ca.crt").read_bytes()))
     tls.write_private(info_file, json.dumps({"pid": os.getpid(), "port": bound, "name": name,
@@ -219,6 +221,18 @@ async def _exit_when_home_goes(home: Path, stop: asyncio.Event, every: float = 2
             stop.set()
 
 
+RC_STORE = 5  # the store is damaged, lost writes, or has no room to start
+
+
+def store_sentence(e: StoreError | errors.DiskFull, name: str) -> str:
+    """What to print when the store refuses to start: what is wrong, and the way out (a damaged store or a
+    lost write-ahead log: `cluster reset`, which starts a new, empty cluster; a full disk: free space)."""
+    if isinstance(e, StoreError) and e.reset:
+        flag = "" if name == "kai-labs" else f" --name {name}"
+        return f"{e}; `kai-labs cluster reset{flag}` starts the cluster afresh (its objects are lost)"
+    return str(e)
+
+
 def _preload() -> None:
     schema.preload()
 
@@ -253,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.enable()  # a fatal signal leaves its traceback in cluster.log
     try:
         return asyncio.run(serve(home, a.name, a.seed, a.port))
+    except (StoreError, errors.DiskFull) as e:  # the store cannot start as it is: one sentence, no traceback
+        print(f"kai-labs: {store_sentence(e, a.name)}", file=sys.stderr)
+        return RC_STORE
     except NotPrivate as e:
         print(f"kai-labs: {e}", file=sys.stderr)
         return RC_NOT_PRIVATE

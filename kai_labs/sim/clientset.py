@@ -95,6 +95,10 @@ class Client:
     def clock(self) -> float:
         return self._api.clock()
 
+    def own_status(self, ns: str, name: str) -> Obj | None:
+        """Writes through the registry are visible in the store at once: never a status the cache lacks."""
+        return None
+
     def remove_pod(self, ns: str, name: str, uid: str | None = None) -> tuple[Obj, bool]:
         """The kubelet's last word on a Pod whose containers have stopped: DELETE with grace period 0
         (pkg/kubelet/status/status_manager.go), on the Pod's uid when given (a Pod re-created under the

@@ -1,10 +1,14 @@
-"""One embedded cluster: store, API, controllers, kubelet and network, on one event loop.
+"""One embedded cluster's control plane: store, API, controllers and scheduler on one event loop, and
+the node machines (one process each) it starts.
 
 This is the only place that knows how the parts are wired. Data flows:
 HTTP request -> apiserver -> Api (defaults, validation, allocation) -> Store
-(SQLite + memory) -> store events -> Controllers (work queues) and Kubelet
-(pod workers) -> writes back through Api/Store. Network reads the store's
-current Services, EndpointSlices and Pods for every in-cluster connection.
+(SQLite + memory) -> store events -> Controllers (work queues) -> writes back
+through Api/Store. Each node process (sim/node/__main__.py) watches the API like
+a kubelet and writes Pod status, events and its Lease back through it; the API
+server proxies logs, exec, attach and port-forward to the node's kubelet
+(apiserver/proxy.py). Network reads the current Services, EndpointSlices and
+Pods for every in-cluster connection (cluster.net here; Pods' own in the nodes).
 """
 
 from __future__ import annotations
@@ -21,15 +25,13 @@ from typing import Any
 from aiohttp import web
 
 from .apimachinery import errors
-from .clientset import Client, Lister
-from .clock import RealClock
+from .apiserver.proxy import KubeletClient
 from .controllers.manager import Controllers
 from .controllers.nodelifecycle import NodeLifecycleSettings
 from .events import Recorder
+from .machines import Machines
 from .network import nethttp
-from .network.fabric import Network
-from .node import streaming as streams
-from .node.kubelet import Kubelet
+from .network.fabric import Network, SocketDir
 from .registry.allocators import Ids
 from .registry.generic import DNS_IP, KUBERNETES_IP, Api, rt_of
 from .storage.store import Event, Store
@@ -55,12 +57,10 @@ class Runtime:
         self.ids = Ids(self.store, seed)
         self.api = Api(self.store, self.ids, self.clock)
         self.rec = Recorder(self.api)
-        self.net = Network(self.store, self.ids.seed)
+        self.net = Network(self.store, self.ids.seed, SocketDir(home / "net"))
         self.nodes = node_names(name)
-        owned = [n["metadata"]["name"] for n in self.store.scan("/nodes")
-                 if (n["metadata"].get("annotations") or {}).get(KUBELET_ANNOTATION) == "embedded"]
-        self.kubelet = Kubelet(self.api, self.net, self.rec, sorted(set(self.nodes) | set(owned)),
-                               lister=Lister(self.store), client=Client(self.api), clock=RealClock())
+        self.kubelets = KubeletClient(SocketDir(home / "kubelet"))
+        self.machines: Machines | None = None  # started by start_nodes once the API serves
         self.controllers = Controllers(self.api, self.rec, lambda: set(self.nodes),
                                        settings=NodeLifecycleSettings.from_env())
         self._drain_scheduled = False
@@ -79,10 +79,9 @@ class Runtime:
     def _on_event(self, ev: Event) -> None:
         if ev.key == "/nodes" and ev.type == "ADDED":
             self._register_node(ev.obj)
-        elif ev.key == "/nodes" and ev.type == "DELETED":
-            self.kubelet.nodes.discard(ev.obj["metadata"]["name"])
+        elif ev.key == "/nodes" and ev.type == "DELETED" and self.machines is not None:
+            asyncio.get_running_loop().create_task(self.machines.remove(ev.obj["metadata"]["name"]))
         self.controllers.observe(ev)
-        self.kubelet.observe(ev)
 
     def _register_node(self, node: dict[str, Any]) -> None:
         """Node IPAM (a /24 of 10.244.0.0/16 per node, as kind's kube-controller-manager assigns) and,
@@ -100,7 +99,9 @@ class Runtime:
             changed = True
         owned = (cur["metadata"].get("annotations") or {}).get(KUBELET_ANNOTATION) == "embedded"
         if owned:
-            self.kubelet.nodes.add(name)
+            if self.machines is not None:
+                with contextlib.suppress(RuntimeError):
+                    asyncio.get_running_loop().create_task(self.machines.add(name))
             if not cur.get("status", {}).get("conditions"):
                 idx = int(cur["spec"]["podCIDR"].split(".")[2])
                 cur["status"] = self._node(name, idx)["status"]
@@ -144,7 +145,6 @@ class Runtime:
         self.bootstrap()
         self.controllers.drain()
         self.store.flush()
-        self.kubelet.resume()
         for svc in self.store.iter("/services"):
             self.controllers.queue["service"].add((svc["metadata"]["namespace"], svc["metadata"]["name"]))
         for d in self.store.iter("apps/deployments"):
@@ -159,8 +159,21 @@ class Runtime:
                 self.controllers.queue["namespace"].add(("", n["metadata"]["name"]))
         self._schedule_drain()
 
+    def embedded_nodes(self) -> list[str]:
+        """The Nodes whose kubelet this cluster runs (its own, and any created with the annotation)."""
+        owned = {n["metadata"]["name"] for n in self.store.scan("/nodes")
+                 if (n["metadata"].get("annotations") or {}).get(KUBELET_ANNOTATION) == "embedded"}
+        return sorted(owned)
+
+    async def start_nodes(self, port: int) -> None:
+        """Power on the node machines (inside the loop, once the API serves on ``port``)."""
+        self.machines = Machines(self.home, f"https://127.0.0.1:{port}", self.ids.seed)
+        await self.machines.start_all(self.embedded_nodes())
+
     async def stop(self) -> None:
-        await self.kubelet.shutdown()
+        if self.machines is not None:
+            await self.machines.shutdown()
+        await self.kubelets.close()
         self.store.close()
 
     # -- bootstrap --------------------------------------------------------------
@@ -287,59 +300,70 @@ class Runtime:
             container = containers[0] if containers else None
         elif container not in containers:
             raise errors.bad_request(f"container {container} is not valid for pod {name}")
-        buf = self.kubelet.logs(ns, name, container)
-        if buf is None:
-            phase = pod.get("status", {}).get("phase", "Pending")
-            if phase == "Pending" or not pod["spec"].get("nodeName"):
-                waiting = ""
-                for cs in pod.get("status", {}).get("containerStatuses") or []:
-                    if cs["name"] == container:
-                        waiting = (cs.get("state", {}).get("waiting") or {}).get("reason", "")
-                why = waiting or "ContainerCreating"
-                raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: '
-                                         f"{'trying and failing to pull image' if 'Image' in why else why}"
-                                         if why in ("ContainerCreating", "ErrImagePull", "ImagePullBackOff")
-                                         else f'container "{container}" in pod "{name}" is waiting to start')
-            return web.Response(text="")
-        lines = list(buf.previous if q.get("previous") == "true" else buf.lines)
-        if q.get("previous") == "true" and not buf.previous:
+        node = pod["spec"].get("nodeName") or ""
+        served = await self.kubelets.logs(request, node, self._node_ip(node), ns, name, container) \
+            if node and container and node in self.embedded_nodes() else None
+        if served is not None:
+            return served
+        phase = pod.get("status", {}).get("phase", "Pending")
+        if phase == "Pending" or not node:
+            waiting = ""
+            for cs in pod.get("status", {}).get("containerStatuses") or []:
+                if cs["name"] == container:
+                    waiting = (cs.get("state", {}).get("waiting") or {}).get("reason", "")
+            why = waiting or "ContainerCreating"
+            raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: '
+                                     f"{'trying and failing to pull image' if 'Image' in why else why}"
+                                     if why in ("ContainerCreating", "ErrImagePull", "ImagePullBackOff")
+                                     else f'container "{container}" in pod "{name}" is waiting to start')
+        if request.query.get("previous") == "true":
             raise errors.bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
-        if q.get("tailLines"):
-            try:
-                n = int(q["tailLines"])
-            except ValueError:
-                raise errors.bad_request("invalid tailLines") from None
-            lines = lines[-n:] if n > 0 else []
-        stamps = q.get("timestamps") == "true"
+        return web.Response(text="")
 
-        def fmt(t: float, line: str) -> str:
-            if not stamps:
-                return line + "\n"
-            import datetime as dt
-
-            return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z ") + line + "\n"
-
-        if q.get("follow") != "true":
-            return web.Response(text="".join(fmt(t, s) for t, s in lines), content_type="text/plain")
-        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
-        await resp.prepare(request)
-        for t, s in lines:
-            await resp.write(fmt(t, s).encode())
-        start = len(buf.lines)
-        async for line in self.kubelet.follow(buf, start):
-            await resp.write(fmt(time.time(), line).encode())
-        return resp
+    def _node_ip(self, node: str) -> str:
+        n = self.store.peek("/nodes", "", node)
+        for a in (n or {}).get("status", {}).get("addresses") or []:
+            if a.get("type") == "InternalIP":
+                return str(a["address"])
+        return "172.18.0.2"
 
     async def pod_stream(self, request: web.Request, sub: str, ns: str, name: str) -> web.StreamResponse:
-        """pods/exec, pods/attach, pods/portforward over WebSocket (streams.py)."""
-        return await streams.handle(self, request, sub, ns, name)
+        """pods/exec, pods/attach, pods/portforward: checked here, served by the node's kubelet
+        (node/streaming.py through apiserver/proxy.py)."""
+        pod = self.api.get(rt_of("Pod"), ns, name)
+        node = pod["spec"].get("nodeName") or ""
+        if not node:
+            raise errors.bad_request(f"pod {name} does not have a host assigned")
+        if node not in self.embedded_nodes():  # a Node no kubelet of ours runs (kwok-like): nothing serves it
+            raise errors.bad_request(f'container not found ("{request.query.get("container") or ""}")')
+        return await self.kubelets.stream(request, node, self._node_ip(node), sub, ns, name)
 
     # -- kai-labs extension endpoints -------------------------------------------
+    async def _machines(self, request: web.Request, rest: list[str]) -> web.StreamResponse:
+        """GET /kai-labs/v1/machines; POST /kai-labs/v1/machines/<node>/{stop,start} (``kai-labs node``)."""
+        if self.machines is None:
+            raise errors.ApiError(503, "ServiceUnavailable", "the node machines are not running yet")
+        if not rest and request.method == "GET":
+            return web.json_response({"machines": self.machines.status()})
+        if len(rest) != 2 or request.method != "POST" or rest[1] not in ("stop", "start"):
+            raise errors.unknown_resource()
+        node = rest[0]
+        if node not in self.embedded_nodes():
+            raise errors.not_found("nodes", node)
+        if rest[1] == "stop":
+            await self.machines.stop(node)
+        else:
+            await self.machines.start(node)
+        return web.json_response({"machines": self.machines.status()})
+
     async def handle_extension(self, request: web.Request, seg: list[str]) -> web.StreamResponse:
         if seg[:2] != ["v1", "net"] or len(seg) != 3 or request.method != "POST":
             if seg == ["v1", "info"]:
+                running = sum(1 for p in self.store.scan("/pods") if p.get("status", {}).get("phase") == "Running")
                 return web.json_response({"name": self.name, "seed": self.ids.seed, "nodes": self.nodes,
-                                          "pods_running": len(self.kubelet.workers)})
+                                          "pods_running": running})
+            if seg[:2] == ["v1", "machines"]:
+                return await self._machines(request, seg[2:])
             raise errors.unknown_resource()
         try:
             body = await request.json()

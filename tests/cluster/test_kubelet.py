@@ -119,6 +119,8 @@ def test_image_pull_back_off_waits_and_the_api_keeps_answering(cluster, namespac
 def test_image_pull_back_off_yields_to_the_event_loop(tmp_path):  # type: ignore[no-untyped-def]
     """The same, in process and without HTTP: while a Pod sits in its image pull back-off the event loop
     keeps running other tasks, and the kubelet records a few aggregated Events, not a stream of them."""
+    from kai_labs.sim.clientset import Client, Lister
+    from kai_labs.sim.node.kubelet import Kubelet
     from kai_labs.sim.registry.generic import rt_of
     from kai_labs.sim.runtime import Runtime
 
@@ -126,11 +128,15 @@ def test_image_pull_back_off_yields_to_the_event_loop(tmp_path):  # type: ignore
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     rt: Runtime | None = None
+    kubelet: Kubelet | None = None
 
-    async def setup() -> None:
-        nonlocal rt
+    async def setup() -> None:  # the control plane and one node's kubelet, on one loop
+        nonlocal rt, kubelet
         rt = Runtime(tmp_path, seed=1)
         rt.start()
+        kubelet = Kubelet(rt.ids, rt.net, rt.rec, ["kai-labs-worker"], lister=Lister(rt.store),
+                          client=Client(rt.api))
+        rt.store.subscribe(kubelet.observe)
         rt.api.create(rt_of("Pod"), "default", {"metadata": {"name": "odd"}, "spec": {
             "nodeName": "kai-labs-worker", "containers": [{"name": "c", "image": "redis"}]}})
 
@@ -158,9 +164,11 @@ def test_image_pull_back_off_yields_to_the_event_loop(tmp_path):  # type: ignore
         assert 0 < len(events) <= 10, events
         assert max(c for _, _, c in events) <= 3, events
     finally:
-        if rt is not None:
-            for w in list(rt.kubelet.workers.values()):  # frees a worker spinning in its back-off (old bug)
+        if rt is not None and kubelet is not None:
+            for w in list(kubelet.workers.values()):  # frees a worker spinning in its back-off (old bug)
                 w.stopping = True
+            asyncio.run_coroutine_threadsafe(kubelet.shutdown(), loop).result(20)
+        if rt is not None:
             asyncio.run_coroutine_threadsafe(rt.stop(), loop).result(20)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(20)

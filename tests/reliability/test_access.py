@@ -13,7 +13,7 @@ import pytest
 
 from kai_labs.clusters import embedded as cl
 
-from .rawapi import Raw, check_status, listeners_of
+from .rawapi import Raw, check_status, descendants, listeners_of
 
 API_PATHS = [
     ("GET", "/"),
@@ -91,11 +91,15 @@ def test_listens_on_loopback_only(raw: Raw, cluster, namespace) -> None:  # type
         if len(pods) == 2 and all(p.status.phase == "Running" for p in pods):
             break
         time.sleep(0.1)
-    socks = listeners_of(raw.pid)
-    assert any(s.port == raw.port for s in socks), f"the API port {raw.port} is not among {socks}"
-    assert len(socks) >= 3, f"the Pods' servers should listen too: {socks}"
+    tree = [raw.pid, *descendants(raw.pid)]
+    assert len(tree) >= 4, f"the control plane and its three node processes: {tree}"
+    socks = [s for pid in tree for s in listeners_of(pid)]
+    # TCP: the API server alone, on loopback. The Pods' servers are Unix sockets in the 0700 home.
+    assert [s.port for s in socks] == [raw.port], f"TCP listeners of the cluster: {socks}"
     exposed = [s for s in socks if not s.address.startswith("127.")]
     assert not exposed, f"listening beyond loopback: {exposed}"
+    pod_sockets = [p for p in (raw.home / "net").rglob("*") if p.is_socket()]
+    assert len(pod_sockets) >= 2, f"the Pods' servers listen in the home: {pod_sockets}"
 
 
 def test_secrets_on_disk_are_private(raw: Raw) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from kai_labs.sim.clientset import Client, Lister
 from kai_labs.sim.clock import FakeClock, RealClock
-from kai_labs.sim.network.fabric import Network
+from kai_labs.sim.network.fabric import Network, SocketDir
 from kai_labs.sim.node import kubelet as kl
 from kai_labs.sim.node.kubelet import Kubelet
 from kai_labs.sim.registry.allocators import Ids
@@ -40,9 +40,9 @@ class World:
         self.clock = clock
         self.store = Store(tmp / "state.db")
         self.api = Api(self.store, Ids(self.store, 7), clock.now)
-        self.net = Network(self.store, 7)
+        self.net = Network(self.store, 7, SocketDir(tmp / "net"))
         self.events = Events()
-        self.kubelet = Kubelet(self.api, self.net, self.events, ["n1"],  # type: ignore[arg-type]
+        self.kubelet = Kubelet(self.api.ids, self.net, self.events, ["n1"],
                                lister=Lister(self.store), client=Client(self.api), clock=clock)
         self.store.subscribe(self.kubelet.observe)
         self.api.create(rt_of("Namespace"), "", {"metadata": {"name": "default"}})

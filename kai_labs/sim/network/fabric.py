@@ -1,27 +1,54 @@
-"""The virtual network: Pod IPs mapped to real loopback sockets, DNS and the service proxy.
+"""The virtual network: Pod IPs mapped to Unix sockets in the cluster's private home, DNS and the service proxy.
 
-Every Pod's app really listens on 127.0.0.1 (on a port the OS picks); this
-module keeps the table (pod IP, app port) -> loopback port and makes every
-in-cluster connection go through netlogic's decisions (cluster DNS, kube-proxy)
-before a real TCP connection is opened. Nothing listening on a Pod's port is a
-real refusal (R50); a REJECT rule is an immediate refusal (R44); a DROP or an
-address nobody owns waits for the caller's timeout (R45).
+Every Pod's app really listens, on a Unix socket ``<home>/net/<pod IP>/<port>`` (the home is the user's
+own, mode 0700, so no other Unix user can reach a Pod). The directory ``<home>/net/<pod IP>`` is the Pod's
+sandbox: it exists while the node that runs the Pod has it up. Every in-cluster connection goes through
+netlogic's decisions (cluster DNS, kube-proxy) before a real connection is opened, and starts with a PROXY
+protocol v1 line (haproxy's ``PROXY TCP4 <src> <dst> <sport> <dport>``) that tells the server the virtual
+client address, as a real server would see it in its socket's peer.
+
+Nothing listening on a Pod's port is a real refusal (R50); a REJECT rule is an immediate refusal (R44); a
+DROP, an address nobody owns, or a Pod on a node that is down waits for the caller's timeout (R45). The
+same module runs in the control plane (``cluster.net``) and in each node process (Pods' own clients,
+probes, port-forward): both see the same sockets through the file system.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import itertools
+import os
 import random
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from ...k8s import netlogic
-from ..storage.store import Event, Store
+from ..storage.store import Event, Obj
 
 DNS_IP = "10.96.0.10"
 _NET_KEYS = {"/services", "discovery.k8s.io/endpointslices", "/pods", "/nodes", "/namespaces"}
+_PROXY_LINE_MAX = 108  # the PROXY protocol v1 line's bound (haproxy's proxy-protocol.txt)
+_SUN_PATH_MAX = 100  # sockaddr_un.sun_path is 108 bytes on Linux; longer paths go through /proc/self/fd
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+# the virtual client (ip, port) of the connection a server task is serving (set from the PROXY line)
+PEER: contextvars.ContextVar[tuple[str, int]] = contextvars.ContextVar("kai_labs_peer", default=("127.0.0.1", 0))
+
+
+class Source(Protocol):
+    """Where the network reads Services, EndpointSlices, Pods, Nodes and Namespaces: the store in the control
+    plane, the informer cache (sim/remote.py) in a node process."""
+
+    def subscribe(self, fn: Callable[[Event], None]) -> Any: ...
+
+    def iter(self, key: str, ns: str | None = None) -> Iterator[Obj]: ...
 
 
 @dataclass
@@ -29,19 +56,52 @@ class PodSockets:
     namespace: str
     name: str
     node: str
-    ports: dict[int, int]  # app port -> real loopback port
+    ports: dict[int, str]  # app port -> the Unix socket's path
+
+
+class SocketDir:
+    """``<home>/net``: one directory per Pod sandbox, one socket per listening port."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(mode=0o700, exist_ok=True)
+        self._fd: int | None = None
+
+    def path(self, ip: str, port: int | None = None) -> str:
+        """A path short enough for sun_path: through an O_PATH descriptor of the root when the home is deep."""
+        tail = ip if port is None else f"{ip}/{port}"
+        full = f"{self.root}/{tail}"
+        if len(full.encode()) <= _SUN_PATH_MAX:
+            return full
+        if self._fd is None:
+            self._fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        return f"/proc/self/fd/{self._fd}/{tail}"
+
+    def sandbox_up(self, ip: str) -> None:
+        (self.root / ip).mkdir(mode=0o700, exist_ok=True)
+
+    def sandbox_down(self, ip: str) -> None:
+        shutil.rmtree(self.root / ip, ignore_errors=True)
+
+    def has_sandbox(self, ip: str) -> bool:
+        return (self.root / ip).is_dir()
+
+    def sandboxes(self) -> list[str]:
+        with contextlib.suppress(OSError):
+            return [p.name for p in self.root.iterdir() if p.is_dir()]
+        return []
 
 
 class Network:
-    def __init__(self, store: Store, seed: int) -> None:
-        self.store = store
-        self.pods: dict[str, PodSockets] = {}  # pod IP -> sockets
+    def __init__(self, source: Source, seed: int, sockets: SocketDir) -> None:
+        self.source = source
+        self.sockets = sockets
+        self.pods: dict[str, PodSockets] = {}  # this process's Pods: pod IP -> sockets
         self._snap: netlogic.Snapshot | None = None
         self.rng = random.Random(seed)
         self.affinity = netlogic.Affinity(time.monotonic)
-        # real local port of a proxied client connection -> virtual (ip, port)
-        self.conntrack: dict[int, tuple[str, int]] = {}
-        store.subscribe(self._on_event)
+        self._ports = itertools.count(33000 + self.rng.randrange(20000))  # ephemeral source ports
+        source.subscribe(self._on_event)
 
     def _on_event(self, ev: Event) -> None:
         if ev.key in _NET_KEYS:
@@ -49,7 +109,7 @@ class Network:
 
     def snapshot(self) -> netlogic.Snapshot:
         if self._snap is None:
-            s = self.store
+            s = self.source
             self._snap = netlogic.Snapshot(
                 services=list(s.iter("/services")),
                 endpointslices=list(s.iter("discovery.k8s.io/endpointslices")),
@@ -68,20 +128,41 @@ class Network:
         return netlogic.route(self.snapshot(), dest, namespace, source_node, source_ip,
                               pick=pick or self.rng.choice, affinity=self.affinity)
 
-    # -- sockets ---------------------------------------------------------------
+    # -- the Pods of this process ---------------------------------------------------
     def register(self, ip: str, sockets: PodSockets) -> None:
+        self.sockets.sandbox_up(ip)
         self.pods[ip] = sockets
 
     def unregister(self, ip: str) -> None:
         self.pods.pop(ip, None)
+        self.sockets.sandbox_down(ip)
 
+    async def listen(self, ip: str, port: int, handler: Handler) -> tuple[asyncio.AbstractServer, str]:
+        """A Pod's server on ``port``: a Unix socket in its sandbox; each connection's PROXY line sets PEER."""
+        path = self.sockets.path(ip, port)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                line = await asyncio.wait_for(reader.readuntil(b"\r\n"), 5.0)
+            except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+                writer.close()
+                return
+            PEER.set(_parse_proxy(line[:_PROXY_LINE_MAX]))
+            await handler(reader, writer)
+
+        server = await asyncio.start_unix_server(accept, path)
+        return server, path
+
+    # -- connections ----------------------------------------------------------------
     async def connect(self, ip: str, port: int, timeout: float, *, namespace: str = "default",
                       source_node: str | None = None, source_ip: str | None = None
                       ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, netlogic.Route]:
         """Open a connection to ip:port as a client in the cluster would.
 
         Raises ConnectionRefusedError (REJECT, nothing listening) or TimeoutError
-        (DROP, nobody owns the address) after waiting ``timeout``.
+        (DROP, nobody owns the address, the Pod's node is down) after waiting ``timeout``.
         """
         r = self.route(f"{ip}:{port}", namespace, source_node, source_ip)
         if r.action == "reject":
@@ -89,32 +170,53 @@ class Network:
         if r.action != "forward" or r.endpoint is None:
             await asyncio.sleep(timeout)
             raise _with_route(TimeoutError(r.reason), r)
-        _, pod_ip, pod_port = r.endpoint
-        sock = self.pods.get(pod_ip)
-        if sock is None:  # a Pod whose sandbox is gone (or on a node we do not run): nothing answers
-            await asyncio.sleep(timeout)
-            raise _with_route(TimeoutError(f"no host answers at {pod_ip}"), r)
-        real = sock.ports.get(pod_port)
-        if real is None:
-            via = f"{r.service} sent it to " if r.service else ""
-            raise _with_route(ConnectionRefusedError(
-                f"{via}pod {r.endpoint[0]} at {pod_ip}:{pod_port}, where nothing listens: the Pod answers with a "
-                f"TCP reset"), r)
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", real), timeout)
-        local = writer.get_extra_info("sockname")
-        if local:
-            self.conntrack[local[1]] = (source_ip or "10.244.0.1", local[1])
+        pod_name, pod_ip, pod_port = r.endpoint
+        via = f"{r.service} sent it to " if r.service else ""
+        try:
+            reader, writer = await self.open(pod_ip, pod_port, timeout, source=source_ip or "10.244.0.1",
+                                             dest=(ip, port), refused=(
+                f"{via}pod {pod_name} at {pod_ip}:{pod_port}, where nothing listens: the Pod answers with a "
+                f"TCP reset"))
+        except OSError as e:
+            raise _with_route(e, r) from None
         return reader, writer, r
 
-    def peer(self, real_peer: tuple[str, int]) -> tuple[str, int]:
-        if real_peer and real_peer[1] in self.conntrack:
-            return self.conntrack[real_peer[1]]
-        return (real_peer[0], real_peer[1]) if real_peer else ("127.0.0.1", 0)
+    async def open(self, pod_ip: str, port: int, timeout: float, *, source: str,
+                   dest: tuple[str, int] | None = None, refused: str | None = None
+                   ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection straight to a Pod's ip:port (after any proxying), from ``source``.
 
-    def forget(self, writer: asyncio.StreamWriter) -> None:
-        local = writer.get_extra_info("sockname")
-        if local:
-            self.conntrack.pop(local[1], None)
+        No sandbox at that IP: nobody answers (TimeoutError after ``timeout``). A sandbox without a socket
+        on the port: ConnectionRefusedError. A socket whose node process is gone (its file stays, nobody
+        accepts): nobody answers either, as packets to a powered-off machine."""
+        started = time.monotonic()
+        if not self.sockets.has_sandbox(pod_ip):
+            await asyncio.sleep(timeout)
+            raise TimeoutError(f"no host answers at {pod_ip}")
+        path = self.sockets.path(pod_ip, port)
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
+        except FileNotFoundError:
+            raise ConnectionRefusedError(refused or f"dial tcp {pod_ip}:{port}: connect: connection refused"
+                                         ) from None
+        except ConnectionRefusedError:
+            await asyncio.sleep(max(0.0, timeout - (time.monotonic() - started)))
+            raise TimeoutError(f"no host answers at {pod_ip}") from None
+        d_ip, d_port = dest or (pod_ip, port)
+        writer.write(f"PROXY TCP4 {source} {d_ip} {next(self._ports) % 28000 + 32768} {d_port}\r\n".encode())
+        return reader, writer
+
+    def peer(self, real_peer: tuple[str, int] | None = None) -> tuple[str, int]:
+        """The virtual client of the connection the current server task serves."""
+        return PEER.get()
+
+
+def _parse_proxy(line: bytes) -> tuple[str, int]:
+    parts = line.decode("ascii", errors="replace").split()
+    if len(parts) == 6 and parts[0] == "PROXY":
+        with contextlib.suppress(ValueError):
+            return parts[2], int(parts[4])
+    return ("127.0.0.1", 0)
 
 
 def _with_route(exc: Exception, r: netlogic.Route) -> Exception:
@@ -142,14 +244,17 @@ class PodNetView:
     async def connect(self, ip: str, port: int, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if ip.startswith("127.") or ip == "::1":
             # the Pod's own loopback: its containers share one network namespace
-            sock = self.net.pods.get(self.pod_ip)
-            real = sock.ports.get(port) if sock else None
-            if real is None:
-                raise ConnectionRefusedError(f"nothing listens on {ip}:{port} inside pod {self.pod_name}")
-            return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", real), timeout)
+            try:
+                return await self.net.open(self.pod_ip, port, timeout, source="127.0.0.1", dest=(ip, port))
+            except (ConnectionRefusedError, TimeoutError):
+                raise ConnectionRefusedError(f"nothing listens on {ip}:{port} inside pod {self.pod_name}"
+                                             ) from None
         reader, writer, _ = await self.net.connect(ip, port, timeout, namespace=self.namespace,
                                                    source_node=self.node_name, source_ip=self.pod_ip)
         return reader, writer
 
-    def peer(self, real_peer: tuple[str, int]) -> tuple[str, int]:
+    async def listen(self, port: int, handler: Handler) -> tuple[asyncio.AbstractServer, str]:
+        return await self.net.listen(self.pod_ip, port, handler)
+
+    def peer(self, real_peer: tuple[str, int] | None = None) -> tuple[str, int]:
         return self.net.peer(real_peer)

@@ -122,7 +122,6 @@ async def curl(net: Network, body: dict[str, Any], default_node: str) -> dict[st
         return {"ok": False, "status": None, "body": "", "error": "refused", "backend": backend,
                 "detail": f"Recv failure: {e}"}
     finally:
-        net.forget(writer)
         writer.close()
     status = resp.status
     return {"ok": 200 <= status < 400, "status": status,

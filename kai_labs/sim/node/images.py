@@ -67,10 +67,14 @@ class DnsAnswerLike(Protocol):
 
 
 class PodNet(tools.PodNetLike, Protocol):
-    """The network as one Pod sees it: the tools' view (namespace, DNS, connect) plus ``peer``, which maps
-    a real loopback peer to the virtual client ip:port servers report."""
+    """The network as one Pod sees it: the tools' view (namespace, DNS, connect), ``listen`` (a server in
+    the Pod's sandbox: returns the server and its socket's path) and ``peer``, the virtual client ip:port
+    of the connection being served."""
 
     def peer(self, real_peer: tuple[str, int]) -> tuple[str, int]: ...
+
+    async def listen(self, port: int, handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                                        Awaitable[None]]) -> tuple[asyncio.AbstractServer, str]: ...
 
 
 @dataclass(frozen=True)
@@ -947,7 +951,7 @@ class Container:
         self.argv = container_argv(self.image, command or None, args or None)
         self.program = make_program(self, self.argv)
         self.listen_ports: list[int] = list(self.program.ports)
-        self.bound: dict[int, int] = {}
+        self.bound: dict[int, str] = {}  # app port -> its socket in the Pod's sandbox
         self._servers: list[asyncio.AbstractServer] = []
         self._task: asyncio.Task[None] | None = None
         self._done: asyncio.Future[int] | None = None
@@ -975,9 +979,9 @@ class Container:
         self._started = True
         done = self._future()
         for port in self.listen_ports:
-            server = await asyncio.start_server(self.program.handler_for(port), "127.0.0.1", 0)
+            server, path = await self.net.listen(port, self.program.handler_for(port))
             self._servers.append(server)
-            self.bound[port] = server.sockets[0].getsockname()[1]
+            self.bound[port] = path
         self.program.on_start()
         if not self.listen_ports and not isinstance(self.program, Pause) and not done.done():
             self._task = asyncio.get_running_loop().create_task(self._main())

@@ -12,21 +12,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import copy
 import datetime as dt
 import hashlib
 import ipaddress
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..apimachinery import errors
-from ..clientset import Client, Lister
 from ..clock import Clock, RealClock
-from ..events import Recorder
 from ..network.fabric import Network, PodNetView, PodSockets
-from ..registry.generic import Api
 from ..storage.store import Event, Obj
 from ..version import K8S_MINOR
 from . import images
@@ -122,7 +120,18 @@ class PodWorker:
         self.writing = False  # our own status write is under way: its store event must not wake us
 
     def pod(self) -> Obj | None:
-        return self.k.lister.get("/pods", self.ns, self.name)
+        """The Pod as the cache has it, with the status this kubelet last wrote when the cache has not seen
+        that write yet (the status manager's own copy, pkg/kubelet/status: writes reach the API later)."""
+        pod = self.k.lister.get("/pods", self.ns, self.name)
+        if pod is not None:
+            own = self.k.client.own_status(self.ns, self.name)
+            if own is not None:
+                pod["status"] = copy.deepcopy(own)
+        return pod
+
+    def k_node(self) -> str:
+        pod = self.k.lister.peek("/pods", self.ns, self.name)
+        return str((pod or {}).get("spec", {}).get("nodeName", ""))
 
     # -- main loop ---------------------------------------------------------------
     async def run(self) -> None:
@@ -477,18 +486,14 @@ class PodWorker:
         port = self._resolve_port(run, handler.get("port"))
         if port is None:
             return False, f"unable to resolve named port {handler.get('port')!r}"
-        sockets = self.k.net.pods.get(ip)
-        real = sockets.ports.get(port) if sockets else None
         scheme = (handler.get("scheme") or "HTTP").lower()
         path = handler.get("path") or "/"
         url = f"{scheme}://{ip}:{port}{path}"
-        if real is None:
+        try:  # from the node, straight to the Pod's IP (no Service in between), as the kubelet's prober
+            reader, writer = await self.k.net.open(ip, port, timeout, source=self.k.node_ip(self.k_node()))
+        except (OSError, asyncio.TimeoutError):
             msg = f"dial tcp {ip}:{port}: connect: connection refused"
             return False, (f'Get "{url}": {msg}' if "httpGet" in probe else msg)
-        try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", real), timeout)
-        except (OSError, asyncio.TimeoutError):
-            return False, f"dial tcp {ip}:{port}: connect: connection refused"
         if "httpGet" not in probe:
             writer.close()
             return True, ""
@@ -613,7 +618,8 @@ class PodWorker:
         cur = self.k.lister.peek("/pods", self.ns, self.name)
         if cur is None:
             return
-        if cur.get("status") == pod.get("status"):
+        own = self.k.client.own_status(self.ns, self.name)
+        if (own if own is not None else cur.get("status")) == pod.get("status"):
             return
         md = cur["metadata"]
         new = {"apiVersion": "v1", "kind": "Pod", "status": pod["status"],
@@ -723,12 +729,44 @@ def pod_cidr(node: Obj | None) -> ipaddress.IPv4Network:
     return DEFAULT_POD_CIDR
 
 
+class Reader(Protocol):
+    """The kubelet's informer cache (clientset.Lister in one process, remote.Cache in a node process)."""
+
+    def get(self, key: str, ns: str, name: str) -> Obj | None: ...
+
+    def peek(self, key: str, ns: str, name: str) -> Obj | None: ...
+
+    def iter(self, key: str, ns: str | None = None) -> Iterator[Obj]: ...
+
+    def scan(self, key: str, ns: str | None = None) -> Iterator[Obj]: ...
+
+
+class Writer(Protocol):
+    """The kubelet's writes: the Pod status manager and the final delete (pkg/kubelet/status)."""
+
+    def update_status(self, kind: str, obj: Obj) -> Any: ...
+
+    def remove_pod(self, ns: str, name: str, uid: str | None = None) -> Any: ...
+
+    def own_status(self, ns: str, name: str) -> Obj | None:
+        """A status written (or queued) that the cache does not show yet; None when the cache is current."""
+
+
+class IpPicker(Protocol):
+    def pick_ip(self, network: ipaddress.IPv4Network, used: set[str], reserved: int, *key: object) -> str: ...
+
+
+class Recording(Protocol):
+    def event(self, obj: Obj, etype: str, reason: str, message: str, component: str,
+              host: str = "", field_path: str = "") -> None: ...
+
+
 class Kubelet:
-    def __init__(self, api: Api, net: Network, rec: Recorder, nodes: list[str], *,
-                 lister: Lister | None = None, client: Client | None = None, clock: Clock | None = None) -> None:
-        self.api = api  # the IP allocator (api.ids); reads go through the lister, writes through the client
-        self.lister = lister or Lister(api.store)
-        self.client = client or Client(api)
+    def __init__(self, ids: IpPicker, net: Network, rec: Recording, nodes: list[str], *,
+                 lister: Reader, client: Writer, clock: Clock | None = None) -> None:
+        self.ids = ids  # the host-local IPAM's choice of address (seeded, so a seeded cluster repeats)
+        self.lister = lister  # reads: the informer cache
+        self.client = client  # writes: through the API server
         self.clock: Clock = clock or RealClock()
         self.net = net
         self.rec = rec
@@ -823,9 +861,9 @@ class Kubelet:
         used = set(self.net.pods) | set(self.ips)
         key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
         try:  # not an address a Pod gave up recently, while the range has others (see self.released)
-            ip = self.api.ids.pick_ip(cidr, used | set(self.released), 2, *key)
+            ip = self.ids.pick_ip(cidr, used | set(self.released), 2, *key)
         except RuntimeError:  # a crowded node: reuse as host-local would after wrapping round
-            ip = self.api.ids.pick_ip(cidr, used, 2, *key)
+            ip = self.ids.pick_ip(cidr, used, 2, *key)
         self.released.pop(ip, None)
         self.ips[ip] = (pod["metadata"]["namespace"], pod["metadata"]["name"])
         return ip

@@ -47,17 +47,13 @@ from aiohttp import WSMsgType, web
 
 from ..apimachinery import errors
 from ..network.fabric import Network
-from ..registry.generic import Api, rt_of
 from . import images, tools, ttyshell
 from .kubelet import Kubelet
 
 
 class Runtime(Protocol):
-    """What the streams need from the process that wires the cluster (``runtime.Runtime`` passes
-    itself): the registry, the kubelet's workers and logs, and the network's Pod sockets."""
-
-    @property
-    def api(self) -> Api: ...
+    """What the streams need from the node process (``node/server.py``): the kubelet's workers, logs and
+    informer cache, and the network's Pod sockets."""
 
     @property
     def kubelet(self) -> Kubelet: ...
@@ -77,7 +73,9 @@ _NO_WS = ("Upgrade request required: kai-labs' embedded cluster serves {sub} ove
 # --------------------------------------------------------------------------- entry point
 
 async def handle(rt: Runtime, request: web.Request, sub: str, ns: str, name: str) -> web.StreamResponse:
-    pod = rt.api.get(rt_of("Pod"), ns, name)
+    pod = rt.kubelet.lister.get("/pods", ns, name)
+    if pod is None:
+        raise errors.not_found("pods", name)
     if sub == "portforward":
         return await _portforward(rt, request, pod)
     return await _exec_or_attach(rt, request, sub, pod)
@@ -565,14 +563,13 @@ async def _forward(rt: Runtime, spdy: SpdyServer, ns: str, name: str, data: Spdy
     except ValueError:
         port = 0
     worker = rt.kubelet.workers.get((ns, name))
-    sockets = rt.net.pods.get(worker.ip) if worker is not None and worker.ip else None
-    real = sockets.ports.get(port) if sockets is not None else None
     writer: asyncio.StreamWriter | None = None
     try:
-        if real is None:
+        if worker is None or not worker.ip:
             raise ConnectionRefusedError("connection refused")
-        reader, writer = await asyncio.open_connection("127.0.0.1", real)
-    except OSError:
+        # inside the Pod's network namespace, to its own loopback (as containerd's port-forward)
+        reader, writer = await rt.net.open(worker.ip, port, 5.0, source="127.0.0.1", dest=("127.0.0.1", port))
+    except (OSError, asyncio.TimeoutError):
         uid = (rt.kubelet.lister.peek("/pods", ns, name) or {}).get("metadata", {}).get("uid", "")
         spdy.data(error, (f"error forwarding port {port} to pod {name}_{ns}, uid {uid}: failed to connect to "
                           f"localhost:{port} inside namespace of pod {name}: IPv4: dial tcp4 127.0.0.1:{port}: "

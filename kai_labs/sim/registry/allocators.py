@@ -26,7 +26,28 @@ POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
 NODE_PORT_RANGE = (30000, 32767)
 
 
-class Ids:
+class Picks:
+    """Seeded choices that need no storage: a node's host-local IPAM uses them in its own process."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def _digest(self, *parts: object) -> bytes:
+        text = "\x00".join(str(p) for p in (self.seed, *parts))
+        return hashlib.sha256(text.encode()).digest()
+
+    def pick_ip(self, network: ipaddress.IPv4Network, used: set[str], reserved: int, *key: object) -> str:
+        """A free address of network, chosen by hash of key, skipping `reserved` low addresses."""
+        size = network.num_addresses - reserved - 1  # no broadcast
+        start = int.from_bytes(self._digest("ip", str(network), *key)[:8], "big") % size
+        for i in range(size):
+            ip = str(network.network_address + reserved + (start + i) % size)
+            if ip not in used:
+                return ip
+        raise RuntimeError(f"range {network} is full")
+
+
+class Ids(Picks):
     def __init__(self, store: Store, seed: int | None) -> None:
         self.store = store
         stored = store.meta_get("seed")
@@ -39,10 +60,6 @@ class Ids:
                 seed = int(stored)
         store.meta_set("seed", str(seed))
         self.seed = seed
-
-    def _digest(self, *parts: object) -> bytes:
-        text = "\x00".join(str(p) for p in (self.seed, *parts))
-        return hashlib.sha256(text.encode()).digest()
 
     def next_count(self, ns: str, what: str) -> int:
         k = f"ctr/{ns}/{what}"
@@ -67,16 +84,6 @@ class Ids:
             if not taken(prefix + s):
                 return s
             attempt += 1
-
-    def pick_ip(self, network: ipaddress.IPv4Network, used: set[str], reserved: int, *key: object) -> str:
-        """A free address of network, chosen by hash of key, skipping `reserved` low addresses."""
-        size = network.num_addresses - reserved - 1  # no broadcast
-        start = int.from_bytes(self._digest("ip", str(network), *key)[:8], "big") % size
-        for i in range(size):
-            ip = str(network.network_address + reserved + (start + i) % size)
-            if ip not in used:
-                return ip
-        raise RuntimeError(f"range {network} is full")
 
     def pick_port(self, used: set[int], *key: object) -> int:
         lo, hi = NODE_PORT_RANGE
