@@ -6,6 +6,13 @@ The handle itself (:class:`~kai_labs.clusters.base.Cluster`) and the result type
 Everything above this module talks to a cluster only through the Kubernetes API
 (the official client, the kubectl binary) and ``Cluster.net``; nothing reaches
 into the embedded cluster's process.
+
+The lifecycle has one source of truth: a cluster runs while its process holds
+the flock on ``<home>/lock`` (its pid written in the file). :func:`status` reads
+that, then server.json and /readyz, for every command (up, down, status, env,
+reset, attach), so no two commands can disagree, and nothing deletes a live
+cluster's files. The home and the secrets in it must be the user's own and
+private (0700 / 0600, no symbolic links); anything else is refused in one sentence.
 """
 
 from __future__ import annotations
@@ -210,13 +217,17 @@ def _get(url: str, token: str | None, ctx: ssl.SSLContext, timeout: float = 1.0)
 
 
 @contextlib.contextmanager
-def _unless_running(home: Path) -> Iterator[bool]:
+def _unless_running(home: Path) -> Iterator[bool | None]:
     """Yield True while holding a shared lock on the home's lock file (so no cluster process runs, and none can
-    start until we let go: stale files may be removed meanwhile), or False when a cluster process holds it.
+    start until we let go: stale files may be removed meanwhile), False when a cluster process holds it, None
+    when there is no lock file (no cluster process ever ran here: nothing to clean either).
 
     The cluster process retries its own lock for a moment, so this brief probe never makes a start fail."""
     try:
-        fd = os.open(home / "lock", os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(home / "lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield None
+        return
     except OSError as e:
         raise ClusterError(f"cannot open {home / 'lock'} ({e.strerror}): {_fix(home.name, 'lock')}") from None
     try:
@@ -233,7 +244,7 @@ def _unless_running(home: Path) -> Iterator[bool]:
 def _lock_pid(home: Path) -> int | None:
     """The pid the lock holder wrote into the lock file (None: not yet written, or a cluster of an older version)."""
     try:
-        fd = os.open(home / "lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(home / "lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as f:
@@ -283,6 +294,7 @@ def _inspect(name: str, home: Path, probe: float | None) -> Status:
     with _unless_running(home) as free:
         if free:  # a server.json now was left by a process that is gone (it holds the lock while it lives)
             (home / "server.json").unlink(missing_ok=True)
+        if free is not False:
             return Status(name, home, "stopped")
     info = _read_info(home, name)
     seed = info.get("seed") if info else None
@@ -328,6 +340,9 @@ def up(name: str = "kai-labs", seed: int | None = None, port: int | None = None,
     `up` started itself that does not become ready in time is stopped (SIGTERM, then SIGKILL) before the error,
     which quotes the end of its log."""
     home = claim_home(home_for(name))
+    with contextlib.suppress(OSError):  # so that the first look may clear a stale server.json under the lock
+        os.close(os.open(home / "lock", os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         0o600))
     deadline = time.monotonic() + timeout
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -523,7 +538,7 @@ def stop(name: str = "kai-labs", grace: float = 10.0) -> str:
     deadline = time.monotonic() + 5
     while True:
         with _unless_running(home) as free:
-            if free:  # nothing holds the home any more: its files are stale
+            if free is not False:  # nothing holds the home any more: its files are stale
                 (home / "server.json").unlink(missing_ok=True)
                 (home / "stop-request").unlink(missing_ok=True)
                 return "killed" if killed else "stopped"
