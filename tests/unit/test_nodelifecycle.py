@@ -7,6 +7,7 @@ writing what a kubelet writes."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -399,3 +400,26 @@ def test_token_bucket_burst_one() -> None:
     assert b.next_token(5.0) == pytest.approx(10.0)
     assert b.try_accept(10.0)
     assert not TokenBucket(0.0, 1, 0.0).try_accept(100.0)
+
+
+def test_one_loop_timer_for_the_earliest_deadline(tmp_path: Path) -> None:
+    """After a drain in a running loop the manager holds one timer for the timed controllers' earliest
+    deadline (the next monitor pass here); when it fires their ticks are queued and on_work is called."""
+
+    async def scenario() -> tuple[float | None, int, bool]:
+        w = World(tmp_path)
+        woken: list[int] = []
+        w.ctl.on_work = lambda: woken.append(1)
+        w.add_node("a")
+        w.ctl.drain()
+        timer = w.ctl._timer  # noqa: SLF001 (the manager's own timer)
+        first = timer is not None
+        w.ctl.drain()  # a second drain keeps that timer
+        same = w.ctl._timer is timer  # noqa: SLF001
+        woken.clear()
+        await asyncio.sleep(0.05)  # the first monitor pass is due now: the timer fires at once
+        queued = w.ctl.queue["nodelifecycle"] == {("tick", "")}
+        return w.ctl.next_deadline(), len(woken), first and same and queued
+
+    due, woken, ok = asyncio.run(scenario())
+    assert ok and woken == 1 and due == 0.0
