@@ -332,7 +332,7 @@ def status(name: str = "kai-labs", *, probe: float | None = _PROBE_S) -> Status:
     return _inspect(name, home_for(name), probe)
 
 
-def up(name: str = "kai-labs", seed: int | None = None, port: int | None = None, timeout: float = 20.0) -> Status:
+def up(name: str = "kai-labs", seed: int | None = None, port: int | None = None, timeout: float = 60.0) -> Status:
     """Start the cluster in the background (or reuse a running one) and wait until it answers.
 
     A live cluster (one whose process holds the home's lock) is never replaced nor its files removed: if it is

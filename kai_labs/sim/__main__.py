@@ -153,6 +153,8 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
     runner = web.AppRunner(server.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     ssl_ctx = tls.server_context(home)
+    # the node processes' zygote: its imports overlap the rest of our start
+    zygote = asyncio.ensure_future(rt.machines.prepare())
     site = web.TCPSite(runner, "127.0.0.1", port, reuse_address=True, ssl_context=ssl_ctx)
     try:
         await site.start()
@@ -167,8 +169,15 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
     sockets = server_.sockets if isinstance(server_, asyncio.Server) else ()
     bound = sockets[0].getsockname()[1]
     server.address = f"127.0.0.1:{bound}"
+    # the loopback socket: the cluster's own node processes reach the API here (with the token, as on TCP),
+    # as kube-apiserver's own components use its loopback client; a Unix socket in the 0700 home, no TLS
+    loopback = rt.loopback_path()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(loopback)
+    await web.UnixSite(runner, loopback).start()
     rt.start()
-    await rt.start_nodes(bound)  # the node machines, once the API they watch serves
+    await zygote
+    await rt.start_nodes()  # the node machines, once the API they watch serves
     threading.Thread(target=_preload, daemon=True).start()
     tls.write_private(home / "kubeconfig", kubeconfig_text(name, bound, token, (home / "ca.crt").read_bytes()))
     tls.write_private(info_file, json.dumps({"pid": os.getpid(), "port": bound, "name": name,
@@ -195,6 +204,7 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
     watchdog = asyncio.create_task(_exit_when_home_goes(home, stop))
     await stop.wait()
     watchdog.cancel()
+    await rt.stop_nodes()  # first: their watches end before the API's connections are cut
     await runner.cleanup()
     await rt.stop()
     with contextlib.suppress(FileNotFoundError):

@@ -60,7 +60,7 @@ class Runtime:
         self.net = Network(self.store, self.ids.seed, SocketDir(home / "net"))
         self.nodes = node_names(name)
         self.kubelets = KubeletClient(SocketDir(home / "kubelet"))
-        self.machines: Machines | None = None  # started by start_nodes once the API serves
+        self.machines = Machines(home, self.ids.seed)  # the node processes: start_nodes, once the API serves
         self.controllers = Controllers(self.api, self.rec, lambda: set(self.nodes),
                                        settings=NodeLifecycleSettings.from_env())
         self._drain_scheduled = False
@@ -79,7 +79,7 @@ class Runtime:
     def _on_event(self, ev: Event) -> None:
         if ev.key == "/nodes" and ev.type == "ADDED":
             self._register_node(ev.obj)
-        elif ev.key == "/nodes" and ev.type == "DELETED" and self.machines is not None:
+        elif ev.key == "/nodes" and ev.type == "DELETED":
             asyncio.get_running_loop().create_task(self.machines.remove(ev.obj["metadata"]["name"]))
         self.controllers.observe(ev)
 
@@ -99,9 +99,8 @@ class Runtime:
             changed = True
         owned = (cur["metadata"].get("annotations") or {}).get(KUBELET_ANNOTATION) == "embedded"
         if owned:
-            if self.machines is not None:
-                with contextlib.suppress(RuntimeError):
-                    asyncio.get_running_loop().create_task(self.machines.add(name))
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().create_task(self.machines.add(name))
             if not cur.get("status", {}).get("conditions"):
                 idx = int(cur["spec"]["podCIDR"].split(".")[2])
                 cur["status"] = self._node(name, idx)["status"]
@@ -165,14 +164,19 @@ class Runtime:
                  if (n["metadata"].get("annotations") or {}).get(KUBELET_ANNOTATION) == "embedded"}
         return sorted(owned)
 
-    async def start_nodes(self, port: int) -> None:
-        """Power on the node machines (inside the loop, once the API serves on ``port``)."""
-        self.machines = Machines(self.home, f"https://127.0.0.1:{port}", self.ids.seed)
-        await self.machines.start_all(self.embedded_nodes())
+    def loopback_path(self) -> str:
+        """The API's Unix socket for the cluster's own components (short enough for sun_path)."""
+        return SocketDir(self.home / "run").path("api")
+
+    async def start_nodes(self) -> None:
+        """Power on the node machines (inside the loop, once the API serves on its loopback socket)."""
+        await self.machines.start_all(self.embedded_nodes(), self.loopback_path())
+
+    async def stop_nodes(self) -> None:
+        await self.machines.shutdown()
 
     async def stop(self) -> None:
-        if self.machines is not None:
-            await self.machines.shutdown()
+        await self.machines.shutdown()
         await self.kubelets.close()
         self.store.close()
 
@@ -341,8 +345,6 @@ class Runtime:
     # -- kai-labs extension endpoints -------------------------------------------
     async def _machines(self, request: web.Request, rest: list[str]) -> web.StreamResponse:
         """GET /kai-labs/v1/machines; POST /kai-labs/v1/machines/<node>/{stop,start} (``kai-labs node``)."""
-        if self.machines is None:
-            raise errors.ApiError(503, "ServiceUnavailable", "the node machines are not running yet")
         if not rest and request.method == "GET":
             return web.json_response({"machines": self.machines.status()})
         if len(rest) != 2 or request.method != "POST" or rest[1] not in ("stop", "start"):

@@ -1,15 +1,14 @@
-"""One node of the embedded cluster: ``python -m kai_labs.sim.node --home DIR --node NAME --server URL``.
+"""The embedded cluster's nodes: ``python -m kai_labs.sim.node --home DIR --seed N`` (a zygote).
 
-Started by the control plane (``sim/machines.py``), one process per Node, as kind runs one container per
-node. The process holds the node's kubelet, its Pods' emulated programs and its share of the Pod network;
+Started by the control plane (``sim/machines.py``): a zygote that forks one process per Node, as kind runs
+one container per node. The process holds the node's kubelet, its Pods' emulated programs and its share of the Pod network;
 it reaches the cluster only through the API server, as a kubelet does: informers (list + watch), the Pod
 status manager, events, the node Lease renewed every 10 s (pkg/kubelet/nodelease: renewInterval is a quarter
 of leaseDurationSeconds 40) and the node status (pkg/kubelet/kubelet_node_status.go).
 
 A node that is stuck or killed therefore stops only its own Pods; the API keeps serving and the node
-lifecycle controller sees the heartbeats stop. The process ends when its standard input closes (the control
-plane is gone) or on SIGTERM; it then stops its containers without telling the API, like a machine that
-loses power.
+lifecycle controller sees the heartbeats stop. A node process ends on SIGTERM or when its zygote is gone;
+it then stops its containers without telling the API, like a machine that loses power.
 """
 
 from __future__ import annotations
@@ -18,14 +17,19 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import ipaddress
 import logging
 import os
+import select
 import signal
+import ssl
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from ..apiserver import tls
 from ..clock import RealClock
 from ..network.fabric import Network, SocketDir
 from ..registry.allocators import Picks
@@ -37,7 +41,8 @@ log = logging.getLogger("kai_labs.node")
 
 LEASE_DURATION = 40  # nodeLeaseDurationSeconds (kubelet config default)
 LEASE_RENEW = LEASE_DURATION / 4  # pkg/kubelet/nodelease: renewInterval = 0.25 * duration
-STATUS_REPORT = 60.0  # node status re-posted at least this often (kubelet: on change, or nodeStatusReportFrequency)
+STATUS_REPORT = 60.0  # node status re-posted at least this often (the kubelet: on change, checked every
+# nodeStatusUpdateFrequency 10 s, else every nodeStatusReportFrequency 5 min; kai-labs posts its heartbeat more often)
 
 
 def micro_time() -> str:
@@ -57,11 +62,11 @@ KUBELET_CONDITIONS = [  # kubelet_node_status.go setters: type, status, reason, 
 
 
 class Node:
-    def __init__(self, home: Path, name: str, server: str, seed: int) -> None:
+    def __init__(self, home: Path, name: str, server: str, seed: int, ctx: ssl.SSLContext | None = None) -> None:
         self.home = home
         self.name = name
         token = (home / "token").read_text().strip()
-        self.conn = ApiConnection(server, token, str(home / "ca.crt"))
+        self.conn = ApiConnection(server, token, ctx)
         self.cache = Cache(self.conn, list(PATHS))
         self.sockets = SocketDir(home / "net")
         self.net = Network(self.cache, seed, self.sockets)
@@ -114,7 +119,7 @@ class Node:
         while True:
             try:
                 await self.renew_lease()
-                if loop.time() - last_status >= STATUS_REPORT:
+                if loop.time() - last_status >= STATUS_REPORT or self._status_differs():
                     await self.post_status()
                     last_status = loop.time()
             except asyncio.CancelledError:
@@ -122,6 +127,15 @@ class Node:
             except Exception as e:  # the API is away: try again at the next beat
                 log.info("heartbeat: %s", e)
             await asyncio.sleep(LEASE_RENEW)
+
+    def _status_differs(self) -> bool:
+        """The API shows other conditions than the kubelet's (the node lifecycle controller set them Unknown
+        while we were silent): tryUpdateNodeStatus then posts at once instead of waiting for the report period."""
+        node = self.cache.peek("/nodes", "", self.name)
+        if node is None:
+            return False
+        have = {c.get("type"): c.get("status") for c in node.get("status", {}).get("conditions") or []}
+        return any(have.get(t) != status for t, status, _, _ in KUBELET_CONDITIONS)
 
     async def renew_lease(self) -> None:
         path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.name}"
@@ -169,46 +183,148 @@ class Node:
                 return
 
 
-async def run(home: Path, name: str, server: str, seed: int) -> int:
-    node = Node(home, name, server, seed)
+async def _orphaned(parent: int, stop: asyncio.Event) -> None:
+    """Stop when the process that started us is gone (we are handed to init): nobody supervises us."""
+    while not stop.is_set():
+        if os.getppid() != parent:
+            log.warning("the node machines' supervisor is gone: stopping")
+            stop.set()
+            return
+        await asyncio.sleep(1.0)
+
+
+async def run(home: Path, name: str, server: str, seed: int, parent: int, ctx: ssl.SSLContext | None) -> int:
+    node = Node(home, name, server, seed, ctx)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-
-    def parent_gone() -> None:
-        try:
-            data = os.read(0, 1024)
-        except OSError:
-            data = b""
-        if not data:
-            loop.remove_reader(0)
-            stop.set()
-
-    with contextlib.suppress(OSError, ValueError):
-        loop.add_reader(0, parent_gone)
+    watch = loop.create_task(_orphaned(parent, stop))
     try:
         await node.start()
     except Exception as e:
         log.error("node %s could not start: %s", name, e)
         return 1
-    print("ready", flush=True)
+    print(f"ready {name}", flush=True)
     log.info("node %s ready", name)
     await stop.wait()
+    watch.cancel()
     log.info("node %s stopping", name)
     await node.stop()
+    return 0
+
+
+# --------------------------------------------------------------------------- the zygote
+# Node processes are forked from one process that has imported everything once ("zygote", as Android
+# starts apps): the modules' memory is shared between all node processes (copy-on-write; gc.freeze keeps
+# the collector from touching it), so eleven nodes cost little more than one. The control plane talks
+# to the zygote over its stdin/stdout, one line per message:
+#   in:  "spawn <node>"                      out: "started <node> <pid>", "ready <node>" (from the child),
+#                                                  "exited <node> <pid> <code>"
+# The zygote ends when its stdin closes, stopping its children (TERM, then KILL). It starts before the API
+# serves (its imports overlap the control plane's start), so the API's URL comes with each spawn.
+
+def _child(home: Path, name: str, server: str, seed: int, zygote: int, ctx: ssl.SSLContext | None) -> None:
+    """In the forked child: a node process of its own. Never returns."""
+    code = 1
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        logf = os.open(home / "nodes" / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(logf, 2)
+        os.close(logf)
+        for h in logging.getLogger().handlers:
+            h.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {name} %(name)s: %(message)s"))
+        code = asyncio.run(run(home, name, server, seed, zygote, ctx))
+    except BaseException:
+        log.exception("node %s failed", name)
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os._exit(code)
+
+
+def zygote(home: Path, seed: int) -> int:
+    ctx = None  # the API's loopback socket needs no TLS; an https:// server gets the home's CA
+    gc.collect()
+    gc.freeze()
+    children: dict[int, str] = {}
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+
+    def on_child(_sig: int, _frame: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.write(wake_w, b"x")
+
+    signal.signal(signal.SIGCHLD, on_child)
+    signal.signal(signal.SIGTERM, lambda _s, _f: os.close(0))  # treated as the end of stdin
+    me = os.getpid()
+    buf = b""
+
+    def say(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def reap() -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            name = children.pop(pid, "?")
+            say(f"exited {name} {pid} {os.waitstatus_to_exitcode(status)}")
+
+    open_stdin = True
+    while open_stdin:
+        try:
+            ready, _, _ = select.select([0, wake_r], [], [])
+        except (OSError, ValueError):  # stdin closed by SIGTERM
+            break
+        if wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_r, 4096)
+            reap()
+        if 0 in ready:
+            data = os.read(0, 4096)
+            if not data:
+                break
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                parts = line.decode(errors="replace").split(maxsplit=2)  # the server may be a path with spaces
+                if len(parts) == 3 and parts[0] == "spawn":
+                    sys.stdout.flush()
+                    pid = os.fork()
+                    if pid == 0:
+                        if parts[2].startswith("https://"):
+                            ctx = tls.client_context(home)
+                        _child(home, parts[1], parts[2], seed, me, ctx)
+                    children[pid] = parts[1]
+                    say(f"started {parts[1]} {pid}")
+    for pid in list(children):  # the control plane is gone or stops us: so do the nodes
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5.0
+    while children and time.monotonic() < deadline:
+        reap()
+        time.sleep(0.05)
+    for pid in list(children):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m kai_labs.sim.node")
     p.add_argument("--home", required=True)
-    p.add_argument("--node", required=True)
-    p.add_argument("--server", required=True)
     p.add_argument("--seed", type=int, required=True)
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s {a.node} %(name)s: %(message)s")
-    return asyncio.run(run(Path(a.home), a.node, a.server, a.seed))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s zygote %(name)s: %(message)s")
+    return zygote(Path(a.home), a.seed)
 
 
 if __name__ == "__main__":
