@@ -80,8 +80,8 @@ class Machines:
         logf = open(self.dir / "zygote.log", "ab")  # noqa: SIM115 (the child keeps it)
         try:
             self._zygote = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "kai_labs.sim.node", "--home", str(self.home), "--seed", str(self.seed), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=logf)
+                sys.executable, "-m", "kai_labs.sim.node", "--home", str(self.home), "--seed", str(self.seed),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=logf)
         finally:
             logf.close()
         self._reader = asyncio.get_running_loop().create_task(self._read(self._zygote))

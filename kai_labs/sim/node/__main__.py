@@ -1,8 +1,8 @@
 """The embedded cluster's nodes: ``python -m kai_labs.sim.node --home DIR --seed N`` (a zygote).
 
 Started by the control plane (``sim/machines.py``): a zygote that forks one process per Node, as kind runs
-one container per node. The process holds the node's kubelet, its Pods' emulated programs and its share of the Pod network;
-it reaches the cluster only through the API server, as a kubelet does: informers (list + watch), the Pod
+one container per node. A node process holds the node's kubelet, its Pods' emulated programs and its share
+of the Pod network; it reaches the cluster only through the API server, as a kubelet does: informers (list + watch), the Pod
 status manager, events, the node Lease renewed every 10 s (pkg/kubelet/nodelease: renewInterval is a quarter
 of leaseDurationSeconds 40) and the node status (pkg/kubelet/kubelet_node_status.go).
 
