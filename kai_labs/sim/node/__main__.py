@@ -2,9 +2,9 @@
 
 Started by the control plane (``sim/machines.py``): a zygote that forks one process per Node, as kind runs
 one container per node. A node process holds the node's kubelet, its Pods' emulated programs and its share
-of the Pod network; it reaches the cluster only through the API server, as a kubelet does: informers (list + watch), the Pod
-status manager, events, the node Lease renewed every 10 s (pkg/kubelet/nodelease: renewInterval is a quarter
-of leaseDurationSeconds 40) and the node status (pkg/kubelet/kubelet_node_status.go).
+of the Pod network; it reaches the cluster only through the API server, as a kubelet does: informers
+(list + watch), the Pod status manager, events, the node Lease renewed every 10 s (pkg/kubelet/nodelease:
+renewInterval is a quarter of leaseDurationSeconds 40) and the node status (pkg/kubelet/kubelet_node_status.go).
 
 A node that is stuck or killed therefore stops only its own Pods; the API keeps serving and the node
 lifecycle controller sees the heartbeats stop. A node process ends on SIGTERM or when its zygote is gone;
