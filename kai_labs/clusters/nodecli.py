@@ -1,21 +1,26 @@
-"""``kai-labs node list|stop|start``: power the embedded cluster's node machines off and on.
+"""``kai-labs node list|stop|start``: power a node of the course's cluster off and on.
 
 Each embedded Node runs in its own process (its kubelet and its Pods), as kind runs each node in its own
-container; ``node stop`` is kind's ``docker stop <node>``: the kubelet stops posting, the node lifecycle
-controller marks it NotReady and taints it, its Pods' endpoints turn not ready and, once their toleration
-runs out, the Pods are evicted and their controllers replace them on the nodes that are left.
+container; ``node stop`` is kind's ``docker stop <node>`` (and on a kind cluster it is exactly that): the
+kubelet stops posting, the node lifecycle controller marks the Node NotReady and taints it, its Pods'
+endpoints turn not ready and, once their toleration runs out, the Pods are evicted and their controllers
+replace them on the nodes that are left. A cluster the course does not own (``KAI_LABS_CLUSTER=context:…``)
+is never touched.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from typing import Any
 
 from . import embedded as cl
-from .base import ClusterError
+from .base import Cluster, ClusterError
+from .real import current
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,11 +36,28 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.set_defaults(func=_run, node_action=action)
 
 
-def call(name: str, method: str, path: str) -> dict[str, Any]:
+def power(cluster: Cluster, node: str, action: str) -> None:
+    """Stop or start ``node`` of ``cluster``: the embedded cluster's machine, or a kind node's container."""
+    if cluster.embedded:
+        call(cluster, "POST", f"/{node}/{action}")
+        return
+    if not cluster.context.startswith("kind-"):
+        raise ClusterError(f"the course stops nodes only on clusters it owns (embedded or kind), not on context "
+                           f"{cluster.context}; there, `kubectl drain {node}` moves Pods away without switching "
+                           f"anything off")
+    docker = shutil.which("docker")
+    if docker is None:
+        raise ClusterError("a kind node is a Docker container, and `docker` is not on PATH")
+    r = subprocess.run([docker, action, node], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise ClusterError(f"docker {action} {node}: {r.stderr.strip() or r.stdout.strip()}")
+
+
+def call(cluster: Cluster, method: str, path: str) -> dict[str, Any]:
     """One request to the embedded cluster's machines endpoint."""
-    c = cl.attach(name, set_env=False)
-    net = c.net
-    assert isinstance(net, cl.EmbeddedNet)
+    net = cluster.net
+    if not isinstance(net, cl.EmbeddedNet):
+        raise ClusterError("`kai-labs node list` shows the embedded cluster's machines; use `kubectl get nodes`")
     req = urllib.request.Request(f"{net.server}/kai-labs/v1/machines{path}", method=method, data=b"" if method ==
                                  "POST" else None, headers={"Authorization": f"Bearer {net.token}"})
     try:
@@ -49,17 +71,18 @@ def call(name: str, method: str, path: str) -> dict[str, Any]:
             msg = str(e)
         raise ClusterError(msg) from None
     except OSError as e:
-        raise ClusterError(f"the cluster {name} does not answer ({e})") from None
+        raise ClusterError(f"the cluster {cluster.name} does not answer ({e})") from None
 
 
 def _run(a: argparse.Namespace) -> int:
+    cluster = current(a.name)
     if a.node_action == "list":
-        machines = call(a.name, "GET", "")["machines"]
+        machines = call(cluster, "GET", "")["machines"]
         print(f"{'NODE':<28} MACHINE")
         for node, state in machines.items():
             print(f"{node:<28} {state}")
         return 0
-    call(a.name, "POST", f"/{a.node}/{a.node_action}")
+    power(cluster, a.node, a.node_action)
     if a.node_action == "stop":
         print(f"node {a.node} stopped: its kubelet no longer posts; watch `kubectl get nodes -w`")
     else:

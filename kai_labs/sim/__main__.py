@@ -176,8 +176,9 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
         os.unlink(loopback)
     await web.UnixSite(runner, loopback).start()
     rt.start()
-    await zygote
-    await rt.start_nodes()  # the node machines, once the API they watch serves
+    # the node machines, once the API they watch serves; they come up while we report ready, as kind's
+    # workers join after its control plane answers
+    rt.start_nodes_soon(zygote)
     threading.Thread(target=_preload, daemon=True).start()
     tls.write_private(home / "kubeconfig", kubeconfig_text(name, bound, token, (home / "ca.crt").read_bytes()))
     tls.write_private(info_file, json.dumps({"pid": os.getpid(), "port": bound, "name": name,

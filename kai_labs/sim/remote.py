@@ -22,6 +22,7 @@ import json
 import logging
 import ssl
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -102,9 +103,10 @@ class ApiConnection:
 class Cache:
     """Informers for a set of storage keys: a local copy kept current by list + watch."""
 
-    def __init__(self, conn: ApiConnection, keys: list[str]) -> None:
+    def __init__(self, conn: ApiConnection, keys: list[str], selectors: dict[str, str] | None = None) -> None:
         self.conn = conn
         self.keys = keys
+        self.selectors = selectors or {}  # key -> fieldSelector (a kubelet: spec.nodeName=<its node>)
         self._objs: dict[str, dict[tuple[str, str], Obj]] = {k: {} for k in keys}
         self._subs: list[Callable[[Event], None]] = []
         self.rv = 0
@@ -172,8 +174,12 @@ class Cache:
             self._objs[key][k] = obj
         self._publish(Event(rv, etype, key, obj))
 
+    def _path(self, key: str) -> str:
+        sel = self.selectors.get(key)
+        return PATHS[key] + (f"?fieldSelector={urllib.parse.quote(sel, safe='=,')}" if sel else "")
+
     async def _list(self, key: str) -> int:
-        status, body = await self.conn.request("GET", PATHS[key], timeout=30.0)
+        status, body = await self.conn.request("GET", self._path(key), timeout=30.0)
         if status != 200 or not isinstance(body, dict):
             raise ConnectionError(f"list {key}: HTTP {status}")
         kind = str(body.get("kind", "List")).removesuffix("List")
@@ -218,7 +224,8 @@ class Cache:
 
     async def _watch(self, key: str, rv: int) -> int | None:
         """Follow one watch until it ends: the next resourceVersion to watch from, or None to re-list."""
-        path = f"{PATHS[key]}?watch=true&allowWatchBookmarks=true&resourceVersion={rv}&timeoutSeconds=300"
+        path = f"{self._path(key)}{'&' if key in self.selectors else '?'}watch=true&allowWatchBookmarks=true" \
+               f"&resourceVersion={rv}&timeoutSeconds=300"
         resp = await self.conn.watch(path)
         try:
             if resp.status == 410:

@@ -61,6 +61,7 @@ class Runtime:
         self.nodes = node_names(name)
         self.kubelets = KubeletClient(SocketDir(home / "kubelet"))
         self.machines = Machines(home, self.ids.seed)  # the node processes: start_nodes, once the API serves
+        self._nodes_starting: asyncio.Future[None] | None = None
         self.controllers = Controllers(self.api, self.rec, lambda: set(self.nodes),
                                        settings=NodeLifecycleSettings.from_env())
         self._drain_scheduled = False
@@ -172,7 +173,17 @@ class Runtime:
         """Power on the node machines (inside the loop, once the API serves on its loopback socket)."""
         await self.machines.start_all(self.embedded_nodes(), self.loopback_path())
 
+    def start_nodes_soon(self, zygote: asyncio.Future[None]) -> None:
+        """start_nodes in the background, once the zygote (started early) is there."""
+        async def go() -> None:
+            await zygote
+            await self.start_nodes()
+
+        self._nodes_starting = asyncio.ensure_future(go())
+
     async def stop_nodes(self) -> None:
+        if self._nodes_starting is not None and not self._nodes_starting.done():
+            self._nodes_starting.cancel()
         await self.machines.shutdown()
 
     async def stop(self) -> None:

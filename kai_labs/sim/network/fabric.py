@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import contextvars
 import itertools
+import json
 import os
 import random
 import shutil
@@ -77,8 +78,22 @@ class SocketDir:
             self._fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         return f"/proc/self/fd/{self._fd}/{tail}"
 
-    def sandbox_up(self, ip: str) -> None:
-        (self.root / ip).mkdir(mode=0o700, exist_ok=True)
+    def sandbox_up(self, ip: str, pod: Obj | None = None) -> None:
+        """The Pod's sandbox: its directory, and a note of who it is for the other nodes' routing."""
+        d = self.root / ip
+        d.mkdir(mode=0o700, exist_ok=True)
+        if pod is not None:
+            tmp = d / "pod.json.tmp"
+            tmp.write_text(json.dumps(pod))
+            os.replace(tmp, d / "pod.json")
+
+    def peers(self) -> list[Obj]:
+        """Every sandbox's note (other nodes' Pods, as the CNI's routes know them)."""
+        out = []
+        for ip in self.sandboxes():
+            with contextlib.suppress(OSError, ValueError):
+                out.append(json.loads((self.root / ip / "pod.json").read_text()))
+        return out
 
     def sandbox_down(self, ip: str) -> None:
         shutil.rmtree(self.root / ip, ignore_errors=True)
@@ -93,9 +108,10 @@ class SocketDir:
 
 
 class Network:
-    def __init__(self, source: Source, seed: int, sockets: SocketDir) -> None:
+    def __init__(self, source: Source, seed: int, sockets: SocketDir, *, peers: bool = False) -> None:
         self.source = source
         self.sockets = sockets
+        self.peers = peers  # the source holds only this node's Pods: other Pods come from their sandboxes
         self.pods: dict[str, PodSockets] = {}  # this process's Pods: pod IP -> sockets
         self._snap: netlogic.Snapshot | None = None
         self.rng = random.Random(seed)
@@ -110,10 +126,14 @@ class Network:
     def snapshot(self) -> netlogic.Snapshot:
         if self._snap is None:
             s = self.source
+            pods = list(s.iter("/pods"))
+            if self.peers:
+                own = {p.get("status", {}).get("podIP") for p in pods}
+                pods += [p for p in self.sockets.peers() if p.get("status", {}).get("podIP") not in own]
             self._snap = netlogic.Snapshot(
                 services=list(s.iter("/services")),
                 endpointslices=list(s.iter("discovery.k8s.io/endpointslices")),
-                pods=list(s.iter("/pods")),
+                pods=pods,
                 nodes=list(s.iter("/nodes")),
                 namespaces=[n["metadata"]["name"] for n in s.iter("/namespaces")],
             )
@@ -125,12 +145,17 @@ class Network:
 
     def route(self, dest: str, namespace: str = "default", source_node: str | None = None,
               source_ip: str | None = None, pick: Callable[[Any], Any] | None = None) -> netlogic.Route:
-        return netlogic.route(self.snapshot(), dest, namespace, source_node, source_ip,
-                              pick=pick or self.rng.choice, affinity=self.affinity)
+        r = netlogic.route(self.snapshot(), dest, namespace, source_node, source_ip,
+                           pick=pick or self.rng.choice, affinity=self.affinity)
+        if self.peers and r.action == "drop" and self.sockets.has_sandbox(dest.rsplit(":", 1)[0]):
+            self._snap = None  # a Pod another node started since our snapshot: look again
+            r = netlogic.route(self.snapshot(), dest, namespace, source_node, source_ip,
+                               pick=pick or self.rng.choice, affinity=self.affinity)
+        return r
 
     # -- the Pods of this process ---------------------------------------------------
-    def register(self, ip: str, sockets: PodSockets) -> None:
-        self.sockets.sandbox_up(ip)
+    def register(self, ip: str, sockets: PodSockets, pod: Obj | None = None) -> None:
+        self.sockets.sandbox_up(ip, pod)
         self.pods[ip] = sockets
 
     def unregister(self, ip: str) -> None:

@@ -67,9 +67,11 @@ class Node:
         self.name = name
         token = (home / "token").read_text().strip()
         self.conn = ApiConnection(server, token, ctx)
-        self.cache = Cache(self.conn, list(PATHS))
+        # its own Pods only, as a kubelet's informer (fieldSelector spec.nodeName); other nodes' Pods are known
+        # to the network through their sandboxes (network/fabric.py)
+        self.cache = Cache(self.conn, list(PATHS), {"/pods": f"spec.nodeName={name}"})
         self.sockets = SocketDir(home / "net")
-        self.net = Network(self.cache, seed, self.sockets)
+        self.net = Network(self.cache, seed, self.sockets, peers=True)
         self.writer = PodWriter(self.conn, self.cache)
         self.events = EventSender(self.conn)
         self.kubelet: Kubelet | None = None

@@ -139,6 +139,11 @@ class PodWorker:
             pod = self.pod()
             if pod is None:
                 return
+            if pod["metadata"].get("deletionTimestamp") and not self.containers:
+                # a Pod deleted while this node was away: nothing is started, its stop is confirmed
+                # (the pod workers only kill a terminating Pod, pkg/kubelet/pod_workers.go)
+                await self._terminate(pod)
+                return
             if not await self._pull_images(pod):
                 return
             await self._start(pod)
@@ -257,7 +262,11 @@ class PodWorker:
         self.ip = self.k.allocate_ip(pod)
         view = PodNetView(self.k.net, self.ns, self.name, self.ip, node)
         sockets = PodSockets(self.ns, self.name, node, {})
-        self.k.net.register(self.ip, sockets)
+        md = pod["metadata"]
+        self.k.net.register(self.ip, sockets, {  # what other nodes' routing needs to know of this Pod
+            "metadata": {"name": md["name"], "namespace": md.get("namespace", ""), "uid": md.get("uid", "")},
+            "spec": {k: pod["spec"][k] for k in ("nodeName", "hostname", "subdomain") if k in pod["spec"]},
+            "status": {"phase": "Running", "podIP": self.ip, "podIPs": [{"ip": self.ip}]}})
         st = pod.setdefault("status", {})
         st["podIP"] = self.ip
         st["podIPs"] = [{"ip": self.ip}]
