@@ -483,7 +483,12 @@ class FieldSelector:
         return not self.terms
 
     def matches(self, obj: dict[str, Any], kind: str | None = None) -> bool:
-        fields = selectable_fields(obj, kind)
+        if (kind or obj.get("kind", "")) == "Pod" and all(t.field in _POD_PLAIN for t in self.terms):
+            # the common case (a kubelet's spec.nodeName, a status.phase): read just those fields, not the
+            # whole selectable set; a watch matches every event against every watcher's selector
+            fields = {t.field: _plain_pod_field(obj, t.field) for t in self.terms}
+        else:
+            fields = selectable_fields(obj, kind)
         return all(t.matches(fields) for t in self.terms)
 
     def requires_exact_match(self, name: str) -> str | None:
@@ -578,6 +583,18 @@ def _as_field_string(v: Any) -> str:
     if isinstance(v, (dict, list)):
         return json.dumps(v, separators=(",", ":"))
     return str(v)
+
+
+_POD_PLAIN = frozenset({"metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy",
+                        "spec.schedulerName", "spec.serviceAccountName", "status.phase",
+                        "status.nominatedNodeName"})
+
+
+def _plain_pod_field(obj: dict[str, Any], name: str) -> str:
+    """One of _POD_PLAIN as _pod_fields / selectable_fields read it."""
+    if name.startswith("metadata."):
+        return (obj.get("metadata") or {}).get(name[9:], "") or ""
+    return _as_field_string(_get(obj, name))
 
 
 def _pod_fields(obj: dict[str, Any]) -> dict[str, str]:

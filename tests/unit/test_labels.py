@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kai_labs.k8s import labels
 from kai_labs.k8s.labels import (
     FIELD_LABELS,
     SelectorError,
@@ -305,3 +306,22 @@ def test_negative_gt_value_is_not_a_label_value() -> None:
     with pytest.raises(SelectorError) as e:
         parse_selector("a>-1")
     assert str(e.value).startswith('unable to parse requirement: values[0][a]: Invalid value: "-1": ')
+
+
+_POD_VALUES = st.one_of(st.none(), st.sampled_from(["", "n1", "n2", "Running", "Pending", "Always", "default"]))
+
+
+@given(node=_POD_VALUES, phase=_POD_VALUES, ns=_POD_VALUES, policy=_POD_VALUES,
+       field=st.sampled_from(["spec.nodeName", "status.phase", "metadata.namespace", "metadata.name",
+                              "spec.restartPolicy", "status.nominatedNodeName"]),
+       value=st.sampled_from(["", "n1", "Running", "default", "p"]), negate=st.booleans())
+def test_a_pods_plain_fields_match_as_the_whole_selectable_set_says(  # type: ignore[no-untyped-def]
+        node, phase, ns, policy, field, value, negate):
+    """A watch matches each event against every watcher's selector, so a Pod selector on plain fields
+    (a kubelet's spec.nodeName) reads just those; the answer is the full ToSelectableFields one."""
+    pod = {"kind": "Pod", "metadata": {"name": "p", **({"namespace": ns} if ns is not None else {})},
+           "spec": {k: v for k, v in (("nodeName", node), ("restartPolicy", policy)) if v is not None},
+           "status": {"phase": phase} if phase is not None else {}}
+    sel = labels.parse_field_selector(f"{field}{'!=' if negate else '='}{value}")
+    whole = labels.selectable_fields(pod, "Pod")
+    assert sel.matches(pod, "Pod") == all(t.matches(whole) for t in sel.terms)
