@@ -21,6 +21,7 @@ import gc
 import ipaddress
 import logging
 import os
+import resource
 import select
 import signal
 import ssl
@@ -52,6 +53,10 @@ def micro_time() -> str:
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+
+# A node process's address space, as a kind node container's memory: the Pods' own budgets (their
+# containers' memory limits, node/tools.py) come first; this only bounds what a bug could take.
+NODE_MEMORY = 2 << 30
 
 KUBELET_CONDITIONS = [  # kubelet_node_status.go setters: type, status, reason, message
     ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
@@ -230,6 +235,8 @@ def _child(home: Path, name: str, server: str, seed: int, zygote: int, ctx: ssl.
     """In the forked child: a node process of its own. Never returns."""
     code = 1
     try:
+        with contextlib.suppress(ValueError, OSError):  # the machine's memory: a backstop under the Pods' budgets
+            resource.setrlimit(resource.RLIMIT_AS, (NODE_MEMORY, resource.getrlimit(resource.RLIMIT_AS)[1]))
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
