@@ -185,6 +185,7 @@ class Store:
         self.failure: str | None = None  # why the last write could not commit; None once one does
         self._probed = 0.0
         self._note_fd = -1
+        self._note_failed = False
         self._note_path = "" if self.path == ":memory:" else self.path + NOTE_SUFFIX
         noted = self._read_note()
         if noted and not os.path.exists(self.path):
@@ -268,7 +269,11 @@ class Store:
         try:
             os.pwrite(self._note_fd, b"%020d\n" % self.rv, 0)
         except OSError as e:
-            log.warning("cannot update %s: %s", self._note_path, e)
+            if not self._note_failed:  # once, not at every write
+                log.warning("cannot update %s (%s): a lost write-ahead log may go unnoticed", self._note_path, e)
+            self._note_failed = True
+        else:
+            self._note_failed = False
 
     # -- reading -----------------------------------------------------------
     def get(self, key: str, ns: str, name: str) -> Obj | None:
@@ -503,8 +508,8 @@ class Store:
         return [e.event() for e in self.history if e.rv > rv]
 
     def close(self) -> None:
-        self.flush()
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(sqlite3.Error):  # closing twice is calm
+            self.flush()
             self.db.close()
         if self._note_fd >= 0:
             os.close(self._note_fd)
