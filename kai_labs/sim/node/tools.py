@@ -80,7 +80,7 @@ CFS_PERIOD = 0.1  # cpu.cfs_period_us: 100 ms (pkg/kubelet/cm quotaPeriod)
 CFS_MIN_QUOTA = 0.001  # milliCPUToQuota's minQuotaPeriod: 1 ms
 OUTPUT_CHUNK = 64 * 1024  # the most one write hands on at once (a Linux pipe buffer)
 MAX_NESTING = 40  # scripts inside scripts ($( ), sh -c, sh FILE) before the emulated sh refuses
-PARSE_IN_THREAD = 64 * 1024  # scripts longer than this are parsed off the event loop
+PARSE_IN_THREAD = 16 * 1024  # scripts longer than this are parsed off the event loop
 PARSE_COST = 48  # memory a parsed script holds per character of its text (its tokens and tree)
 
 
@@ -284,10 +284,19 @@ class Capture:
         self.parts.append(text)
         self.size += len(text)
 
-    def text(self) -> str:
-        """The whole captured text (checked before it is joined); it stays charged until release()."""
-        if len(self.parts) == 1:
-            return self.parts[0]
+    def text(self, rstrip_newlines: bool = False) -> str:
+        """The whole captured text (checked before it is joined), with its trailing newlines dropped first
+        for a ``$( )``; it stays charged until release()."""
+        if rstrip_newlines:
+            while self.parts and self.parts[-1].endswith("\n"):
+                last = self.parts.pop()
+                kept = last.rstrip("\n")
+                self.size -= len(last) - len(kept)
+                if kept:
+                    self.parts.append(kept)
+                    break
+        if len(self.parts) <= 1:
+            return self.parts[0] if self.parts else ""
         self.proc.cgroup.need(self.size)
         joined = "".join(self.parts)
         self.parts = [joined]
@@ -471,6 +480,9 @@ async def _process(ctx: Ctx, body: Callable[[], Awaitable[int]]) -> int:
     except (TooDeep, RecursionError):
         ctx.err(_too_deep_message(ctx))
         return 2
+    except ShSyntaxError as e:
+        ctx.err(_sh_syntax_message(ctx, str(e)))
+        return 2
     finally:
         ctx.proc.release()
 
@@ -496,6 +508,9 @@ async def _script(script: str, ctx: Ctx) -> int:
             return await _exec(tree, ctx)
         except ShellExit as e:
             return e.code
+        except ShSyntaxError as e:  # found while expanding a word (a `...` or $( ) that does not close)
+            ctx.err(_sh_syntax_message(ctx, str(e)))
+            return 2
         finally:
             ctx.depth -= 1
     finally:
@@ -547,6 +562,9 @@ async def shell_line(line: str, ctx: Ctx) -> int:
         raise ShellExit(137) from None
     except (TooDeep, RecursionError):
         ctx.err(_too_deep_message(ctx))
+        code = 2
+    except ShSyntaxError as e:
+        ctx.err(_sh_syntax_message(ctx, str(e)))
         code = 2
     ctx.last = code
     return code
@@ -1043,7 +1061,7 @@ async def _substitute(script: str, ctx: Ctx) -> str:
     try:
         code = await _script(script, ctx.child(out=capture.write))
         ctx.last = code
-        return capture.text().rstrip("\n")
+        return capture.text(rstrip_newlines=True)
     finally:
         capture.release()
 
@@ -2048,11 +2066,22 @@ async def cmd_tail(argv: list[str], ctx: Ctx) -> int:
 
 async def cmd_wc(argv: list[str], ctx: Ctx) -> int:
     text = ctx.stdin or ""
-    ctx.cg.need(len(text) + (text.count(" ") + text.count("\n") + text.count("\t") + 1) * STRING_COST)
-    counts = {"l": text.count("\n"), "w": len(text.split()), "c": len(text.encode())}
+    ctx.cg.need(len(text) + STRING_COST)  # counting words builds the blanks between them, never a list
+    counts = {"l": text.count("\n"), "w": _WORD.subn("", text)[1], "c": _utf8_len(text)}
     flags = "".join(a[1:] for a in argv[1:] if a.startswith("-")) or "lwc"
     ctx.out(" ".join(f"{counts[f]:>7}" if len(flags) > 1 else str(counts[f]) for f in "lwc" if f in flags) + "\n")
     return 0
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _utf8_len(text: str) -> int:
+    """Bytes of ``text`` in UTF-8, without encoding it whole."""
+    if text.isascii():
+        return len(text)
+    return sum(len(text[i:i + OUTPUT_CHUNK].encode("utf-8", "surrogatepass"))
+               for i in range(0, len(text), OUTPUT_CHUNK))
 
 
 async def cmd_cd(argv: list[str], ctx: Ctx) -> int:
