@@ -306,18 +306,22 @@ class PodWriter:
                 if key in self._status:
                     status = self._status.pop(key)
                     self._inflight[key] = status
+                    done = False
                     try:
                         done = await self._put_status(key, status)
                     finally:
                         self._inflight.pop(key, None)
+                        if not done:  # refused, timed out or cut off: still to be written (unless newer came)
+                            self._status.setdefault(key, status)
                     if not done:
-                        self._status.setdefault(key, status)
                         await asyncio.sleep(delay)
                         delay = min(delay * 2, 10.0)
                         continue
                 elif key in self._delete:
-                    uid = self._delete.pop(key)
+                    uid = self._delete[key]
                     await self._remove(key, uid)
+                    if self._delete.get(key) == uid:
+                        del self._delete[key]
                 delay = 0.5
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
                 log.info("pod %s/%s: %s; retrying", *key, e)

@@ -79,6 +79,8 @@ class Controllers:
         self.on_work: Callable[[], None] = lambda: None
         self._svc_last: dict[tuple[str, str], float] = {}  # when each Service's slices were last synced
         self._deferred: set[tuple[str, str]] = set()
+        self._failures: dict[tuple[str, tuple[str, str]], int] = {}  # (controller, item) -> failures in a row
+        self._retry_at: dict[tuple[str, tuple[str, str]], float] = {}  # when it comes back (clock.monotonic)
         self.on_later: Callable[[float], None] = lambda _delay: None
         self._timer: asyncio.TimerHandle | None = None  # the loop timer for the timed controllers
         self._timer_at: float | None = None  # its deadline (on self.clock.monotonic())
@@ -194,10 +196,15 @@ class Controllers:
                     except errors.ApiError as e:
                         if e.code == 409:  # stale read: try again next round
                             self.queue[name].add(item)
+                        elif e.code >= 500 or e.code == 429:  # not now (a full disk, throttled): later
+                            self._retry_later(name, item, e)
                         elif e.code not in (404,):
                             log.warning("%s %s: %s", name, item, e)
                     except Exception:
                         log.exception("controller %s failed on %s", name, item)
+                    else:
+                        if self._failures:
+                            self._failures.pop((name, item), None)
 
     def _too_soon(self, item: tuple[str, str]) -> bool:
         """Batch EndpointSlice syncs of big Services (the role of kube-controller-manager's
@@ -217,6 +224,17 @@ class Controllers:
         self.on_later(interval - (now - last))
         return True
 
+    def _retry_later(self, name: str, item: tuple[str, str], e: errors.ApiError) -> None:
+        """client-go's AddRateLimited: the item comes back after 5 ms doubling per failure, capped at
+        1000 s (workqueue.DefaultControllerRateLimiter's per-item exponential back-off)."""
+        n = self._failures.get((name, item), 0) + 1
+        self._failures[(name, item)] = n
+        delay = min(0.005 * 2 ** (n - 1), 1000.0)
+        if n == 1 or n % 10 == 0:
+            log.warning("%s %s: %s (retrying in %.3gs)", name, item, e, delay)
+        self._retry_at[(name, item)] = self.clock.monotonic() + delay
+        self._arm_timer()
+
     def release_deferred(self) -> None:
         """Called when a deferred batch is due: queue those Services again, and the timed controllers'
         ticks (each does only what is due)."""
@@ -231,7 +249,8 @@ class Controllers:
 
     def next_deadline(self) -> float | None:
         """The earliest moment (on ``self.clock.monotonic()``) a timed controller has work."""
-        due = [d for d in (self.nodelifecycle.next_deadline(), self.tainteviction.next_deadline()) if d is not None]
+        due = [d for d in (self.nodelifecycle.next_deadline(), self.tainteviction.next_deadline(),
+                           *self._retry_at.values()) if d is not None]
         return min(due) if due else None
 
     def _arm_timer(self) -> None:
@@ -251,6 +270,11 @@ class Controllers:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
+        now = self.clock.monotonic()
+        for (name, item), at in list(self._retry_at.items()):
+            if at <= now:
+                del self._retry_at[(name, item)]
+                self.queue[name].add(item)
         self.queue["nodelifecycle"].add(("tick", ""))
         self.queue["tainteviction"].add(("tick", ""))
         self.on_work()

@@ -31,6 +31,7 @@ class ReplicaSetController:
         active = [p for p in pods if pod_active(p)]
         want = int(rs["spec"].get("replicas", 1))
         diff = want - len(active)
+        failed: errors.ApiError | None = None
         if diff > 0:
             for _ in range(min(diff, 500)):
                 tmpl = clone(rs["spec"]["template"])
@@ -44,6 +45,7 @@ class ReplicaSetController:
                 except errors.ApiError as e:
                     self.rec.event(rs, "Warning", "FailedCreate", f"Error creating: {e.message}",
                                    COMPONENT)
+                    failed = e  # syncReplicaSet returns it after the status update: the key is retried
                     break
                 self.rec.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}",
                                COMPONENT)
@@ -77,6 +79,8 @@ class ReplicaSetController:
             rs = self.lister.get("apps/replicasets", ns, name) or rs
             rs["status"] = status
             self.client.update_status("ReplicaSet", rs)
+        if failed is not None:
+            raise failed
 
     def _claim_pods(self, rs: Obj) -> None:
         """pkg/controller/controller_ref_manager.go ClaimObject, for a ReplicaSet's active Pods.
