@@ -106,7 +106,8 @@ def _status(a: argparse.Namespace) -> int:
                           "pid": st.pid, "port": st.port, "why": st.why or None, "home": str(st.home),
                           "kubeconfig": str(st.kubeconfig)}))
     elif st.state == "running":
-        print(f"cluster {a.name}: running on https://127.0.0.1:{st.port} (pid {st.pid}); kubeconfig {st.kubeconfig}")
+        print(f"cluster {a.name}: running on https://127.0.0.1:{st.port} (pid {st.pid}); kubeconfig {st.kubeconfig}"
+              + (f"\n  {st.why}" if st.why else ""))
     elif st.state == "stopped":
         print(f"cluster {a.name}: not running (start it with `kai-labs cluster up`)")
     elif st.state == "starting":

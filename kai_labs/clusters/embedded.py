@@ -318,6 +318,9 @@ def _inspect(name: str, home: Path, probe: float | None) -> Status:
         reason = "timed out" if isinstance(e, TimeoutError) or "timed out" in str(e) else str(e)
         return Status(name, home, "not answering", pid, port, seed,
                       why=f"https://127.0.0.1:{port}/readyz did not answer within {probe:g}s ({reason})")
+    if code == 500:  # it answers, and says a check fails (kube-apiserver's [-]etcd: here a full disk)
+        return Status(name, home, "running", pid, port, seed,
+                      why=f"running, but its storage refuses writes: free space in {home}")
     if code != 200:
         return Status(name, home, "not answering", pid, port, seed,
                       why=f"https://127.0.0.1:{port}/readyz answered {code}")
