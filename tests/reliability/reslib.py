@@ -18,6 +18,17 @@ from kai_labs.clusters import embedded as cl
 from .rawapi import Raw, descendants, fd_count, listeners, listeners_of
 
 
+def machines_up(home: Any, timeout: float = 30) -> None:
+    """Wait for the cluster's node processes to be connected: 'cluster up' returns once the API answers,
+    and the nodes join in the background (their watches are connections the API holds)."""
+    def all_in() -> bool:
+        up = [ln for ln in (home / "nodes").glob("*.log") if ln.name != "zygote.log"
+              and " ready" in ln.read_text(errors="replace")]
+        return len(up) >= 3
+
+    assert settle(all_in, timeout), f"the node processes of {home} did not all start"
+
+
 def settle(pred: Any, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -13,7 +13,7 @@ from kai_labs.clusters import embedded as cl
 
 from .conftest import env_int
 from .rawapi import Raw, descendants, fd_count, rss_mib
-from .reslib import create_objects, down_leaves_nothing, fds_settle, settle, watch_round
+from .reslib import create_objects, down_leaves_nothing, fds_settle, machines_up, settle, watch_round
 
 OBJECTS = env_int("KAI_REL_OBJECTS", 3000)
 NAME = "rel-res"
@@ -33,7 +33,8 @@ def raw(rc: cl.Cluster) -> Raw:
 
 def test_thousands_of_objects_and_a_hundred_watches(rc: cl.Cluster, raw: Raw) -> None:
     rc.kubectl("create", "namespace", "bulk", check=True)
-    fd0 = fd_count(raw.pid)
+    machines_up(raw.home)
+    fd0 = fds_settle(raw.pid, 0, 1.0)  # steady: what the nodes' watches hold included
     took = create_objects(rc, "bulk", OBJECTS)
     t0 = time.monotonic()
     items = rc.core().list_namespaced_config_map("bulk", label_selector="bulk=yes").items
