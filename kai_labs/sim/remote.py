@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import copy
 import json
 import logging
 import ssl
@@ -30,7 +29,7 @@ import aiohttp
 
 from .events import identity, new_event
 from .registry.generic import now_iso
-from .storage.store import Event, Obj
+from .storage.store import Event, Obj, clone
 
 log = logging.getLogger("kai_labs.remote")
 
@@ -119,7 +118,7 @@ class Cache:
 
     def get(self, key: str, ns: str, name: str) -> Obj | None:
         o = self._objs.get(key, {}).get((ns, name))
-        return copy.deepcopy(o) if o is not None else None
+        return clone(o) if o is not None else None
 
     def peek(self, key: str, ns: str, name: str) -> Obj | None:
         return self._objs.get(key, {}).get((ns, name))
@@ -274,7 +273,7 @@ class PodWriter:
         if (written is not None and cur is not None and written[1] == obj["status"]
                 and int(cur["metadata"].get("resourceVersion") or 0) < written[0]):
             return  # what we wrote last; the cache has not seen it yet
-        self._status[key] = copy.deepcopy(obj["status"])
+        self._status[key] = clone(obj["status"])
         self._kick(key)
 
     def own_status(self, ns: str, name: str) -> Obj | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import copy
 import datetime as dt
 import hashlib
 import ipaddress
@@ -25,7 +24,7 @@ from typing import Any, Protocol
 from ..apimachinery import errors
 from ..clock import Clock, RealClock
 from ..network.fabric import Network, PodNetView, PodSockets
-from ..storage.store import Event, Obj
+from ..storage.store import Event, Obj, clone
 from ..version import K8S_MINOR
 from . import images
 
@@ -126,7 +125,7 @@ class PodWorker:
         if pod is not None:
             own = self.k.client.own_status(self.ns, self.name)
             if own is not None:
-                pod["status"] = copy.deepcopy(own)
+                pod["status"] = clone(own)
         return pod
 
     def k_node(self) -> str:
