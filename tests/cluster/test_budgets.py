@@ -100,7 +100,7 @@ def test_exec_over_the_limit_is_killed_with_137(cluster, namespace):  # type: ig
         st = (p.get("status", {}).get("containerStatuses") or [{}])[0]
         return (st.get("lastState") or {}).get("terminated") or (st.get("state") or {}).get("terminated")
     term = eventually(last_terminated, timeout=20)
-    assert (term["reason"], term["exitCode"]) == ("OOMKilled", 137), term
+    assert term is not None and (term["reason"], term["exitCode"]) == ("OOMKilled", 137), term
 
 
 def test_busybox_test_message(cluster, namespace):  # type: ignore[no-untyped-def]

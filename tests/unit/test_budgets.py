@@ -229,6 +229,27 @@ def test_seq_streams_and_yields() -> None:
     assert ticks >= 10
 
 
+def test_a_slow_reader_holds_the_writer_back() -> None:
+    """With a ``drain`` (the exec stream's back-pressure) a long output waits for its reader after each
+    chunk, as a writer blocks on a full pipe: nothing piles up between them."""
+    async def t() -> tuple[int, int]:
+        pending: list[str] = []
+        most = [0]
+
+        def out(text: str) -> None:
+            pending.append(text)
+            most[0] = max(most[0], sum(map(len, pending)))
+
+        async def drain() -> None:
+            await asyncio.sleep(0.001)  # the client reads what is there
+            pending.clear()
+        code = await tools.run(["seq", "200000"], FakeNet(World()), out, lambda s: None, image="busybox",
+                               drain=drain)
+        return code, most[0]
+    code, most = go(t())
+    assert code == 0 and most <= tools.OUTPUT_CHUNK
+
+
 def test_seq_follows_busybox() -> None:
     assert go(run(["seq", "3"])) == (0, "1\n2\n3\n", "")
     assert go(run(["seq", "1", "0.5", "2"])) == (0, "1.0\n1.5\n2.0\n", "")

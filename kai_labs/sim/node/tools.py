@@ -338,10 +338,11 @@ class Ctx:
     proc: Proc = field(default_factory=lambda: Proc(Cgroup()))
     depth: int = 0  # scripts this one runs inside
     shell: str = ""  # the shell that runs the command ("sh"), or "" when exec'd directly (kubectl exec)
+    drain: Callable[[], Awaitable[None]] | None = None  # waits while the reader is behind (a full pipe)
 
     def child(self, **kw: Any) -> Ctx:
         c = Ctx(self.net, self.out, self.err, self.image, self.env, self.tty, self.stdin, self.fs,
-                self.last, self.positional, self.proc, self.depth, self.shell)
+                self.last, self.positional, self.proc, self.depth, self.shell, self.drain)
         for k, v in kw.items():
             setattr(c, k, v)
         return c
@@ -416,11 +417,11 @@ async def write_out(ctx: Ctx, text: str, err: bool = False) -> None:
     if len(text) <= OUTPUT_CHUNK:
         if text:
             sink(text)
-        await ctx.cg.pace()
+        await _paced(ctx)
         return
     for i in range(0, len(text), OUTPUT_CHUNK):
         sink(text[i:i + OUTPUT_CHUNK])
-        await ctx.cg.pace()
+        await _paced(ctx)
 
 
 async def write_fill(ctx: Ctx, char: str, count: int) -> None:
@@ -429,7 +430,15 @@ async def write_fill(ctx: Ctx, char: str, count: int) -> None:
         n = min(count, OUTPUT_CHUNK)
         ctx.out(char * n)
         count -= n
-        await ctx.cg.pace()
+        await _paced(ctx)
+
+
+async def _paced(ctx: Ctx) -> None:
+    """After a write: the reader's back-pressure (``drain``, when the caller gave one), then the CPU's."""
+    if ctx.drain is not None:
+        await ctx.drain()
+        ctx.cg.idle()
+    await ctx.cg.pace()
 
 
 def _setvar(ctx: Ctx, name: str, value: str | None) -> None:
@@ -447,11 +456,15 @@ def _setvar(ctx: Ctx, name: str, value: str | None) -> None:
 
 async def run(argv: list[str], net: Any, out: Out, err: Out, *, image: str = "curlimages/curl",
               env: dict[str, str] | None = None, tty: bool = False, stdin: str | None = None,
-              fs: dict[str, str] | None = None, cgroup: Cgroup | None = None) -> int:
+              fs: dict[str, str] | None = None, cgroup: Cgroup | None = None,
+              drain: Callable[[], Awaitable[None]] | None = None) -> int:
     """Run one process, ``argv`` as the container runtime starts it. Returns its exit code (137 when its
-    container's memory cgroup killed it). It runs in ``cgroup``, else in the cgroup ``fs`` carries."""
+    container's memory cgroup killed it). It runs in ``cgroup``, else in the cgroup ``fs`` carries.
+    ``drain``, when given, is awaited after every write of a long output: the reader's back-pressure (a
+    ``kubectl exec`` stream that returns only once its client has caught up)."""
     files = fs if fs is not None else {}
-    ctx = Ctx(net, out, err, image, base_env(net, env), tty, stdin, files, proc=Proc(cgroup or cgroup_of(files)))
+    ctx = Ctx(net, out, err, image, base_env(net, env), tty, stdin, files, proc=Proc(cgroup or cgroup_of(files)),
+              drain=drain)
     return await _process(ctx, lambda: _dispatch(argv, ctx))
 
 
