@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kai_labs.k8s.qos import oom_score_adj, pod_qos
 from kai_labs.k8s.quantity import QuantityError, parse_quantity, quantity_milli_value, quantity_value
 from kai_labs.sim.node import images, tools
 from kai_labs.sim.node.images import Container
@@ -112,6 +113,49 @@ def test_container_cgroup_from_resources_limits() -> None:
     assert cg({"cpu": "100m"}).cpu_quota == pytest.approx(0.01)  # 10 ms of each 100 ms period
     assert cg({"cpu": "1m"}).cpu_quota == pytest.approx(0.001)  # milliCPUToQuota's 1 ms minimum
     assert cg({"memory": "1Gi"}).cpu_quota is None
+
+
+def test_pod_qos_and_oom_score_adjustments() -> None:
+    def pod(*resources: dict[str, Any]) -> dict[str, Any]:
+        return {"spec": {"containers": [{"name": f"c{i}", "resources": r} for i, r in enumerate(resources)]}}
+    both = {"cpu": "100m", "memory": "64Mi"}
+    assert pod_qos(pod({})) == "BestEffort"
+    assert pod_qos(pod({"limits": both})) == "Guaranteed"  # requests default to limits
+    assert pod_qos(pod({"limits": both, "requests": both})) == "Guaranteed"
+    assert pod_qos(pod({"limits": {"memory": "64Mi"}})) == "Burstable"  # no CPU limit
+    assert pod_qos(pod({"limits": both}, {})) == "Burstable"  # one container without limits
+    assert pod_qos(pod({"requests": {"memory": "0"}})) == "BestEffort"  # zero does not count
+    gib = 1 << 30
+    assert oom_score_adj(pod({}), {}, gib) == 1000
+    assert oom_score_adj(pod({"limits": both}), {"resources": {"limits": both}}, gib) == -997
+    burst = {"resources": {"requests": {"memory": "256Mi"}}}
+    assert oom_score_adj(pod(burst["resources"]), burst, gib) == 750
+    assert oom_score_adj(pod({"requests": {"memory": "2Gi"}}), {"resources": {"requests": {"memory": "2Gi"}}},
+                         gib) == 3
+    assert oom_score_adj(pod({"requests": {"cpu": "1"}}), {"resources": {"requests": {"cpu": "1"}}}, gib) == 999
+
+
+def test_a_full_node_kills_the_worst_container_first() -> None:
+    """The node's containers together past the node's share: the OOM killer picks by badness (usage plus
+    the QoS adjustment), so a BestEffort container goes before a Guaranteed one that asks; a victim still
+    exiting stops further kills."""
+    node = tools.Cgroup(32 * MiB)
+    besteffort = tools.Cgroup(64 * MiB, parent=node, oom_score_adj=1000)
+    guaranteed = tools.Cgroup(64 * MiB, parent=node, oom_score_adj=-997)
+    killed: list[str] = []
+    besteffort.on_oom.append(lambda: killed.append("besteffort"))
+    besteffort.charge(4 * MiB)
+    guaranteed.charge(20 * MiB)
+    guaranteed.charge(10 * MiB)  # 34 MiB: over the node's 32
+    assert killed == ["besteffort"] and not guaranteed.oom_killed
+    with pytest.raises(tools.OutOfMemory):
+        besteffort.charge(1 * MiB)  # its processes are dying: no more memory for them
+    guaranteed.charge(5 * MiB)  # over again, but a victim is still exiting: no second kill
+    assert not guaranteed.oom_killed
+    besteffort.detach()  # gone: the node counts only what is left
+    with pytest.raises(tools.OutOfMemory):
+        guaranteed.charge(4 * MiB)  # now it is the worst (the only one) and the node is full
+    assert guaranteed.oom_killed
 
 
 # --------------------------------------------------------------------------- printf

@@ -41,6 +41,7 @@ from fractions import Fraction
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from ...k8s.qos import oom_score_adj
 from ...k8s.quantity import QuantityError, as_text, parse_quantity, quantity_milli_value, quantity_value
 from ..network import http1
 from . import tools, ttyshell
@@ -941,7 +942,7 @@ class Container:
         self.env: dict[str, str] = {e["name"]: str(e.get("value", "")) for e in container.get("env") or []
                                     if "name" in e and "valueFrom" not in e}
         self.env.update(env or {})
-        self.cgroup = container_cgroup(container)
+        self.cgroup = container_cgroup(container, pod)
         self.cgroup.on_oom.append(self._oom_kill)
         self.fs = tools.ContainerFiles(self.cgroup)
         self.start_error: str | None = None
@@ -1014,8 +1015,10 @@ class Container:
         return "Completed" if code == 0 else "Error"
 
     async def exit(self, code: int) -> None:
-        """The emulated process ends with ``code``: servers close, wait() resolves."""
+        """The emulated process ends with ``code``: servers close, wait() resolves, the node no longer
+        counts the container's memory."""
         self._log.flush()
+        self.cgroup.detach()
         for s in self._servers:
             s.close()
         self._servers = []
@@ -1071,13 +1074,15 @@ class _Bounded:
         return "".join(self.parts)
 
 
-def container_cgroup(container: dict[str, Any]) -> tools.Cgroup:
+def container_cgroup(container: dict[str, Any], pod: dict[str, Any] | None = None) -> tools.Cgroup:
     """The budget the kubelet would ask the runtime for: ``resources.limits.memory`` as
     ``Quantity.Value()`` bytes and ``resources.limits.cpu`` as a CFS quota of MilliValue()/1000 of each
     100 ms period (at least 1 ms: milliCPUToQuota). Where no memory limit is set (or 0, which the kubelet
     leaves unlimited) the container gets tools.DEFAULT_MEMORY_LIMIT: a kai-labs choice, since every
     emulated program shares the node's one process. pkg/kubelet/kuberuntime/kuberuntime_container_linux.go
-    (calculateLinuxResources)."""
+    (calculateLinuxResources). It sits under the node's cgroup (tools.NODE) with the OOM score adjustment
+    of its Pod's QoS class (pkg/kubelet/qos/policy.go), which decides who goes first when the node's
+    containers together hold too much."""
     limits = (container.get("resources") or {}).get("limits") or {}
     memory = _quantity(limits.get("memory"))
     cpu = _quantity(limits.get("cpu"))
@@ -1085,7 +1090,8 @@ def container_cgroup(container: dict[str, Any]) -> tools.Cgroup:
     quota = None
     if cpu is not None and cpu > 0:
         quota = max(quantity_milli_value(cpu) / 1000 * tools.CFS_PERIOD, tools.CFS_MIN_QUOTA)
-    return tools.Cgroup(limit, quota)
+    adj = oom_score_adj(pod or {"spec": {"containers": [container]}}, container, tools.NODE_MEMORY_FOR_PODS)
+    return tools.Cgroup(limit, quota, parent=tools.NODE, oom_score_adj=adj)
 
 
 def _quantity(value: Any) -> Fraction | None:

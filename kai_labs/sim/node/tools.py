@@ -59,6 +59,7 @@ import json
 import random
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -161,14 +162,26 @@ class Cgroup:
 
     ``usage`` is what the container's programs hold now (see the module docstring for what counts);
     ``charge`` and ``need`` raise :class:`OutOfMemory` once that would pass ``limit``, after marking the
-    cgroup ``oom_killed`` and telling the container (``on_oom``), which ends with 137 / OOMKilled."""
+    cgroup ``oom_killed`` and telling the container (``on_oom``), which ends with 137 / OOMKilled.
+
+    A container's cgroup sits under its node's (``parent``: the kubepods cgroup, :data:`NODE`), whose
+    limit is what all the node's containers may hold together. Passing that one is an OOM in the parent:
+    the kernel kills the container with the highest badness (its usage plus ``oom_score_adj`` thousandths
+    of the node's memory: mm/oom_kill.c oom_badness), which may be another container than the one asking,
+    and the allocation goes on."""
 
     def __init__(self, memory_limit: int = DEFAULT_MEMORY_LIMIT, cpu_quota: float | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, parent: Cgroup | None = None,
+                 oom_score_adj: int = 0):
         self.limit = memory_limit
         self.usage = 0
         self.peak = 0
         self.oom_killed = False
+        self.parent = parent
+        self.oom_score_adj = oom_score_adj
+        self.children: weakref.WeakSet[Cgroup] = weakref.WeakSet()
+        if parent is not None:
+            parent.children.add(self)
         self.cpu_quota = cpu_quota  # seconds of CPU per CFS_PERIOD; None: unlimited
         self.cpu_seconds = 0.0
         self.throttled = 0  # periods in which the quota ran out (cpu.stat nr_throttled)
@@ -182,21 +195,54 @@ class Cgroup:
     # memory ---------------------------------------------------------------------------------------
     def need(self, n: int) -> None:
         """About to build ``n`` more bytes (not kept yet): kill now rather than after allocating them."""
-        if self.usage + n > self.limit:
+        if self.oom_killed or self.usage + n > self.limit:
             self.oom()
+        self._parent_room(n)
 
     def charge(self, n: int) -> None:
-        if n > 0 and self.usage + n > self.limit:
-            self.oom()
+        if n > 0:
+            if self.oom_killed or self.usage + n > self.limit:
+                self.oom()
+            self._parent_room(n)
         self.usage += n
         if self.usage > self.peak:
             self.peak = self.usage
 
+    def _parent_room(self, n: int) -> None:
+        """The node's share: its containers' usage summed (a small charge of a small container skips it)."""
+        parent = self.parent
+        if parent is None or (n < 1024 and self.usage < 1024 * 1024):
+            return
+        children = list(parent.children)
+        if sum(c.usage for c in children) + n <= parent.limit:
+            return
+        if any(c.oom_killed for c in children):
+            return  # a victim is still exiting: the kernel waits for its memory rather than kill another
+        victim = max(children, key=lambda c: c.badness(parent.limit), default=self)
+        if victim is self:
+            self.oom()
+        victim.kill()  # its processes die and give their memory back; this allocation goes on
+
+    def badness(self, total: int) -> int:
+        return self.usage + self.oom_score_adj * total // 1000
+
+    def kill(self) -> None:
+        """The OOM killer's SIGKILL to every process of the cgroup (memory.oom.group)."""
+        if not self.oom_killed:
+            self.oom_killed = True
+            for callback in list(self.on_oom):
+                callback()
+
     def oom(self) -> NoReturn:
-        self.oom_killed = True
-        for callback in list(self.on_oom):
-            callback()
+        self.kill()
         raise OutOfMemory()
+
+    def detach(self) -> None:
+        """The container is gone: what it still held no longer counts against its node."""
+        if self.parent is not None:
+            self.parent.children.discard(self)
+            self.parent = None
+
 
     # CPU ------------------------------------------------------------------------------------------
     def idle(self) -> None:
@@ -226,6 +272,11 @@ class Cgroup:
                 return
         await asyncio.sleep(0)
         self._mark = self._clock()
+
+
+NODE_MEMORY_FOR_PODS = 1024 * 1024 * 1024
+NODE = Cgroup(NODE_MEMORY_FOR_PODS)  # the node's kubepods cgroup: one per node process (kai-labs' choice: half
+# of the 2 GiB a node process may address, leaving the rest to the kubelet and the copies a step makes)
 
 
 class ContainerFiles(dict[str, str]):
