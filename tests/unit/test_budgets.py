@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from kai_labs.k8s.qos import oom_score_adj, pod_qos
 from kai_labs.k8s.quantity import QuantityError, parse_quantity, quantity_milli_value, quantity_value
-from kai_labs.sim.node import images, tools
+from kai_labs.sim.node import images, tools, ttyshell
 from kai_labs.sim.node.images import Container
 from tests.unit.fakenet import FakeNet, World
 
@@ -391,6 +391,20 @@ def test_an_exec_within_the_limit_gives_its_memory_back() -> None:
         await c.stop()
         return code, usage, c.cgroup.oom_killed
     assert go(t()) == (0, 0, False)
+
+
+def test_an_interactive_shell_over_the_limit_ends_137() -> None:
+    """`kubectl exec -it POD -- sh`, then a line that grows past the limit: the shell is killed (137) and its
+    variables are given back; the prompt never comes again."""
+    async def t() -> tuple[int, str, int]:
+        cg = tools.Cgroup(16 * MiB)
+        out: list[str] = []
+        shell = ttyshell.Shell(FakeNet(World()), "busybox", {}, tools.ContainerFiles(cg), tty=False,
+                               out=out.append, err=out.append)
+        shell.feed(b"echo hi\nx=a; while true; do x=$x$x; done\necho never\n")
+        code = await shell.run()
+        return code, "".join(out), cg.usage
+    assert go(t()) == (137, "hi\n", 0)
 
 
 def test_an_exec_probe_reads_at_most_10_kib() -> None:
