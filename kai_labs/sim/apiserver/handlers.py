@@ -24,8 +24,8 @@ from ..apimachinery import patch as _patch
 from ..registry.resources import ResourceType
 from ..storage.store import Event, TooOld
 from . import discovery, healthz, printers
-from .negotiation import json_response, read_body, strip_private, wants_table, warn_headers
-from .options import check_delete_options, check_propagation, list_options
+from .negotiation import APPLY_YAML, json_response, media_type, read_body, strip_private, wants_table, warn_headers
+from .options import check_delete_options, check_propagation, list_options, timeout_seconds
 from .watch import WatchStream
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class Handlers:
     async def create(self, request: web.Request, t: Target) -> web.StreamResponse:
         if t.rtype.namespaced and t.ns is None:
             raise method_not_allowed()
-        body = await read_body(request)
+        body = await read_body(request, t.rtype.kind)
         if isinstance(body, dict) and body.get("kind") == "List":
             raise errors.bad_request("a List cannot be created: send its items one by one")
         obj = self.rt.api.create(t.rtype, t.nsv, body, dry_run=t.dry_run, field_validation=t.field_validation)
@@ -185,16 +185,16 @@ class Handlers:
 
     async def update(self, request: web.Request, t: Target) -> web.StreamResponse:
         assert t.name is not None
-        body = await read_body(request)
+        body = await read_body(request, t.rtype.kind)
         obj = self.rt.api.update(t.rtype, t.nsv, t.name, body, subresource=t.sub, dry_run=t.dry_run,
                                  field_validation=t.field_validation)
         return json_response(obj)
 
     async def patch(self, request: web.Request, t: Target) -> web.StreamResponse:
         assert t.name is not None
-        body = await read_body(request)
-        ct = request.headers.get("Content-Type", "").split(";")[0].strip()
-        if ct == "application/apply-patch+yaml":
+        body = await read_body(request, patch=True)
+        ct = media_type(request)
+        if ct == APPLY_YAML:
             return json_response(self._apply(t.rtype, t.nsv, t.name, body, t.dry_run, t.field_validation,
                                              request.query))
         obj = self.rt.api.patch(t.rtype, t.nsv, t.name, ct, body, subresource=t.sub, dry_run=t.dry_run,
@@ -267,7 +267,7 @@ class Handlers:
 
     async def binding(self, request: web.Request, t: Target) -> web.StreamResponse:
         assert t.name is not None
-        body = await read_body(request)
+        body = await read_body(request, "Binding")
         return json_response(self.rt.bind(t.nsv, t.name, body), status=201)
 
     async def eviction(self, request: web.Request, t: Target) -> web.StreamResponse:
@@ -298,11 +298,11 @@ class Handlers:
 
         if request.method == "GET":
             return json_response(scale_of(obj))
-        body = await read_body(request)
         if request.method == "PUT":
-            new_scale = body
+            new_scale = await read_body(request, "Scale")
         elif request.method == "PATCH":
-            ct = request.headers.get("Content-Type", "").split(";")[0].strip()
+            body = await read_body(request, patch=True)
+            ct = media_type(request)
             cur = scale_of(obj)
             try:
                 if ct == "application/json-patch+json":
@@ -349,10 +349,8 @@ class Handlers:
             if bad:
                 raise errors.bad_request(bad)
         table = wants_table(request)
-        try:
-            timeout = float(q.get("timeoutSeconds", "1800"))
-        except ValueError:
-            raise errors.bad_request("invalid timeoutSeconds") from None
+        # unset or 0: kube-apiserver picks minRequestTimeout (1800 s) times a random factor in [1, 2)
+        timeout = float(timeout_seconds(q) or 1800)
         send_initial = q.get("sendInitialEvents") == "true"
         rv_q = q.get("resourceVersion", "")
 

@@ -8,17 +8,48 @@ dryRun and fieldValidation: apiserver/pkg/endpoints/handlers (rest.go, fieldmana
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..apimachinery import errors
+
+_INT64 = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_int64(text: str) -> int:
+    """Go's ``strconv.ParseInt(text, 10, 64)``, with its error texts (ValueError): a sign and ASCII
+    digits only, so ``nan``, ``inf``, ``1e3``, ``1.5``, `` 5`` and ``1_000`` are all refused."""
+    quoted = json.dumps(text)
+    if not _INT64.fullmatch(text):
+        raise ValueError(f"strconv.ParseInt: parsing {quoted}: invalid syntax")
+    n = int(text, 10)
+    if not -(2 ** 63) <= n < 2 ** 63:
+        raise ValueError(f"strconv.ParseInt: parsing {quoted}: value out of range")
+    return n
+
+
+def timeout_seconds(q: Any) -> int | None:
+    """ListOptions.timeoutSeconds as the query parameter codec decodes it (runtime
+    ``Convert_Slice_string_To_Pointer_int64``): an integer, or 400 BadRequest with strconv's text.
+    The first value counts (an empty one is refused too, as ParseInt refuses "")."""
+    values = q.getall("timeoutSeconds", []) if hasattr(q, "getall") else [q["timeoutSeconds"]] if (
+        "timeoutSeconds" in q) else []
+    if not values:
+        return None
+    try:
+        return parse_int64(values[0])
+    except ValueError as e:
+        raise errors.bad_request(str(e)) from None
 
 
 def list_options(q: Any, watch: bool) -> int | None:
     """ListOptions checks of the real apiserver; returns the resourceVersion as a number (None: unset/0).
 
-    ``ValidateListOptions`` (apimachinery/pkg/apis/meta/internalversion/validation) answers 422 Invalid
-    for kind ListOptions; a resourceVersion that is not a number is the storage layer's
-    ``APIObjectVersioner.ParseResourceVersion`` error, answered as 400."""
+    The query is decoded first (``ParameterCodec.DecodeParameters``: a timeoutSeconds that is not an
+    int64 is 400); then ``ValidateListOptions`` (apimachinery/pkg/apis/meta/internalversion/validation)
+    answers 422 Invalid for kind ListOptions; a resourceVersion that is not a number is the storage
+    layer's ``APIObjectVersioner.ParseResourceVersion`` error, answered as 400."""
+    timeout_seconds(q)
     rv = q.get("resourceVersion", "")
     match = q.get("resourceVersionMatch", "")
     errs: list[errors.FieldError] = []
