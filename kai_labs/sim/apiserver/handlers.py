@@ -369,7 +369,12 @@ class Handlers:
         def row(obj: dict[str, Any]) -> dict[str, Any]:
             return self.table(rtype, [obj], request, obj["metadata"].get("resourceVersion", ""))
 
-        stream = WatchStream(store, key, matches, resp.write, table=row if table else None)
+        def abort() -> None:  # the client stopped reading: drop the connection, a clean end cannot be written
+            if request.transport is not None:
+                request.transport.abort()
+
+        stream = WatchStream(store, key, matches, resp.write, table=row if table else None, abort=abort,
+                             name=f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural)
         try:
             backlog: list[Event] = []
             initial: list[dict[str, Any]] = []
