@@ -31,7 +31,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .apimachinery import errors, schema
-from .apiserver import tls
+from .apiserver import serving, tls
 from .apiserver.server import ApiServer
 from .runtime import Runtime
 from .storage.store import StoreError
@@ -150,12 +150,12 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
                 port = prev
     rt = Runtime(home, name, seed)
     server = ApiServer(rt, token)
-    runner = web.AppRunner(server.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    runner = serving.make_runner(server.app)
     await runner.setup()
     ssl_ctx = tls.server_context(home)
     # the node processes' zygote: its imports overlap the rest of our start
     zygote = asyncio.ensure_future(rt.machines.prepare())
-    site = web.TCPSite(runner, "127.0.0.1", port, reuse_address=True, ssl_context=ssl_ctx)
+    site = serving.TLSSite(runner, "127.0.0.1", port, ssl_ctx)  # bounded TLS handshakes (serving.py)
     try:
         await site.start()
     except OSError as e:
@@ -165,9 +165,7 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
             await runner.cleanup()
             return 3
         raise
-    server_ = site._server  # noqa: SLF001 (aiohttp keeps the bound port here)
-    sockets = server_.sockets if isinstance(server_, asyncio.Server) else ()
-    bound = sockets[0].getsockname()[1]
+    bound = site.port
     server.address = f"127.0.0.1:{bound}"
     # the loopback socket: the cluster's own node processes reach the API here (with the token, as on TCP),
     # as kube-apiserver's own components use its loopback client; a Unix socket in the 0700 home, no TLS
