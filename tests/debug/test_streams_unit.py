@@ -102,3 +102,30 @@ def test_pipe_shell_reads_lines_until_eof() -> None:
 
     code, text = asyncio.run(main())
     assert (code, text) == (1, "search ns1.svc.cluster.local svc.cluster.local cluster.local\n")
+
+
+def test_exec_output_waits_for_a_slow_client_instead_of_queueing_without_bound() -> None:
+    """A command writing faster than kubectl reads is held back at BACKLOG_MAX bytes (a full pipe)."""
+
+    class SlowWs(FakeWs):
+        async def send_bytes(self, data: bytes) -> None:
+            await asyncio.sleep(0.01)
+            self.sent.append(data)
+
+    async def main() -> tuple[int, int]:
+        session = streams.ChannelSession(SlowWs(), "v5.channel.k8s.io")  # type: ignore[arg-type]
+        peak = 0
+        for _ in range(64):  # 64 MiB offered, 64 KiB a write, waiting when told to
+            for _ in range(16):
+                session.send(streams.STDOUT, b"x" * 65536)
+                peak = max(peak, session._backlog)  # noqa: SLF001 (what is queued)
+                await session.drain()
+            if len(session.ws.sent) > 40:  # type: ignore[attr-defined]
+                break
+        sent = len(session.ws.sent)  # type: ignore[attr-defined]
+        await session.finish(None)
+        return peak, sent
+
+    peak, sent = asyncio.run(main())
+    assert sent > 40
+    assert peak <= streams.BACKLOG_MAX + 65537

@@ -189,3 +189,15 @@ def test_clock_wait_returns_on_the_event_or_the_timeout(clock: Any) -> None:
         ev.set()
         assert await task is True
     asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_a_chatty_containers_log_keeps_its_newest_ten_mebibytes() -> None:
+    """containerLogMaxSize (10Mi): a container writing 16 KiB lines keeps its newest lines, not 80 MB of them."""
+    buf = kl.LogBuffer()
+    for i in range(2000):
+        buf.append(f"{i:06d}" + "x" * 16000)
+    assert buf.size <= kl.LOG_MAX_BYTES
+    assert sum(len(line) + 1 for _, line in buf.lines) == buf.size
+    assert buf.lines[-1][1].startswith("001999")
+    buf.rotate()
+    assert buf.size == 0 and len(buf.previous) > 600

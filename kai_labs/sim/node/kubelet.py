@@ -34,6 +34,7 @@ BACKOFF_MAX = 300.0  # MaxContainerBackOff (pkg/kubelet/kubelet.go): image pulls
 IMAGE_BACKOFF_INITIAL = 10.0  # backOffPeriod (pkg/kubelet/kubelet.go), doubled per failed pull
 ERR_PULL_SHOWN = 1.0  # how long a failed pull shows ErrImagePull before the next sync says ImagePullBackOff
 
+LOG_MAX_BYTES = 10 << 20  # a container's log kept for `kubectl logs`: containerLogMaxSize (10Mi by default)
 RELEASED_KEEP = 128  # recently freed Pod IPs kept out of use (a /24 has 252 for at most 110 Pods)
 
 
@@ -70,15 +71,23 @@ class LogBuffer:
     waiters: list[asyncio.Event] = field(default_factory=list)
     closed: bool = False
 
+    size: int = 0  # bytes in ``lines``
+
     def append(self, line: str) -> None:
         for part in line.rstrip("\n").split("\n"):
+            if len(self.lines) == self.lines.maxlen:
+                self.size -= len(self.lines[0][1]) + 1
             self.lines.append((time.time(), part))
+            self.size += len(part) + 1
+        while self.size > LOG_MAX_BYTES and len(self.lines) > 1:  # the oldest lines go, as log rotation
+            self.size -= len(self.lines.popleft()[1]) + 1
         for w in self.waiters:
             w.set()
 
     def rotate(self) -> None:
         self.previous = list(self.lines)
         self.lines.clear()
+        self.size = 0
 
 
 @dataclass

@@ -64,6 +64,7 @@ class Runtime(Protocol):
 log = logging.getLogger("kai_labs.streams")
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+BACKLOG_MAX = 1 << 20  # bytes of exec/attach output queued for one client before the command waits
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 PORTFORWARD_PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)
 _NO_WS = ("Upgrade request required: kai-labs' embedded cluster serves {sub} over WebSocket only, as kubectl "
@@ -122,6 +123,9 @@ class ChannelSession:
         self.ws = ws
         self.v5 = protocol.startswith("v5.")
         self._q: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._backlog = 0  # bytes queued and not yet handed to the WebSocket
+        self._room = asyncio.Event()
+        self._room.set()
         self._pump = asyncio.ensure_future(self._send_loop())
         self.on_stdin: Callable[[bytes], None] = lambda data: None
         self.on_stdin_close: Callable[[], None] = lambda: None
@@ -137,12 +141,24 @@ class ChannelSession:
                 await self.ws.send_bytes(item)
             except (ConnectionError, RuntimeError):
                 self.closed = True
+            self._backlog -= len(item)
+            if self._backlog <= BACKLOG_MAX or self.closed:
+                self._room.set()
 
     def send(self, channel: int, data: str | bytes) -> None:
         if isinstance(data, str):
             data = data.encode()
         if data and not self.closed:
             self._q.put_nowait(bytes([channel]) + data)
+            self._backlog += len(data) + 1
+            if self._backlog > BACKLOG_MAX:
+                self._room.clear()
+
+    async def drain(self) -> None:
+        """Wait while more than BACKLOG_MAX bytes wait for the client: a command writing faster than kubectl
+        reads is held back, as a process writing to a full pipe is, instead of queueing without bound."""
+        while not self._room.is_set() and not self.closed:
+            await self._room.wait()
 
     def writer(self, channel: int) -> Callable[[str], None]:
         return lambda text: self.send(channel, text)
@@ -285,7 +301,7 @@ async def _exec(app: images.Container, argv: list[str], session: ChannelSession,
                 return t.replace("\r\n", "\n").replace("\n", "\r\n") if tty else t
             task = asyncio.ensure_future(tools.run(argv, app.net, lambda t: out(fix(t)), lambda t: err(fix(t)),
                                                    image=app.image, env=app.env, tty=tty, stdin=stdin,
-                                                   fs=app.fs))
+                                                   fs=app.fs, drain=session.drain))
             if tty:
                 def keys(data: bytes) -> None:
                     if b"\x03" in data:
