@@ -76,8 +76,13 @@ browser-deps: ## install Debian's chromium for the browser tests (needs root or 
 browser-tests: $(STAMP) ## JupyterLab in a real browser (chromium + Playwright)
 	$(BIN)/python -m pytest -p no:cacheprovider tests/browser -q
 
-bench: $(STAMP) ## print the embedded cluster's speed, memory and reliability figures
+bench: $(STAMP) ## print the embedded cluster's speed, memory and reliability figures (about 15 minutes)
 	$(BIN)/python benchmarks/bench_cluster.py
+	$(BIN)/python benchmarks/bench_hostile.py
+	$(BIN)/python benchmarks/bench_node_lifecycle.py
+	$(BIN)/python benchmarks/bench_watch.py
+	$(BIN)/python benchmarks/bench_storage.py
+	$(BIN)/python benchmarks/bench_lifecycle.py
 	$(BIN)/python benchmarks/bench_reliability.py
 	$(BIN)/python benchmarks/bench_grading.py
 
