@@ -202,6 +202,28 @@ def test_each_event_is_encoded_once_for_all_watchers(tmp_path: Path, monkeypatch
     assert [json.loads(f)["object"]["metadata"]["name"] for f in frames[0]] == [f"c{i}" for i in range(10)]
 
 
+def test_the_shared_encodings_are_few_and_pin_few_objects(tmp_path: Path) -> None:
+    """The cache of encoded objects serves one fan-out; holding thousands would keep as many old object
+    versions alive (a node's ConfigMap watch made it pin ~40 MB under 20 writers)."""
+    async def main() -> None:
+        store = Store(tmp_path / "s.db")
+        out: list[bytes] = []
+        s = WatchStream(store, "/configmaps", lambda o: True, _collect(out))
+        task = asyncio.ensure_future(s.run(0, timeout=2))
+        for i in range(2000):
+            store.put("/configmaps", _cm("same", n=str(i), pad="x" * 1000), "MODIFIED")
+            if i % 100 == 0:
+                await asyncio.sleep(0)
+        await asyncio.sleep(0.2)
+        s.close()
+        await task
+        assert len(b"".join(out).splitlines()) == 2000
+        assert len(watch.ENCODED._items) <= watch.ENCODED.max_items  # noqa: SLF001
+        assert watch.ENCODED.size <= watch.ENCODED.max_bytes
+
+    asyncio.run(main())
+
+
 def test_a_watcher_whose_client_stops_reading_is_closed_and_dropped(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """cacheWatcher: a full buffer and no event taken within the budget -> "Forcing ... watcher close due to

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import json
+import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -369,9 +372,17 @@ class Handlers:
         def row(obj: dict[str, Any]) -> dict[str, Any]:
             return self.table(rtype, [obj], request, obj["metadata"].get("resourceVersion", ""))
 
-        def abort() -> None:  # the client stopped reading: drop the connection, a clean end cannot be written
-            if request.transport is not None:
-                request.transport.abort()
+        def abort() -> None:
+            """The client stopped reading: a clean end cannot be written, so the connection is reset; what
+            the kernel still holds for it is discarded too (SO_LINGER 0), not sent at the client's pace."""
+            transport = request.transport
+            if transport is None:
+                return
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
 
         stream = WatchStream(store, key, matches, resp.write, table=row if table else None, abort=abort,
                              name=f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural)

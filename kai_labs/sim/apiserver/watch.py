@@ -58,9 +58,12 @@ BATCH_BYTES = 64 * 1024
 
 
 class _Encoded:
-    """JSON of recent events' objects, shared by every watcher, bounded in total bytes."""
+    """JSON of the latest events' objects, shared by every watcher. Small on purpose: the watchers of an
+    event send it within a few loop turns (one that is behind encodes again), and each entry keeps its
+    object version alive."""
 
-    def __init__(self, max_bytes: int = 8 * 1024 * 1024) -> None:
+    def __init__(self, max_items: int = 256, max_bytes: int = 4 * 1024 * 1024) -> None:
+        self.max_items = max_items
         self.max_bytes = max_bytes
         self.size = 0
         self._items: OrderedDict[int, tuple[Obj, str, bytes]] = OrderedDict()
@@ -77,7 +80,7 @@ class _Encoded:
             self.size -= len(old[2])
         self._items[id(obj)] = (obj, rv, data)  # the object is held, so its id is not reused meanwhile
         self.size += len(data)
-        while self.size > self.max_bytes and self._items:
+        while (self.size > self.max_bytes or len(self._items) > self.max_items) and self._items:
             _, (_, _, gone) = self._items.popitem(last=False)
             self.size -= len(gone)
         return data
