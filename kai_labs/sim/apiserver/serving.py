@@ -17,6 +17,9 @@ finishes its handshake for 60 s, so 6,000 half-open connections used to hold 2 G
   longest (past a second) gives way to a waiting one.
 - TLS reads use a 16 KiB buffer (a TLS record is at most 16 KiB) instead of asyncio's 256 KiB.
 - An idle connection is closed after ``IDLE_TIMEOUT`` (Go's IdleTimeout).
+- Once connections stop closing for a second, the memory they freed is given back to the system
+  (glibc's ``malloc_trim``; Go's runtime does this by itself), so RSS falls back after a burst of
+  watchers or a flood instead of staying at its peak.
 - A request line or header longer than aiohttp's limit (8190 bytes per line, 128 lines: about Go's
   1 MiB ``MaxHeaderBytes`` in all) is answered 431 as Go answers it ("431 Request Header Fields Too
   Large"), and any other malformed request 400, both as a ``Status`` like every error of this API.
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import errno
 import logging
 import socket
@@ -56,6 +61,49 @@ _MAX_RECORD = 16 * 1024 + 2048  # the largest TLS record (with its expansion)
 _PEEK_DELAYS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)  # re-checking a connection whose ClientHello is partial
 
 
+TRIM_AFTER = 1.0  # seconds without a connection closing before freed memory is given back
+TRIM_AT_MOST = 10.0  # ... but no later than this after the first close
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        fn: Callable[[int], int] = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
+        return None
+    return fn
+
+
+class _Trimmer:
+    """Gives freed heap memory back to the system once connections have stopped closing.
+
+    glibc keeps what a burst of connections freed (TLS buffers, frames) in its heap, so the process's RSS
+    stays at its peak; ``malloc_trim(0)`` returns the free pages."""
+
+    def __init__(self) -> None:
+        self._fn = _malloc_trim()
+        self._timer: asyncio.TimerHandle | None = None
+        self._first = 0.0
+
+    def soon(self) -> None:
+        if self._fn is None:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._timer is None:
+            self._first = now
+        else:
+            self._timer.cancel()
+        self._timer = loop.call_at(min(now + TRIM_AFTER, self._first + TRIM_AT_MOST), self._run)
+
+    def _run(self) -> None:
+        self._timer = None
+        if self._fn is not None:
+            self._fn(0)
+
+
+TRIMMER = _Trimmer()
+
+
 class _SSLProtocol(sslproto.SSLProtocol):
     """asyncio's TLS protocol with a TLS record's worth of read buffer instead of 256 KiB per connection."""
 
@@ -83,6 +131,10 @@ class StatusRequestHandler(RequestHandler):
         resp = status_response(err)
         resp.force_close()
         return resp
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        super().connection_lost(exc)
+        TRIMMER.soon()
 
 
 def make_runner(app: web.Application) -> web.AppRunner:
@@ -315,6 +367,7 @@ class TLSGate(asyncio.AbstractServer):
         finally:
             if self._handshaking.get(fd) is slot:
                 del self._handshaking[fd]
+            TRIMMER.soon()
             self._schedule()
 
 
