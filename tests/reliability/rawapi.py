@@ -159,7 +159,9 @@ def corpus(ns: str, existing: str, seed: int = 0) -> Iterator[Case]:
         ("YAML self-referencing alias", b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y3}\ndata: &a {k: *a}\n"),
         ("YAML deep nesting", b"[" * 10_000 + b"]" * 10_000),
     ]:
-        yield Case(f"POST {what}", "POST", cms, body, "application/yaml")
+        # sigs.k8s.io/yaml (go-yaml v2) decodes only the first document of a stream: Kubernetes creates y1
+        yield Case(f"POST {what}", "POST", cms, body, "application/yaml",
+                   expect="no5xx" if what == "YAML two documents" else "4xx")
     # a YAML date stays a string, as in sigs.k8s.io/yaml: a valid name
     yield Case(
         "POST YAML timestamp name",
