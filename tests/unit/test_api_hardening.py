@@ -19,7 +19,6 @@ from kai_labs.sim.apiserver.watch import WatchStream
 from kai_labs.sim.runtime import Runtime
 from kai_labs.sim.storage.store import Store
 
-
 # nested aliases: 419 bytes that expand to 9**9 strings (the issue's 569-byte body is the same shape)
 LAUGHS = """apiVersion: v1
 kind: ConfigMap
