@@ -8,6 +8,8 @@ resource would; a client's mistake is always a 4xx Status, never a 500.
 
 This module is the front door: authentication, group commit, errors as Status, and the
 resolution of a path through the URL grammar of ``routes.py`` to a handler of ``handlers.py``.
+What comes before a request exists (TLS connections admitted in bounded numbers and time, HTTP
+the parser refuses answered as a Status) is ``serving.py``.
 """
 
 from __future__ import annotations
