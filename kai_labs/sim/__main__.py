@@ -153,8 +153,6 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
     runner = serving.make_runner(server.app)
     await runner.setup()
     ssl_ctx = tls.server_context(home)
-    # the node processes' zygote: its imports overlap the rest of our start
-    zygote = asyncio.ensure_future(rt.machines.prepare())
     site = serving.TLSSite(runner, "127.0.0.1", port, ssl_ctx)  # bounded TLS handshakes (serving.py)
     try:
         await site.start()
@@ -167,6 +165,8 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
         raise
     bound = site.port
     server.address = f"127.0.0.1:{bound}"
+    # the node processes' zygote, once we own the port: its imports overlap the rest of our start
+    zygote = asyncio.ensure_future(rt.machines.prepare())
     # the loopback socket: the cluster's own node processes reach the API here (with the token, as on TCP),
     # as kube-apiserver's own components use its loopback client; a Unix socket in the 0700 home, no TLS
     loopback = rt.loopback_path()
