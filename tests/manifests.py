@@ -56,3 +56,21 @@ def service(name: str = "web", *, namespace: str | None = None, app: str = "web"
 def documents(*docs: str) -> str:
     """One multi-document YAML stream."""
     return "---\n".join(docs)
+
+
+# Nested YAML aliases: 419 bytes that expand to 9**9 strings (the issue's 569-byte body is the same shape).
+YAML_ALIAS_BOMB = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: lol
+data:
+  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+  g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+  h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+  i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import threading
 import time
@@ -25,7 +24,7 @@ import pytest
 
 from kai_labs.clusters import embedded
 from kai_labs.clusters.base import Cluster
-from tests.helpers import eventually
+from tests.helpers import eventually, start_with_env
 
 pytestmark = pytest.mark.cluster
 
@@ -39,16 +38,7 @@ SETTINGS = {"KAI_LABS_NODE_MONITOR_GRACE_PERIOD": "25", "KAI_LABS_NODE_MONITOR_P
 @pytest.fixture(scope="module")
 def short(kai_home: Path) -> Iterator[Cluster]:
     """A cluster of its own, started with the short node-lifecycle settings in its environment."""
-    old = {k: os.environ.get(k) for k in SETTINGS}
-    os.environ.update(SETTINGS)
-    try:
-        c = embedded.start(NAME, seed=5, set_env=False)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    c = start_with_env(NAME, 5, SETTINGS)
     yield c
     embedded.down(NAME)
 

@@ -22,7 +22,7 @@ import pytest
 
 from kai_labs.clusters import embedded
 from kai_labs.clusters.base import Cluster
-from tests.helpers import eventually
+from tests.helpers import eventually, start_with_env
 from tests.manifests import web_deployment
 
 pytestmark = pytest.mark.cluster
@@ -35,16 +35,7 @@ WORKER = f"{NAME}-worker"
 
 @pytest.fixture(scope="module")
 def mc(kai_home: Path) -> Iterator[Cluster]:
-    old = {k: os.environ.get(k) for k in SETTINGS}
-    os.environ.update(SETTINGS)
-    try:
-        c = embedded.start(NAME, seed=11, set_env=False)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    c = start_with_env(NAME, 11, SETTINGS)
     yield c
     embedded.down(NAME)
 

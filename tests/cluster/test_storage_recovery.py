@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import eventually
+from tests.helpers import eventually, fill, tmpfs
 
 pytestmark = pytest.mark.cluster
 
@@ -120,38 +120,14 @@ def test_a_killed_cluster_restarts_with_every_acknowledged_write(tmp_path: Path)
 # -- a real full disk ------------------------------------------------------------------------------------
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 48 MB tmpfs to hold the cluster's home (root only; skipped where mounting is not allowed)."""
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("a real full disk needs a tmpfs mount (root)")
-    d = tmp_path / "disk"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m,mode=0700", "tmpfs", str(d)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
-        yield d
-    finally:
-        for h in d.iterdir():
-            if (h / "server.json").exists():
-                kai("cluster", "down", "--name", h.name, root=d)
-        subprocess.run(["umount", "-l", str(d)], capture_output=True)
-
-
-def fill(d: Path) -> Path:
-    """Take every free byte of d's filesystem with one file (delete it to free the space)."""
-    f = d / "filler"
-    fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for chunk in (1 << 20, 1 << 16, 1 << 12, 1 << 9, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * chunk)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    return f
+    """A 48 MB tmpfs to hold the cluster's home; the clusters on it are stopped before it goes."""
+    with tmpfs(tmp_path / "disk", 48) as d:
+        try:
+            yield d
+        finally:
+            for h in d.iterdir():
+                if (h / "server.json").exists():
+                    kai("cluster", "down", "--name", h.name, root=d)
 
 
 class Api:

@@ -18,23 +18,9 @@ from kai_labs.sim.apiserver.server import ApiServer
 from kai_labs.sim.apiserver.watch import WatchStream
 from kai_labs.sim.runtime import Runtime
 from kai_labs.sim.storage.store import Store
+from tests.manifests import YAML_ALIAS_BOMB
 
-# nested aliases: 419 bytes that expand to 9**9 strings (the issue's 569-byte body is the same shape)
-LAUGHS = """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: lol
-data:
-  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-  g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-  h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-  i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-"""
+LAUGHS = YAML_ALIAS_BOMB
 
 H = {"Authorization": "Bearer tok"}
 CMS = "/api/v1/namespaces/default/configmaps"

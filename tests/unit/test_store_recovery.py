@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from kai_labs.sim.apiserver.server import ApiServer
 from kai_labs.sim.runtime import Runtime
 from kai_labs.sim.storage import store as store_mod
 from kai_labs.sim.storage.store import Event, Store
+from tests.helpers import fill, tmpfs
 
 KEY = "/configmaps"
 PAYLOAD = "x" * 3000  # a few per page: the disk fills after a few dozen writes
@@ -79,35 +78,9 @@ class Writes:
 # -- a real full disk (root: tmpfs) ----------------------------------------------------------------------
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MB tmpfs, unmounted afterwards; skipped where mounting is not allowed."""
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("a real full disk needs a tmpfs mount (root)")
-    d = tmp_path / "disk"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(d)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
+    """A 2 MB tmpfs."""
+    with tmpfs(tmp_path / "disk", 2) as d:
         yield d
-    finally:
-        subprocess.run(["umount", "-l", str(d)], capture_output=True)
-
-
-def fill(d: Path) -> Path:
-    """Take every free byte of d's filesystem with one file (returned: delete it to free the space)."""
-    f = d / "filler"
-    fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for chunk in (1 << 16, 1 << 12, 1 << 9, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * chunk)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    return f
 
 
 def test_a_write_refused_for_a_full_disk_is_never_seen(small_disk: Path) -> None:

@@ -10,23 +10,9 @@ import pytest
 
 from kai_labs.sim.apimachinery import yamljson
 from kai_labs.sim.apimachinery.yamljson import YamlError, allowed_alias_ratio, to_json_value
+from tests.manifests import YAML_ALIAS_BOMB
 
-# The issue's body: 569 bytes that PyYAML used to expand (in the API's JSON encoding) to 16.7 GB.
-LAUGHS = """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: lol
-data:
-  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-  g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-  h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-  i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-"""
+LAUGHS = YAML_ALIAS_BOMB
 
 
 def test_allowed_alias_ratio_is_go_yamls() -> None:
