@@ -572,6 +572,23 @@ def listeners() -> list[Listener]:
     return out
 
 
+def established_on(pid: int, port: int) -> int:
+    """Established TCP connections ``pid`` holds on its local ``port`` (the API's clients: the cluster's own
+    node processes reach it over a Unix socket, so these are the test's)."""
+    mine = socket_inodes(pid)
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "01" and int(f[1].split(":")[1], 16) == port and int(f[9]) in mine:
+                n += 1
+    return n
+
+
 def listeners_of(pid: int) -> list[Listener]:
     mine = socket_inodes(pid)
     return [sock for sock in listeners() if sock.inode in mine]

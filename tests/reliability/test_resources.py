@@ -48,8 +48,9 @@ def test_thousands_of_objects_and_a_hundred_watches(rc: cl.Cluster, raw: Raw) ->
     rv = rc.core().list_namespaced_config_map("bulk", limit=1).metadata.resource_version
     rss_rounds = []
     for _ in range(3):
-        during, _ = watch_round(raw, "bulk", 100, rv)
-        assert during >= fd1 + 100, f"100 open watches should hold 100 connections: {during} fds"
+        during, conns = watch_round(raw, "bulk", 100, rv)
+        # counted on the API's TCP port: the fd total also moves with the node processes' own connections
+        assert conns >= 100, f"100 open watches should hold 100 connections: {conns} ({during} fds)"
         after = fds_settle(raw.pid, fd1 + 10)
         assert after <= fd1 + 10, f"fds did not come back after closing 100 watches: {fd1} -> {after}"
         rss_rounds.append(rss_mib(raw.pid))
