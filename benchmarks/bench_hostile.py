@@ -32,6 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_cluster import tree  # noqa: E402 (the cluster process and its node processes)
+
 from kai_labs.clusters import embedded as cl  # noqa: E402
 
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
@@ -59,20 +61,6 @@ def pct(xs: list[float], p: float) -> float:
         return float("nan")
     s = sorted(xs)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
-
-
-def tree(pid: int) -> list[int]:
-    """The cluster process and its descendants (the node zygote and the node processes)."""
-    out, todo = [pid], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            continue
-        out += [int(k) for k in kids]
-        todo += [int(k) for k in kids]
-    return out
 
 
 def rss_mb(pid: int) -> float:

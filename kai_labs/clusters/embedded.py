@@ -573,9 +573,16 @@ class EmbeddedNet:
         self.ctx = ctx
 
     def _post(self, op: str, body: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
-        req = urllib.request.Request(f"{self.server}/kai-labs/v1/net/{op}", data=json.dumps(body).encode(),
-                                     method="POST", headers={"Content-Type": "application/json",
-                                                             "Authorization": f"Bearer {self.token}"})
+        return self.call("POST", f"/kai-labs/v1/net/{op}", body, timeout)
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+             timeout: float = 10.0) -> dict[str, Any]:
+        """One request to the cluster's kai-labs endpoints (``/kai-labs/v1/...``); its Status message as a
+        ClusterError when it refuses."""
+        data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+        req = urllib.request.Request(f"{self.server}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {self.token}"})
         try:
             with urllib.request.urlopen(req, timeout=timeout, context=self.ctx) as r:  # noqa: S310
                 out: dict[str, Any] = json.loads(r.read())

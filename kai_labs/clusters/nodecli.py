@@ -11,11 +11,8 @@ is never touched.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 from typing import Any
 
 from . import embedded as cl
@@ -58,20 +55,7 @@ def call(cluster: Cluster, method: str, path: str) -> dict[str, Any]:
     net = cluster.net
     if not isinstance(net, cl.EmbeddedNet):
         raise ClusterError("`kai-labs node list` shows the embedded cluster's machines; use `kubectl get nodes`")
-    req = urllib.request.Request(f"{net.server}/kai-labs/v1/machines{path}", method=method, data=b"" if method ==
-                                 "POST" else None, headers={"Authorization": f"Bearer {net.token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=30, context=net.ctx) as r:  # noqa: S310
-            out: dict[str, Any] = json.loads(r.read())
-            return out
-    except urllib.error.HTTPError as e:
-        try:
-            msg = json.loads(e.read()).get("message", str(e))
-        except ValueError:
-            msg = str(e)
-        raise ClusterError(msg) from None
-    except OSError as e:
-        raise ClusterError(f"the cluster {cluster.name} does not answer ({e})") from None
+    return net.call(method, f"/kai-labs/v1/machines{path}", timeout=30)
 
 
 def _run(a: argparse.Namespace) -> int:
