@@ -15,11 +15,13 @@ from typing import Any
 
 from ..clusters import current
 from . import scenario as sc
+from .diagnose import HOPS
 from .draw import DiagramError
 from .exercises import ExerciseError, build_exercises
 from .kube import get_namespace
 
-ACTIONS = ("list", "show", "create", "inspect", "diagram", "check", "hint", "reset", "solve", "apply", "delete")
+ACTIONS = ("list", "show", "create", "diagnose", "inspect", "diagram", "check", "hint", "reset", "solve", "apply",
+           "delete")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,7 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add("show", "symptom, objective and the scenario's manifests").add_argument("--json", action="store_true")
     c = add("create", "create the scenario (idempotent)")
     c.add_argument("--seed", type=int, default=None, help="mystery: which break to pick")
-    add("inspect", "walk the Service's path and name the broken hop").add_argument("--json", action="store_true")
+    g = add("diagnose", "say which hop is broken, before you fix it (exit 0 only when right)")
+    g.add_argument("hop", help="one of the walker's hops: " + ", ".join(HOPS))
+    g.add_argument("--because", default="", help="why: what you saw, and which command showed it")
+    g.add_argument("--json", action="store_true")
+    add("inspect", "walk the Service's path and name the broken hop (the answer key: after your diagnosis)"
+        ).add_argument("--json", action="store_true")
     d = add("diagram", "draw the path (SVG or DOT)")
     d.add_argument("-o", "--output", default=None, help="file.svg or file.dot (default: DOT on stdout)")
     k = add("check", "grade the fix (exit 1 until it passes)")
@@ -94,6 +101,10 @@ def _run(a: argparse.Namespace) -> int:
             print("\n" + s.manifests())
         return 0
     if a.action == "hint":
+        if a.n > len(s.hints):
+            print(f"No more hints: {s.name} has {len(s.hints)}. To let the course walk the path and name the broken "
+                  f"hop: kai-labs scenario inspect {s.name}")
+            return 0
         print(f"Hint {a.n}/{len(s.hints)}: {s.hint(a.n)}")
         return 0
     c = _cluster(a)
@@ -123,6 +134,10 @@ def _run(a: argparse.Namespace) -> int:
         print(s.apply(c, path.read_text(), str(path)))
         return 0
     _need_created(c, s)
+    if a.action == "diagnose":
+        verdict = s.diagnose(a.hop, because=a.because, cluster=c)
+        print(json.dumps(verdict.to_dict(), indent=2) if a.json else str(verdict))
+        return 0 if verdict.right else 1
     if a.action == "inspect":
         t = s.inspect(c)
         print(json.dumps(t.to_dict(), indent=2) if a.json else str(t))

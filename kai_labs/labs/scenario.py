@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import html
 import os
 import random
 import re
@@ -21,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from . import diagnose as diag
 from . import kube, ui
 from .apply import apply_manifest
 from .draw import Diagram, draw
@@ -60,7 +62,8 @@ class Scenario:
     keep: tuple[dict[str, Any], ...] = ()
     keep_ports: tuple[dict[str, Any], ...] = ()
     keep_headless: bool = False
-    diagnosis: str | None = None  # the hop the walker must name (tests)
+    diagnosis: str | None = None  # the hop the walker must name (tests); a right answer to diagnose()
+    diagnose_spec: dict[str, Any] = field(default_factory=dict)  # spec.yaml's diagnose: accept, look, evidence
     variants: tuple[str, ...] = ()
     minutes: int = 10
     path: Path = SCENARIO_DIR
@@ -92,6 +95,27 @@ class Scenario:
 
     def hint_box(self) -> HintBox:
         return HintBox(self)
+
+    def diagnose(self, hop: str, because: str = "", cluster: Any = None) -> diag.Diagnosis:
+        """Judge "the break is at ``hop``, because ...", before any fix (see :mod:`.diagnose`).
+
+        A mystery needs its cluster (the break is chosen when it is created): pass ``cluster=c``, or create,
+        inspect or check it in this kernel first. Nothing in the cluster changes."""
+        eff = self
+        if self.variants:
+            cluster = cluster if cluster is not None else _LAST_CLUSTER.get(self.name)
+            if cluster is None:
+                raise ScenarioError(f"{self.name}: pass the cluster (s.diagnose(hop, because=..., cluster=c)); "
+                                    "the break is chosen when the scenario is created")
+            eff = self.effective(cluster)
+            if eff.variant_of is None:
+                raise ScenarioError(f"scenario {self.name} is not created yet: s.create(c) (or `kai-labs "
+                                    f"scenario create {self.name}`)")
+        return diag.judge(eff, hop, because)
+
+    def diagnosis_form(self, cluster: Any = None) -> Any:
+        """The diagnosis as a small form (a dropdown of hops, a reason, a button); answers as diagnose() does."""
+        return diag.form(lambda hop, because: self.diagnose(hop, because=because, cluster=cluster))
 
     # ------------------------------------------------------------------ manifests
     def manifests(self, variant: str | None = None) -> str:
@@ -147,6 +171,7 @@ class Scenario:
 
     def create(self, cluster: Any, seed: int | None = None, wait: bool = True, timeout: float = 20.0) -> Scenario:
         """Create the scenario's objects that are missing (idempotent: existing objects are left as they are)."""
+        _LAST_CLUSTER[self.name] = cluster
         variant = None
         if self.variants:
             variant = self.variant(cluster)
@@ -218,6 +243,7 @@ class Scenario:
         return client_url_from(snap, eff.client)
 
     def inspect(self, cluster: Any) -> Trace:
+        _LAST_CLUSTER[self.name] = cluster
         eff = self.effective(cluster)
         client = None
         if eff.client is not None:
@@ -230,6 +256,7 @@ class Scenario:
         return draw(self.inspect(cluster))
 
     def check(self, cluster: Any, timeout: float | None = None) -> Grade:
+        _LAST_CLUSTER[self.name] = cluster
         return grade(cluster, self, timeout=timeout)
 
     def apply(self, cluster: Any, text: str, source: str = "<manifest>") -> str:
@@ -240,6 +267,11 @@ class Scenario:
         return ui.panel(cluster, self.name, catalog=CATALOG)
 
 
+# the cluster a scenario was last created, inspected or graded on in this process: s.diagnose(hop) without a
+# cluster uses it to find a mystery's running variant
+_LAST_CLUSTER: dict[str, Any] = {}
+
+
 def _exists(cluster: Any, doc: dict[str, Any]) -> bool:
     kind, md = doc.get("kind"), doc.get("metadata") or {}
     r = cluster.kubectl("get", str(kind).lower(), str(md.get("name")), *(
@@ -247,17 +279,43 @@ def _exists(cluster: Any, doc: dict[str, Any]) -> bool:
     return bool(r.stdout.strip())
 
 
+class Hint(str):
+    """One hint as formatted text: Markdown in JupyterLab (commands in code spans, copyable as they are),
+    plain text in a terminal; never a Python string literal with quotes and escapes."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def _inline_code_html(text: str) -> str:
+    """Markdown's `code` spans as <code> (the rest escaped): hints are one line of prose with commands."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unbalanced backtick: show the text as it is
+        return html.escape(text)
+    return "".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(parts))
+
+
 class HintBox:
-    """Hints revealed one at a time: ``h = s.hint_box(); h.next()``."""
+    """Hints revealed one at a time: ``h = s.hint_box(); h.next()``; after the last, "no more hints" and the
+    walker (``s.inspect(c)``) as the answer key."""
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.shown = 0
 
-    def next(self) -> str:
-        if self.shown < len(self.scenario.hints):
-            self.shown += 1
-        return self.scenario.hints[self.shown - 1] if self.shown else ""
+    def _no_more(self) -> str:
+        return (f"No more hints ({len(self.scenario.hints)} of {len(self.scenario.hints)} shown). To let the course "
+                f"walk the path and name the broken hop: `s.inspect(c)` in a notebook, `kai-labs scenario inspect "
+                f"{self.scenario.name}` in a terminal.")
+
+    def next(self) -> Hint:
+        if self.shown >= len(self.scenario.hints):
+            return Hint(self._no_more())
+        self.shown += 1
+        return Hint(f"Hint {self.shown}/{len(self.scenario.hints)}: {self.scenario.hints[self.shown - 1]}")
 
     def __str__(self) -> str:
         if not self.shown:
@@ -266,12 +324,10 @@ class HintBox:
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
-        import html
-
         if not self.shown:
             return f"<p>{len(self.scenario.hints)} hints available; call <code>.next()</code> to see the first.</p>"
-        return "".join(f"<p><b>Hint {i + 1}/{len(self.scenario.hints)}:</b> {html.escape(h)}</p>"
-                       for i, h in enumerate(self.scenario.hints[:self.shown]))
+        return "".join(f"<p style='text-align:left'><b>Hint {i + 1}/{len(self.scenario.hints)}:</b> "
+                       f"{_inline_code_html(h)}</p>" for i, h in enumerate(self.scenario.hints[:self.shown]))
 
 
 # ---------------------------------------------------------------------- registry
@@ -301,6 +357,7 @@ def _load(path: Path) -> Scenario:
         client=client, intended=(spec.get("intended") or {}).get("deployment", "web"),
         keep=tuple(spec.get("keep") or ()), keep_ports=tuple(spec.get("keep_ports") or ()),
         keep_headless=bool(spec.get("keep_headless")), diagnosis=spec.get("diagnosis"),
+        diagnose_spec=dict(spec.get("diagnose") or {}),
         variants=tuple(spec.get("variants") or ()), minutes=int(spec.get("minutes", 10)), path=path)
 
 
