@@ -9,10 +9,13 @@ against found. Checks never create, change or delete anything.
 from __future__ import annotations
 
 import ipaddress
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+import yaml
 
 from ..errors import friendly
 from . import kube
@@ -91,8 +94,20 @@ def service_kept(ctx: Context) -> CheckResult:
             f"Service {sc.service} has no selector: its endpoints would have to be written by hand and would "
             "freeze today's Pod IPs.", "a selector that matches the Pods", "no selector",
             "Give the Service a selector that matches the Pods of Deployment " f"{sc.intended}.")
-    return CheckResult(name, "service", True, f"Service {sc.service} exists in {ctx.ns} and selects "
-                       f"{_sel(svc['spec'].get('selector'))}.", found=_sel(svc["spec"].get("selector")))
+    was = original(ctx).get(("Service", ctx.ns, sc.service))
+    moved = _ports_moved(was, svc) if was else []
+    if moved:
+        before, after = moved[0]
+        return CheckResult(
+            name, "port", False,
+            f"Service {sc.service}'s port changed from {before} to {after}: clients dial the Service's port "
+            f"(http://{sc.service} means port 80), so they now reach nothing. The port in the Pod that traffic is "
+            "sent to is targetPort.", f"port {before}", f"port {after}",
+            f"Put port {before} back (kubectl edit svc {sc.service} -n {ctx.ns}); if traffic must go to another "
+            "port in the Pod, change targetPort.")
+    return CheckResult(name, "service", True, f"Service {sc.service} exists in {ctx.ns}, selects "
+                       f"{_sel(svc['spec'].get('selector'))} on port(s) {_ports(svc)}.",
+                       found=_sel(svc["spec"].get("selector")))
 
 
 @check("service_ports")
@@ -401,6 +416,171 @@ def traffic(ctx: Context, requests: int = 6, timeout: float = 1.0) -> CheckResul
                            f"{sc.name}` in a terminal) and fix the first broken hop.")
     return CheckResult(name, "request", True, f"{ok}/{requests} requests to {where} succeeded, answered by "
                        f"{', '.join(sorted(hit))}.", exp, found)
+
+
+# ---------------------------------------------------------------------- wrong fixes
+# A wrong fix is recognised by comparing the objects now with the scenario's manifests as created (the broken
+# state): what changed, and whether that change could have touched the broken hop.
+
+Key = tuple[str, str, str]  # kind, namespace, name
+
+
+def original(ctx: Context) -> dict[Key, kube.Obj]:
+    """The scenario's objects as its manifests create them (a mystery: its running variant), by key."""
+    sc = ctx.scenario
+    try:
+        text = sc.manifests(getattr(sc, "variant_of", None))
+    except Exception:  # noqa: BLE001 - no manifests to compare with: recognise nothing
+        return {}
+    out: dict[Key, kube.Obj] = {}
+    for d in yaml.safe_load_all(text):
+        if isinstance(d, dict) and d.get("kind") in ("Service", "Deployment"):
+            md = d.get("metadata") or {}
+            out[(str(d["kind"]), str(md.get("namespace", sc.namespace)), str(md.get("name")))] = d
+    return out
+
+
+def _svc_ports(svc: kube.Obj) -> list[tuple[str, int, str]]:
+    return [(str(p.get("name", "")), int(p.get("port", 0)), str(p.get("targetPort", p.get("port"))))
+            for p in (svc.get("spec") or {}).get("ports") or []]
+
+
+def _ports_moved(was: kube.Obj, now: kube.Obj) -> list[tuple[int, int]]:
+    """(old, new) Service port numbers that changed, matched by position (and by name when both have one)."""
+    a, b = _svc_ports(was), _svc_ports(now)
+    moved = []
+    for i, (name_, port, _) in enumerate(a):
+        twin = next((q for q in b if name_ and q[0] == name_), b[i] if i < len(b) else None)
+        if twin is not None and twin[1] != port:
+            moved.append((port, twin[1]))
+    return moved
+
+
+def _containers(dep: kube.Obj) -> list[kube.Obj]:
+    return list(((dep.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [])
+
+
+def _args(c: kube.Obj) -> list[str]:
+    return [str(x) for x in (c.get("command") or []) + (c.get("args") or [])]
+
+
+def _probe(c: kube.Obj) -> str:
+    p = c.get("readinessProbe") or {}
+    return repr(((p.get("httpGet") or {}).get("path"), (p.get("httpGet") or {}).get("port"),
+                 (p.get("exec") or {}).get("command"), (p.get("tcpSocket") or {}).get("port")))
+
+
+def fingerprint(obj: kube.Obj) -> str:
+    """What of a Service or Deployment can change a Service's path, with API defaults evened out."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "Service" or "ports" in spec and "template" not in spec:
+        return repr((spec.get("type", "ClusterIP"), spec.get("clusterIP") == "None", sorted(
+            (spec.get("selector") or {}).items()), _svc_ports(obj),
+            sorted(((obj.get("metadata") or {}).get("labels") or {}).items())))
+    tpl = spec.get("template") or {}
+    return repr((spec.get("replicas", 1), sorted(((tpl.get("metadata") or {}).get("labels") or {}).items()),
+                 [(c.get("image"), _args(c), [(p.get("name"), p.get("containerPort")) for p in c.get("ports") or []],
+                   sorted((str(e.get("name")), str(e.get("value", ""))) for e in c.get("env") or []), _probe(c))
+                  for c in _containers(obj)]))
+
+
+def _current(ctx: Context) -> dict[Key, kube.Obj]:
+    out: dict[Key, kube.Obj] = {}
+    for ns, snap in ctx.snaps.items():
+        for s in snap.services:
+            out[("Service", ns, kube.name(s))] = dict(s, kind="Service")
+        for d in snap.deployments:
+            out[("Deployment", ns, kube.name(d))] = dict(d, kind="Deployment")
+    return out
+
+
+def changed(ctx: Context) -> list[str]:
+    """The scenario's Services and Deployments that differ from the manifests (or were added or deleted)."""
+    was, now = original(ctx), _current(ctx)
+    out = [f"{k[0]} {k[2]}" for k in sorted(set(was) | set(now))
+           if k not in was or k not in now or fingerprint(was[k]) != fingerprint(now[k])]
+    bare = [kube.name(p) for snap in ctx.snaps.values() for p in snap.live_pods()
+            if not (p.get("metadata") or {}).get("ownerReferences")]
+    return out + [f"Pod {n}" for n in sorted(bare)]
+
+
+def _container_port_changed(ctx: Context, was: dict[Key, kube.Obj], now: dict[Key, kube.Obj]) -> CheckResult | None:
+    for key, dep in was.items():
+        cur = now.get(key)
+        if key[0] != "Deployment" or cur is None:
+            continue
+        for c0, c1 in zip(_containers(dep), _containers(cur), strict=False):
+            p0 = [int(p.get("containerPort", 0)) for p in c0.get("ports") or []]
+            p1 = [int(p.get("containerPort", 0)) for p in c1.get("ports") or []]
+            if p0 == p1 or _args(c0) != _args(c1):
+                continue
+            before = ", ".join(map(str, p0)) or "none"
+            after = ", ".join(map(str, p1)) or "none"
+            return CheckResult(
+                "Your change", "app", False,
+                f"You changed containerPort of Deployment {key[2]} from {before} to {after}. containerPort is "
+                "informational: it opens and moves nothing. The app still listens where its arguments say "
+                f"({shlex.join(_args(c1)) or 'its image default'}), and the Service still sends traffic to its "
+                "targetPort.", "the Service's targetPort = the port the app listens on",
+                f"containerPort {after}, args {shlex.join(_args(c1))}",
+                f"Find where the app listens (kubectl logs deploy/{key[2]} -n {key[1]}) and point the Service's "
+                "targetPort there.")
+    return None
+
+
+def _label_on_service_object(ctx: Context, was: dict[Key, kube.Obj], now: dict[Key, kube.Obj]) -> CheckResult | None:
+    sc = ctx.scenario
+    key = ("Service", ctx.ns, sc.service)
+    w, n = was.get(key), now.get(key)
+    if w is None or n is None:
+        return None
+    added = {k: v for k, v in kube.labels(n).items() if kube.labels(w).get(k) != v}
+    same_selector = (w.get("spec") or {}).get("selector") == (n.get("spec") or {}).get("selector")
+    if not added or not same_selector:
+        return None
+    text = _sel(added)
+    return CheckResult(
+        "Your change", "selector", False,
+        f"You put {text} on Service {sc.service}'s own metadata.labels. Those labels describe the Service itself "
+        f"(kubectl get svc -l {text} finds it); which Pods get its traffic is decided by spec.selector, which "
+        f"still says {_sel((n.get('spec') or {}).get('selector'))}.", "a changed spec.selector",
+        f"metadata.labels {text}; spec.selector unchanged",
+        f"Change the selector: kubectl edit svc {sc.service} -n {ctx.ns} (spec.selector), and remove the label "
+        f"again (kubectl label svc {sc.service} -n {ctx.ns} {' '.join(k + '-' for k in added)}).")
+
+
+def _pods_relabelled(ctx: Context) -> CheckResult | None:
+    """A Pod with a ReplicaSet's pod-template-hash but no owner was relabelled by hand: the ReplicaSet released
+    it (kubernetes pkg/controller/controller_ref_manager.go, ClaimPods releases Pods the selector no longer
+    matches) and started a replacement with the template's labels."""
+    bare = sorted(kube.name(p) for p in ctx.snap.live_pods()
+                  if "pod-template-hash" in kube.labels(p) and not (p.get("metadata") or {}).get("ownerReferences"))
+    if not bare:
+        return None
+    return CheckResult(
+        "Your change", "pods", False,
+        f"Pod(s) {', '.join(bare)} were relabelled by hand. Their ReplicaSet let them go (they no longer match its "
+        "selector) and started new Pods with the template's labels; the released Pods belong to nobody and are not "
+        "replaced when they die.", "labels changed in the Deployment's template, or the Service's selector",
+        f"hand-relabelled Pods: {', '.join(bare)}",
+        f"Delete the released Pods (kubectl delete pod {' '.join(bare)} -n {ctx.ns}) and change the selector "
+        "or the Deployment's template instead.")
+
+
+def wrong_fixes(ctx: Context) -> list[CheckResult]:
+    """The common wrong fixes, each with its own message (empty when none is recognised)."""
+    was, now = original(ctx), _current(ctx)
+    found = [_container_port_changed(ctx, was, now), _label_on_service_object(ctx, was, now), _pods_relabelled(ctx)]
+    return [r for r in found if r is not None]
+
+
+def no_effect(ctx: Context, broken_hop: str, what: list[str]) -> CheckResult:
+    """The learner changed something, and the first broken hop on the path is still the one the scenario broke."""
+    return CheckResult(
+        "Your change", broken_hop, False,
+        f"Your change ({', '.join(what)}) had no effect on the path: the first broken hop is still {broken_hop}.",
+        f"a change at {broken_hop}", ", ".join(what),
+        f"Look at the {broken_hop} hop again; `kai-labs scenario hint {ctx.scenario.name} 1` if you are stuck.")
 
 
 def run(ctx: Context, name: str, params: dict[str, Any]) -> CheckResult:
