@@ -67,8 +67,8 @@ def _objects() -> netlogic.Snapshot:
         _slice("local", plain, [*READY, UNREADY]),
         _slice("npempty", plain, [UNREADY]),
     ]
-    nodes = [{"metadata": {"name": "node-1"}, "status": {"addresses": [{"type": "InternalIP", "address": NODE_IP}]}},
-             {"metadata": {"name": "node-2"}, "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.3"}]}}]
+    nodes = [{"metadata": {"name": name}, "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}
+             for name, ip in (("node-1", NODE_IP), ("node-2", "172.18.0.3"))]
     return netlogic.Snapshot(services, slices, [], nodes, ["shop"])
 
 
