@@ -64,6 +64,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         if name == "curl":
             p.add_argument("--timeout", type=float, default=2.0)
         p.set_defaults(func={"resolve": _resolve, "route": _route, "curl": _curl}[name])
+    r = ns_.add_parser("rules", help="the rules kube-proxy would program (nftables table or iptables-save)")
+    r.add_argument("service", nargs="?", default=None, help="only this Service's rules (in -n NAMESPACE)")
+    r.add_argument("-n", "--namespace", default="default")
+    r.add_argument("--mode", choices=("nftables", "iptables"), default=None,
+                   help="kube-proxy's mode (default: the cluster's own, from kube-system/kube-proxy)")
+    r.add_argument("--request", default=None, metavar="URL",
+                   help="mark the lines a new connection takes, e.g. web:80 or http://web/ (resolved from -n)")
+    r.add_argument("--node", default=None, help="the node whose rules to show (default: the first)")
+    r.add_argument("--name", default="kai-labs", help="cluster name")
+    r.set_defaults(func=_rules)
     n.set_defaults(func=lambda a: (n.print_help(), 2)[1])
 
 
@@ -173,6 +183,11 @@ def _route(a: argparse.Namespace) -> int:
         where = f" -> {r.endpoint[0]} {r.endpoint[1]}:{r.endpoint[2]}" if r.endpoint else ""
         print(f"{r.action.upper()}{where}\n  {r.reason}")
     return 0 if r.action == "forward" else 1
+
+
+def _rules(a: argparse.Namespace) -> int:
+    sys.stdout.write(str(_handle(a).net.rules(a.service, a.namespace, a.mode, a.request, a.node)))
+    return 0
 
 
 def _curl(a: argparse.Namespace) -> int:

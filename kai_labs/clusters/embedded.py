@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import Cluster, ClusterError, DnsAnswer, DnsRecord, HttpResult, Route, path_with_tools, tools_dir
+from .netrules import RulesMixin
 
 __all__ = ["Cluster", "ClusterError", "DnsAnswer", "DnsRecord", "EmbeddedNet", "HttpResult", "Route", "Status",
            "attach", "check_kubeconfig", "claim_home", "down", "home_for", "path_with_tools", "reset", "start",
@@ -564,8 +565,9 @@ def reset(name: str = "kai-labs") -> None:
         shutil.rmtree(home)
 
 
-class EmbeddedNet:
-    """``cluster.net`` for the embedded cluster: its own DNS and service proxy, over HTTP."""
+class EmbeddedNet(RulesMixin):
+    """``cluster.net`` for the embedded cluster: its own DNS and service proxy, over HTTP; ``rules`` (the
+    rules kube-proxy would program) from the API objects, as on any cluster."""
 
     def __init__(self, server: str, token: str, ctx: ssl.SSLContext) -> None:
         self.server = server
@@ -647,7 +649,9 @@ def attach(name: str = "kai-labs", *, set_env: bool = True, status_: Status | No
         os.environ["KUBECONFIG"] = str(st.kubeconfig)
         # `!kubectl` in a notebook must find the kubectl installed with this package, before any other
         os.environ["PATH"] = path_with_tools()
-    return Cluster(name, st.kubeconfig, name, EmbeddedNet(server, token, _ssl(st.home)), True)
+    net = EmbeddedNet(server, token, _ssl(st.home))
+    net.cluster = c = Cluster(name, st.kubeconfig, name, net, True)
+    return c
 
 
 def check_kubeconfig(st: Status) -> None:

@@ -46,6 +46,7 @@ from .base import CURL_IMAGE, DNS_IMAGE, Cluster, ClusterError, DnsAnswer, DnsRe
 from .embedded import attach, claim_home, home_for
 from .embedded import start as start_embedded
 from .embedded import status as embedded_status
+from .netrules import RulesMixin
 
 CLUSTER_ENV = "KAI_LABS_CLUSTER"
 ALLOW_ENV = "KAI_LABS_ALLOW_CONTEXT"
@@ -256,8 +257,9 @@ def _api_error(e: Exception) -> int | None:
     return getattr(e, "status", None)
 
 
-class PodNet:
-    """``cluster.net`` for a real cluster: DNS and HTTP from a short-lived client Pod; routing inferred."""
+class PodNet(RulesMixin):
+    """``cluster.net`` for a real cluster: DNS and HTTP from a short-lived client Pod; routing inferred;
+    ``rules`` from the API objects."""
 
     kind = "pod"
 

@@ -39,6 +39,10 @@ from .version import K8S_MINOR, K8S_VERSION
 
 log = logging.getLogger("kai_labs.runtime")
 
+# kube-proxy's configuration as kubeadm writes it into kube-system/kube-proxy (the fields the rules depend on).
+KUBE_PROXY_CONFIG = ("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+                     "clusterCIDR: 10.244.0.0/16\ndetectLocalMode: ClusterCIDR\nmode: nftables\n")
+
 
 # A Node carrying this annotation is run by the embedded kubelet (kwok marks its fake nodes the same way).
 KUBELET_ANNOTATION = "kai-labs.dev/kubelet"
@@ -233,6 +237,12 @@ class Runtime:
                     {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
                     {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
                     {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]}})
+        if self.store.peek("/configmaps", "kube-system", "kube-proxy") is None:
+            # The proxy mode, stated where kubeadm and kind state it (kube-system/kube-proxy, config.conf).
+            # nftables: the embedded proxy rejects a port a ClusterIP does not define (R49), as nftables does.
+            api.create(rt_of("ConfigMap"), "kube-system", {
+                "metadata": {"name": "kube-proxy", "labels": {"app": "kube-proxy"}},
+                "data": {"config.conf": KUBE_PROXY_CONFIG}})
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             if self.store.peek("/serviceaccounts", ns, "default") is None:
                 api.create(rt_of("ServiceAccount"), ns, {"metadata": {"name": "default"}})
