@@ -31,10 +31,16 @@ COURSE_IMAGES = [
     "nginx:latest",
 ]
 
+# kube-proxy in nftables mode, as the embedded cluster states it (kube-system/kube-proxy): `kai-labs net rules`
+# and the lessons then show the same rules and verdicts on both (kind >= 0.24: networking.kubeProxyMode).
+KUBE_PROXY_MODE = "nftables"
+
 KIND_CONFIG = """\
 kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
 name: {name}
+networking:
+  kubeProxyMode: "nftables"
 nodes:
 - role: control-plane
 - role: worker

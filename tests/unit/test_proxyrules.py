@@ -157,3 +157,15 @@ def test_highlighted_marks_lines() -> None:
 def test_unknown_mode_is_a_sentence() -> None:
     with pytest.raises(ValueError, match="unknown proxy mode 'ipvs'"):
         pr.rules(snapshot(), "ipvs")
+
+
+def test_r84_kind_clusters_use_the_embedded_clusters_proxy_mode() -> None:
+    """kind clusters the course creates run kube-proxy in the mode the embedded cluster states."""
+    import yaml
+
+    from kai_labs.clusters import kind
+    from kai_labs.sim.runtime import KUBE_PROXY_CONFIG
+
+    stated = yaml.safe_load(KUBE_PROXY_CONFIG)["mode"]
+    created = yaml.safe_load(kind.KIND_CONFIG.format(name="x"))["networking"]["kubeProxyMode"]
+    assert stated == created == kind.KUBE_PROXY_MODE == "nftables"
