@@ -11,10 +11,13 @@ __version__ = "0.2.0"  # the one version source: pyproject.toml reads it, `kai-l
 from .clusters import connect, start
 from .clusters.base import Cluster, ClusterError, set_inspector
 from .clusters.embedded import attach
+from .clusters.netrules import set_walker
 from .labs import Grade, Scenario, Trace, draw, grade, inspect, panel, scenarios
+from .labs.walk import walk as _walk
 
 # Cluster.inspect(...) follows a Service with the course's walker; clusters never import the course themselves
 set_inspector(inspect)
+set_walker(_walk)  # cluster.net.walk(url, namespace=...): the packet walk, from the course layer too
 
 __all__ = ["Cluster", "ClusterError", "Grade", "Scenario", "Trace", "attach", "connect", "draw", "grade", "inspect",
            "panel", "scenarios", "start"]

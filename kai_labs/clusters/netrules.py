@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,6 +176,18 @@ def rules(cluster: Any, service: str | None = None, namespace: str = "default", 
     return out
 
 
+# The packet walk lives in the course layer (kai_labs.labs.walk); kai_labs/__init__.py hands it over here, as it
+# does the inspection walker (base.set_inspector), so that clusters never import the course.
+Walker = Callable[..., Any]
+_walker: Walker | None = None
+
+
+def set_walker(fn: Walker) -> None:
+    """Install the walk behind ``cluster.net.walk`` (done once, by ``kai_labs/__init__.py``)."""
+    global _walker
+    _walker = fn
+
+
 class RulesMixin:
     """Gives a ``cluster.net`` implementation ``rules(...)``; it needs ``self.cluster``."""
 
@@ -186,3 +199,12 @@ class RulesMixin:
         if self.cluster is None:
             raise ClusterError("this net is not bound to a cluster handle; get one with kai_labs.start()")
         return rules(self.cluster, service, namespace, mode, request, node)
+
+    def walk(self, url: str, namespace: str = "default", mode: str | None = None) -> Any:
+        """Step a request to ``url`` from a Pod in ``namespace`` through DNS, kube-proxy's rules, DNAT and the
+        reply (kai_labs.labs.walk); it stops at the step that fails and says why."""
+        if _walker is None:
+            raise ClusterError("the packet walk is not loaded: import kai_labs first")
+        if self.cluster is None:
+            raise ClusterError("this net is not bound to a cluster handle; get one with kai_labs.start()")
+        return _walker(self.cluster, url, namespace, mode)

@@ -1,0 +1,55 @@
+"""The packet walk (kai_labs/labs/walk.py) on every scenario: it stops at the right step, and walks
+through once the scenario is solved; the rules of both states print in both proxy modes.
+
+The step a scenario must stop at follows from the hop the inspection walker names for it
+(spec.yaml ``diagnosis``): a client-side DNS miss stops at ``dns``, a port the Service does not
+define at ``service``, anything that leaves kube-proxy without a (right) endpoint at
+``endpoints``, and an app that does not listen where the packet is DNATed at ``reply``.
+A headless Service has no ClusterIP and no rules, so its wrong port shows only at ``reply``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kai_labs.k8s import proxyrules
+from kai_labs.labs import scenario as scenarios
+
+pytestmark = pytest.mark.cluster
+
+STOP = {"dns": "dns", "port": "service", "selector": "endpoints", "pods": "endpoints", "endpointslice": "endpoints",
+        "readiness": "endpoints", "targetPort": "endpoints", "app": "reply"}
+HEADLESS = {"headless-port": "reply"}
+
+
+def _walk(cluster, s):  # type: ignore[no-untyped-def]
+    eff = s.effective(cluster)
+    url = s.client_url(cluster) or f"http://{eff.service}/"
+    ns = eff.client.namespace if eff.client else eff.namespace
+    return eff, cluster.net.walk(url, namespace=ns)
+
+
+def _rules_print(cluster, eff) -> None:  # type: ignore[no-untyped-def]
+    for mode in proxyrules.MODES:
+        text = str(cluster.net.rules(eff.service, eff.namespace, mode=mode))
+        assert f"mode {mode}" in text
+        if mode == "iptables":
+            assert "*nat" in text and "KUBE-SERVICES" in text
+        else:
+            assert "table ip kube-proxy" in text
+
+
+@pytest.mark.parametrize("name", scenarios.names())
+def test_walk_stops_at_the_broken_step_then_passes(cluster, name: str) -> None:  # type: ignore[no-untyped-def]
+    s = scenarios.get(name).create(cluster)
+    eff, w = _walk(cluster, s)
+    expected = HEADLESS.get(name) or STOP[str(eff.diagnosis)]
+    assert w.stopped is not None, str(w)
+    assert w.stopped.hop == expected, str(w)
+    assert all(st.status == "skipped" for st in w.steps[w.steps.index(w.stopped) + 1:])
+    _rules_print(cluster, eff)
+    s.solve(cluster)
+    eff, fixed = _walk(cluster, s)
+    assert fixed.stopped is None, str(fixed)
+    assert fixed.steps[-1].hop == "reply" and fixed.steps[-1].status == "ok"
+    _rules_print(cluster, eff)
