@@ -45,6 +45,16 @@ class Rules:
         """The lines the request matches, in the order the kernel meets them."""
         return [self.ruleset.lines[i].text.strip() for i in self.taken]
 
+    def summary(self) -> str:
+        """Only the Service's own rules (map elements and its chains' rules), each after its chain or map:
+        the lines a lesson shows, without the fixed frame every node carries."""
+        out = []
+        for line in self.ruleset.lines:
+            if line.rule and line.service and (self.service is None or line.service == self.service):
+                text = line.text.strip().rstrip(",")
+                out.append(text if text.startswith("-A ") else f"{line.chain}: {text}")
+        return "\n".join(out) + "\n"
+
     def __str__(self) -> str:
         head = (f"# kube-proxy mode {self.mode}, node {self.node or '(none)'}"
                 + (f", Service {self.service}" if self.service else ""))
