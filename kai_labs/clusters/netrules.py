@@ -8,6 +8,7 @@ rules themselves come from the pure :mod:`kai_labs.k8s.proxyrules`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import urllib.parse
@@ -121,6 +122,21 @@ def proxy_config(cluster: Any) -> dict[str, str]:
     return out
 
 
+# The Service ranges clusters start with: kind's 10.96.0.0/16, kubeadm's default 10.96.0.0/12 (the embedded one's).
+SERVICE_CIDRS = ("10.96.0.0/16", "10.96.0.0/12")
+
+
+def service_cidr(snap: netlogic.Snapshot) -> str:
+    """The Service range the rules drop unallocated ClusterIPs of: the smallest usual range holding every
+    ClusterIP (kube-proxy reads it from the ServiceCIDR objects; not every cluster serves them)."""
+    ips = [ipaddress.ip_address(ip) for svc in snap.services for ip in netlogic._cluster_ips(svc)
+           if netlogic._is_ipv4(ip)]
+    for cidr in SERVICE_CIDRS:
+        if all(ip in ipaddress.ip_network(cidr) for ip in ips):
+            return cidr
+    return SERVICE_CIDRS[-1]
+
+
 def cluster_mode(cluster: Any) -> str:
     """The cluster's proxy mode: its kube-proxy ConfigMap's ``mode``, or kube-proxy's default."""
     mode = proxy_config(cluster).get("mode") or DEFAULT_MODE
@@ -166,14 +182,16 @@ def rules(cluster: Any, service: str | None = None, namespace: str = "default", 
         if found is None:
             raise ClusterError(f'services "{service}" not found in namespace {namespace}')
         key = f"{namespace}/{found['metadata']['name']}"
-    options = proxyrules.Options(node=node, cluster_cidr=conf.get("clusterCIDR") or proxyrules.Options.cluster_cidr)
+    options = proxyrules.Options(node=node, cluster_cidr=conf.get("clusterCIDR") or proxyrules.Options.cluster_cidr,
+                                 service_cidrs=(service_cidr(snap),))
     if node and node not in [str((n.get("metadata") or {}).get("name")) for n in snap.nodes]:
         raise ClusterError(f'nodes "{node}" not found')
     target = _request(snap, request, namespace) if request else None
     if isinstance(target, tuple) and node is None:  # a NodePort request is handled by the node it is sent to
         owner = snap.node_by_ip(target[0])
         if owner is not None:
-            options = proxyrules.Options(node=str(owner["metadata"]["name"]), cluster_cidr=options.cluster_cidr)
+            options = proxyrules.Options(node=str(owner["metadata"]["name"]), cluster_cidr=options.cluster_cidr,
+                                         service_cidrs=options.service_cidrs)
     ruleset = proxyrules.rules(snap, mode, options, key)
     chosen = proxyrules.default_node(snap, options)
     out = Rules(mode, ruleset, chosen, key, request)

@@ -2,17 +2,19 @@
 
 Layout (all addresses exist only inside these namespaces)::
 
-    outside 192.168.50.2 ── veth ── 192.168.50.1  node  (node IP 172.18.0.2 on lo; br0 10.244.1.1/24)
+    outside 192.168.50.2 ── veth ── 192.168.50.1  node  (node IP 172.18.0.2 on lo; br0 10.244.0.1/16)
                                                     │ br0
                              pod-a 10.244.1.10 ─────┼───── pod-b 10.244.1.11 ─── pod-c 10.244.1.12
 
-Each Pod runs a tiny TCP server that answers ``<pod>:<port>`` and closes. The node namespace is
+(or the Pods and addresses of a real embedded cluster: ``NetLab(tools, pods={name: (ip, ports)})``).
+Each Pod runs a tiny TCP server that answers ``<pod>:<port>`` on its ports and closes. The node namespace is
 where the generated ruleset is loaded: connections from the node itself take the OUTPUT hooks,
 connections from ``outside`` arrive through PREROUTING and are forwarded.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 NODE_IP = "172.18.0.2"
 POD_IPS = {"pod-a": "10.244.1.10", "pod-b": "10.244.1.11", "pod-c": "10.244.1.12"}
 SERVER_PORTS = (8080, 9090)
+_LABS = itertools.count()
 
 SERVER = textwrap.dedent("""
     import selectors, socket, sys
@@ -61,7 +64,9 @@ class NetLab:
     """The namespaces, the servers, and how to run things inside them."""
 
     tools: dict[str, str]
-    prefix: str = field(default_factory=lambda: f"kp{os.getpid() % 100000}")
+    pods: dict[str, tuple[str, tuple[int, ...]]] = field(
+        default_factory=lambda: {pod: (ip, SERVER_PORTS) for pod, ip in POD_IPS.items()})
+    prefix: str = field(default_factory=lambda: f"kp{os.getpid() % 100000}{next(_LABS)}")
     namespaces: list[str] = field(default_factory=list)
     servers: list[subprocess.Popen[str]] = field(default_factory=list)
 
@@ -74,7 +79,7 @@ class NetLab:
         return f"{self.prefix}-out"
 
     def ns(self, pod: str) -> str:
-        return f"{self.prefix}-{pod}"
+        return f"{self.prefix}-p{list(self.pods).index(pod)}"  # Pod names can be longer than a netns name may be
 
     def ip(self, *args: str, ns: str | None = None) -> None:
         cmd = [self.tools["ip"], *(["-n", ns] if ns else []), *args]
@@ -88,33 +93,33 @@ class NetLab:
         return proc.stdout
 
     def up(self) -> None:
-        for ns in (self.node, self.outside, *(self.ns(p) for p in POD_IPS)):
+        for ns in (self.node, self.outside, *(self.ns(p) for p in self.pods)):
             self.ip("netns", "add", ns)
             self.namespaces.append(ns)
             self.ip("link", "set", "lo", "up", ns=ns)
         node = self.node
         self.ip("addr", "add", f"{NODE_IP}/32", "dev", "lo", ns=node)
         self.ip("link", "add", "br0", "type", "bridge", ns=node)
-        self.ip("addr", "add", "10.244.1.1/24", "dev", "br0", ns=node)
+        self.ip("addr", "add", "10.244.0.1/16", "dev", "br0", ns=node)
         self.ip("link", "set", "br0", "up", ns=node)
-        self.ip("route", "add", "10.96.0.0/16", "dev", "br0", ns=node)  # the Service range: routed, never answered
+        self.ip("route", "add", "10.96.0.0/12", "dev", "br0", ns=node)  # the Service range: routed, never answered
         self.run_in(node, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        for i, (pod, addr) in enumerate(POD_IPS.items()):
+        for i, (pod, (addr, _)) in enumerate(self.pods.items()):
             host = f"veth{i}"
             self.ip("link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", self.ns(pod), ns=node)
             self.ip("link", "set", host, "master", "br0", "up", ns=node)
-            self.ip("addr", "add", f"{addr}/24", "dev", "eth0", ns=self.ns(pod))
+            self.ip("addr", "add", f"{addr}/16", "dev", "eth0", ns=self.ns(pod))
             self.ip("link", "set", "eth0", "up", ns=self.ns(pod))
-            self.ip("route", "add", "default", "via", "10.244.1.1", ns=self.ns(pod))
+            self.ip("route", "add", "default", "via", "10.244.0.1", ns=self.ns(pod))
         self.ip("link", "add", "ext1", "type", "veth", "peer", "name", "ext0", "netns", self.outside, ns=node)
         self.ip("addr", "add", "192.168.50.1/24", "dev", "ext1", ns=node)
         self.ip("link", "set", "ext1", "up", ns=node)
         self.ip("addr", "add", "192.168.50.2/24", "dev", "ext0", ns=self.outside)
         self.ip("link", "set", "ext0", "up", ns=self.outside)
         self.ip("route", "add", "default", "via", "192.168.50.1", ns=self.outside)
-        for pod in POD_IPS:
+        for pod, (_, ports) in self.pods.items():
             proc = subprocess.Popen([self.tools["ip"], "netns", "exec", self.ns(pod), sys.executable, "-c", SERVER,
-                                     pod, *map(str, SERVER_PORTS)], stdout=subprocess.PIPE, text=True)
+                                     pod, *map(str, ports)], stdout=subprocess.PIPE, text=True)
             self.servers.append(proc)
             assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", f"{pod}'s server"
 
