@@ -499,8 +499,12 @@ def changed(ctx: Context) -> list[str]:
     was, now = original(ctx), _current(ctx)
     out = [f"{k[0]} {k[2]}" for k in sorted(set(was) | set(now))
            if k not in was or k not in now or fingerprint(was[k]) != fingerprint(now[k])]
+    # bare Pods count when they could stand behind the Service (a client Pod for testing does not)
+    svc = now.get(("Service", ctx.ns, ctx.scenario.service)) or {}
+    sel = (svc.get("spec") or {}).get("selector") or {}
     bare = [kube.name(p) for snap in ctx.snaps.values() for p in snap.live_pods()
-            if not (p.get("metadata") or {}).get("ownerReferences")]
+            if not (p.get("metadata") or {}).get("ownerReferences")
+            and (sel and kube.selects(sel, kube.labels(p)) or "pod-template-hash" in kube.labels(p))]
     return out + [f"Pod {n}" for n in sorted(bare)]
 
 
