@@ -21,7 +21,8 @@ from kai_labs.k8s import netlogic, proxyrules
 from .base import ClusterError
 
 KUBE_PROXY_CONFIGMAP = ("kube-system", "kube-proxy")  # kubeadm's (and kind's) ConfigMap with config.conf
-DEFAULT_MODE = "iptables"  # kube-proxy's default on Linux when config.conf says mode: ""
+# kube-proxy's default on Linux when config.conf says mode: "" (cmd/kube-proxy/app/server_linux.go: platformApplyDefaults)
+DEFAULT_MODE = "iptables"
 
 
 @dataclass

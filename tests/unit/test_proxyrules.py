@@ -169,3 +169,16 @@ def test_r84_kind_clusters_use_the_embedded_clusters_proxy_mode() -> None:
     stated = yaml.safe_load(KUBE_PROXY_CONFIG)["mode"]
     created = yaml.safe_load(kind.KIND_CONFIG.format(name="x"))["networking"]["kubeProxyMode"]
     assert stated == created == kind.KUBE_PROXY_MODE == "nftables"
+
+
+@pytest.mark.parametrize(("mode", "check", "remember"), [
+    ("iptables", "-m recent --name KUBE-SEP-", "-m recent --set --name KUBE-SEP-"),
+    ("nftables", "ip saddr @affinity-", "update @affinity-"),
+])
+def test_r83_client_ip_affinity_is_remembered_per_endpoint(mode: str, check: str, remember: str) -> None:
+    text = pr.rules(snapshot(), mode, service="lab/np").text
+    # a recall line per endpoint in each policy chain (Cluster: pods a and b; Local: node-1's pod a),
+    # a remember line per endpoint chain
+    assert text.count(check) == 3 and text.count(remember) == 2
+    assert ("--rcheck --seconds 10800 --reap" in text) if mode == "iptables" else ("timeout 10800s" in text)
+    assert "affinity" not in pr.rules(snapshot(), mode, service="lab/web").text.replace("kube-proxy", "")

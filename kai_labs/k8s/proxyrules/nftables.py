@@ -24,8 +24,9 @@ Facts carried over (never code) from kubernetes/kubernetes
   ``ns/svc/proto/portname`` and ``ns/svc/proto/portname__ip/port``, with the prefixes
   ``service-``, ``local-``, ``external-``, ``endpoint-``, ``affinity-``, ``firewall-``.
 
-kube-proxy in nftables mode defaults ``nodePortAddresses`` to the node's primary IPs,
-so NodePorts are dispatched through ``ip daddr @nodeport-ips``.
+kube-proxy in nftables mode defaults ``nodePortAddresses`` to the node's primary IPs
+(``cmd/kube-proxy/app/server_linux.go: platformApplyDefaults``), so NodePorts are dispatched
+through ``ip daddr @nodeport-ips``.
 """
 
 from __future__ import annotations
