@@ -21,7 +21,8 @@ from kai_labs.k8s import netlogic, proxyrules
 from .base import ClusterError
 
 KUBE_PROXY_CONFIGMAP = ("kube-system", "kube-proxy")  # kubeadm's (and kind's) ConfigMap with config.conf
-# kube-proxy's default on Linux when config.conf says mode: "" (cmd/kube-proxy/app/server_linux.go: platformApplyDefaults)
+# kube-proxy's default on Linux when config.conf says mode: ""
+# (cmd/kube-proxy/app/server_linux.go: platformApplyDefaults)
 DEFAULT_MODE = "iptables"
 
 
