@@ -147,14 +147,17 @@ def cluster_mode(cluster: Any) -> str:
 
 def _request(snap: netlogic.Snapshot, request: str, namespace: str) -> tuple[str, int] | str:
     """(ip, port) for ``web:80`` / ``http://web/x`` / ``10.96.0.20:80`` from ``namespace``, or why not."""
-    text = request.strip()
+    text = request.strip()[:2048]  # learner input: bounded
     if "://" in text:
-        u = urllib.parse.urlsplit(text)
-        host, port = u.hostname or "", u.port or (443 if u.scheme == "https" else 80)
+        try:
+            u = urllib.parse.urlsplit(text)
+            host, port = u.hostname or "", u.port or (443 if u.scheme == "https" else 80)
+        except ValueError:
+            return f"{request!r} is not a URL with a port from 0 to 65535"
     else:
         host, _, p = text.rpartition(":") if ":" in text else (text, "", "80")
-        if not p.isdigit():
-            return f"{request!r} is not host:port"
+        if not p.isdigit() or int(p) > 65535:
+            return f"{request!r} is not host:port (a port from 0 to 65535)"
         port = int(p)
     if not netlogic._is_ipv4(host):
         ans = netlogic.resolve(snap, host, namespace)

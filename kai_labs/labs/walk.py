@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..clusters import netrules
+from ..clusters.base import ClusterError
 from ..k8s import netlogic, proxyrules
 from . import kube
 from .draw import diagram_html, draw
@@ -130,8 +131,17 @@ class PacketWalk:
 
 
 def _parse(url: str) -> tuple[str, int]:
-    u = urlsplit(url if "://" in url else "http://" + url)
-    return u.hostname or "", u.port or (443 if u.scheme == "https" else 80)
+    """(host, port) of a URL or ``host[:port]``; a learner's typo is one sentence (ClusterError), no traceback."""
+    text = url.strip()[:2048]
+    try:
+        u = urlsplit(text if "://" in text else "http://" + text)
+        host, port = u.hostname or "", u.port or (443 if u.scheme == "https" else 80)
+    except ValueError:
+        raise ClusterError(f"{url!r} is not a URL the walk can follow: the port must be a number from 0 to "
+                           f"65535, e.g. http://web:80/") from None
+    if not host:
+        raise ClusterError(f"{url!r} names no host: give a URL such as http://web/ or web:80")
+    return host, port
 
 
 def _skip(steps: list[WalkStep]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from kai_labs.clusters.base import ClusterError
 from kai_labs.k8s import proxyrules
 from kai_labs.labs import scenario as scenarios
 
@@ -53,3 +54,24 @@ def test_walk_stops_at_the_broken_step_then_passes(cluster, name: str) -> None: 
     assert fixed.stopped is None, str(fixed)
     assert fixed.steps[-1].hop == "reply" and fixed.steps[-1].status == "ok"
     _rules_print(cluster, eff)
+
+
+def test_walk_widget_steps_next_and_back(cluster) -> None:  # type: ignore[no-untyped-def]
+    s = scenarios.get("wrong-targetport").create(cluster)
+    w = cluster.net.walk("http://web/", namespace=s.namespace)
+    box = w.widget()
+    buttons, html = box.children[0], box.children[1]
+    back, nxt = buttons.children
+    assert "Step 1/5" in html.value and back.disabled
+    for _ in range(4):
+        nxt.click()
+    assert "Step 5/5" in html.value and "failed" in html.value and nxt.disabled
+    back.click()
+    assert "Step 4/5" in html.value
+
+
+@pytest.mark.parametrize("url", ["http://web:99999/", "http://:80/", "web:port"])
+def test_walk_refuses_a_bad_url_in_one_sentence(cluster, url: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ClusterError) as e:
+        cluster.net.walk(url, namespace="default")
+    assert "\n" not in str(e.value) and url in str(e.value)
