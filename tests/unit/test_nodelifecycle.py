@@ -287,6 +287,30 @@ def test_R56_a_lease_renewed_into_the_past_is_not_a_heartbeat(world: World) -> N
     assert w.cond("b", "Ready")["status"] == "Unknown"
 
 
+def test_R57_a_pod_is_marked_not_ready_when_bound_never_for_the_kubelets_status(world: World) -> None:
+    """podUpdated passes a Pod on only when it is bound. A Pod bound to a Node that came back but that
+    the controller still saw NotReady (its next pass is up to 5 s away) is marked not ready once; the
+    kubelet's Ready that follows stands. (Were every status write passed on, the two would overwrite each
+    other until the next pass: a lesson's rollout after `kai-labs node start` saw one Pod stay
+    unavailable for a minute.)"""
+    w = world
+    w.advance(GRACE + 6, alive=("a",))
+    assert w.cond("b", "Ready")["status"] == "Unknown" and "b" in w.ctl.nodelifecycle.not_ready
+    w.post_status("b")  # b's kubelet is back; the controller's next pass has not come yet
+    w.renew("b")
+    w.api.create(rt_of("Pod"), NS, {"metadata": {"name": "late"}, "spec": {
+        "nodeName": "b", "containers": [{"name": "web", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53"}]}})
+    w.ctl.drain()
+    w.run_pods()  # the kubelet: Running and Ready
+    pod = w.store.peek("/pods", NS, "late")
+    assert pod is not None and w.ready(pod) == "True"
+    writes = int(pod["metadata"]["resourceVersion"])
+    w.ctl.drain()
+    pod = w.store.peek("/pods", NS, "late")
+    assert pod is not None and w.ready(pod) == "True" and int(pod["metadata"]["resourceVersion"]) == writes
+    assert w.events(NS, "NodeNotReady") == []
+
+
 def test_R54_untolerated_noexecute_taint_evicts_at_once_tolerated_forever_never(world: World) -> None:
     w = world
     for name, tol in (("plain", None), ("stays", [{"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}]),

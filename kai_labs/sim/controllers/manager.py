@@ -133,7 +133,7 @@ class Controllers:
                         q["replicaset"].add((ns, rs["metadata"]["name"]))
             for svc in self.lister.scan("/services", ns):
                 q["service"].add((ns, svc["metadata"]["name"]))
-            if self.nodelifecycle.watches_pod(ev.obj):
+            if self.nodelifecycle.watches_pod(ev.type, ev.obj):
                 q["nodelifecycle"].add(("pod", f"{ns}/{name}"))
             if self.tainteviction.watches_pod(ev.obj):
                 q["tainteviction"].add(("pod", f"{ns}/{name}"))

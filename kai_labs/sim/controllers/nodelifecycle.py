@@ -345,6 +345,7 @@ class NodeLifecycleController:
         self.tainters: dict[str, ZoneTainter] = {}
         self.nodes_to_retry: set[str] = set()
         self.not_ready: set[str] = set()  # Nodes whose last observed Ready is not True (Pods there are watched)
+        self.pod_nodes: dict[tuple[str, str], str] = {}  # each Pod's nodeName as last seen (podUpdated's oldPod)
         self._next_monitor = clock.monotonic()
         self._next_no_execute = clock.monotonic()
 
@@ -377,9 +378,24 @@ class NodeLifecycleController:
                 due = min(due, max(d, self._next_no_execute))
         return due
 
-    def watches_pod(self, pod: Obj) -> bool:
-        """Whether a Pod event needs :meth:`process_pod` (its Node is not Ready): podUpdated's filter."""
-        return (pod.get("spec") or {}).get("nodeName") in self.not_ready
+    def watches_pod(self, ev_type: str, pod: Obj) -> bool:
+        """Whether a Pod event needs :meth:`process_pod`: podUpdated's filter, which passes a Pod only when
+        it is bound (added with a nodeName, or its nodeName changed), never for a status write. Were every
+        update of a Pod on a Node not yet seen Ready passed on, the kubelet's Ready and this controller's
+        NotReady would answer each other for as long as the Node's health is stale (up to
+        ``node_monitor_period``): hundreds of writes a second. Only Pods on Nodes last seen not Ready are
+        then queued (process_pod would find nothing to do for the others)."""
+        md = pod["metadata"]
+        key = (md.get("namespace", ""), md["name"])
+        if ev_type == "DELETED":
+            self.pod_nodes.pop(key, None)
+            return False
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        if not node:
+            return False
+        before = self.pod_nodes.get(key)
+        self.pod_nodes[key] = node
+        return node != before and node in self.not_ready
 
     # -- doNodeProcessingPassWorker ---------------------------------------------------------------------
     def sync_node(self, name: str) -> None:
