@@ -168,6 +168,12 @@ def service_ports(snap: Snapshot, options: Options | None = None) -> list[Servic
     options = options or Options()
     node = default_node(snap, options)
     out: list[ServicePort] = []
+    by_service: dict[tuple[str, str], list[Obj]] = {}  # one pass over the slices, not one per Service
+    for sl in snap.endpointslices:
+        meta = sl.get("metadata") or {}
+        owner = (meta.get("labels") or {}).get(netlogic.SERVICE_NAME_LABEL)
+        if owner:
+            by_service.setdefault((str(meta.get("namespace") or "default"), str(owner)), []).append(sl)
     for svc in snap.services:
         if _skip(svc):
             continue
@@ -183,10 +189,12 @@ def service_ports(snap: Snapshot, options: Options | None = None) -> list[Servic
         if spec.get("sessionAffinity") == "ClientIP":
             affinity = int(((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
                            or netlogic.DEFAULT_AFFINITY_TIMEOUT)
+        own = Snapshot([], by_service.get((str(meta.get("namespace") or "default"), str(meta.get("name") or "")), []),
+                       snap.pods, snap.nodes, snap.namespaces)
         for sp in netlogic._svc_ports(svc):
             if sp["protocol"] not in PROTOCOLS:
                 continue
-            eps = netlogic._service_port_endpoints(snap, svc, sp)
+            eps = netlogic._service_port_endpoints(own, svc, sp)
             usable = netlogic._usable(eps)
             local = netlogic._local(eps, node)
             ext_accessible = bool((typ in ("NodePort", "LoadBalancer") and sp.get("nodePort"))

@@ -65,13 +65,20 @@ class Ruleset:
     hooks_pod: tuple[tuple[str, bool], ...] = ()  # (chain, stop after DNAT) in order for Pod traffic
     hooks_node: tuple[tuple[str, bool], ...] = ()
     dnat_chains: frozenset[str] = field(default_factory=frozenset)
+    _index: dict[str, list[int]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines) + "\n"
 
     def chain_lines(self, chain: str) -> list[int]:
-        return [i for i, line in enumerate(self.lines) if line.chain == chain and line.rule]
+        """The rule lines of ``chain`` (or ``@map``), in order (indexed once: a path visits many chains)."""
+        if self._index is None:
+            self._index = {}
+            for i, line in enumerate(self.lines):
+                if line.rule:
+                    self._index.setdefault(line.chain, []).append(i)
+        return self._index.get(chain, [])
 
     def path(self, req: Request) -> list[int]:
         """Indices of the lines ``req`` matches, in the order the kernel meets them."""
