@@ -253,4 +253,4 @@ def _nat_chains(t: _Table, p: ServicePort, options: Options) -> None:
         recent = (f"-m recent --set --name {c} --mask 255.255.255.255 --rsource "
                   if p.affinity_seconds is not None else "")
         t.add(c, f"-m comment --comment {p.key} {recent}{m} -j DNAT --to-destination {ep.hostport}",
-              service=s, final=True)
+              service=s, final=True, dnat=True)

@@ -31,6 +31,8 @@ through ``ip daddr @nodeport-ips``.
 
 from __future__ import annotations
 
+import dataclasses
+
 from kai_labs.k8s.netlogic import Snapshot
 
 from .model import Endpoint, Options, ServicePort, b32_sha256, default_node, node_ips, service_ports
@@ -241,8 +243,7 @@ def _elems(o: _Out, elems: list[tuple[str, Line]]) -> None:
     o.text(T2 + "elements = {")
     for i, (_, line) in enumerate(elems):
         sep = "," if i < len(elems) - 1 else ""
-        o.lines.append(Line(line.text + sep, line.chain, line.service, line.dst, line.dport, line.proto,
-                            line.dst_local, line.src, line.jumps, line.final, line.random, rule=True))
+        o.lines.append(dataclasses.replace(line, text=line.text + sep, rule=True))
     o.text(T2 + "}")
 
 
@@ -338,7 +339,7 @@ def _service_chains(o: _Out, p: ServicePort, options: Options) -> None:
              {"src": f"ip:{ep.ip}", "jumps": ("mark-for-masquerade",)})]
         if p.affinity_seconds is not None:
             rules.append((f"update @{affinity_set(p, ep)} {{ ip saddr }}", {}))
-        rules.append((f"meta l4proto {p.protocol} dnat to {ep.hostport}", {"final": True}))
+        rules.append((f"meta l4proto {p.protocol} dnat to {ep.hostport}", {"final": True, "dnat": True}))
         chains.append((endpoint_chain(p, ep), rules))
     for name, rules in sorted(chains, key=lambda c: c[0]):
         o.text(T1 + f"chain {name} {{")

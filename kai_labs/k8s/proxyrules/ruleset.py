@@ -41,6 +41,7 @@ class Line:
     final: bool = False  # a match ends the walk (goto, DNAT, reject, drop)
     random: bool = False  # one of several random choices
     rule: bool = False  # a rule or map element (as opposed to a header, brace or comment)
+    dnat: bool = False  # rewrites the destination to an endpoint (ends the nat walk)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class Ruleset:
                 randoms.extend(self._walk(j, req, hit, depth + 1) for j in line.jumps)
                 continue
             results = [self._walk(j, req, hit, depth + 1) for j in line.jumps]
-            if "dnat" in results or "DNAT" in line.text.upper().split():
+            if "dnat" in results or line.dnat:
                 return "dnat"
             if line.final or "final" in results:
                 return "dnat" if "dnat" in randoms else "final"
