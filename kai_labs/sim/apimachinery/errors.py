@@ -240,6 +240,12 @@ def disk_full(home: str) -> DiskFull:
     return DiskFull(500, "", f"the cluster's disk is full: free space in {home}")
 
 
+def shutting_down() -> ApiError:
+    """A request that reaches the store after it closed: what kube-apiserver answers while it drains
+    (staging/src/k8s.io/apiserver/pkg/server/filters/waitgroup.go: NewServiceUnavailable)."""
+    return ApiError(503, "ServiceUnavailable", "apiserver is shutting down")
+
+
 def storage_failed(why: str) -> ApiError:
     """Any other write the store could not commit (an I/O error): a 500 with the error's text and no
     reason, as kube-apiserver answers an etcd error it does not interpret (see disk_full)."""

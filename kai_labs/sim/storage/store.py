@@ -185,6 +185,7 @@ class Store:
         self.failure: str | None = None  # why the last write could not commit; None once one does
         self._probed = 0.0
         self._note_fd = -1
+        self.closed = False  # after close(): a handler still finishing gets 503, never a traceback
         self._note_failed = False
         self._note_path = "" if self.path == ":memory:" else self.path + NOTE_SUFFIX
         noted = self._read_note()
@@ -379,6 +380,8 @@ class Store:
         and raise the API error to answer. ``landed`` tells, after an error, whether the write is in the
         database all the same (SQLite can report an error after the commit frame reached the log); then
         it counts as done, so memory never disagrees with the file."""
+        if self.closed:
+            raise errors.shutting_down()
         try:
             if len(statements) == 1 and not self.db.in_transaction:
                 self.db.execute(*statements[0])  # a statement outside a transaction is one (and cheaper)
@@ -405,7 +408,7 @@ class Store:
     def _abort(self) -> None:
         """Leave no transaction open after an error. SQLite rolls back by itself after some errors (a
         failed COMMIT for a full disk does): the transaction state is asked, never assumed."""
-        if not self.db.in_transaction:
+        if self.closed or not self.db.in_transaction:
             return
         try:
             self.db.execute("ROLLBACK")
@@ -421,6 +424,8 @@ class Store:
     def failed(self, e: sqlite3.Error) -> errors.ApiError:
         """For code that ran a statement on ``db`` itself and got an error: roll back what is pending,
         note the failure for ``health``, and return the Status to answer."""
+        if self.closed:
+            return errors.shutting_down()
         self._abort()
         return self._refused(e)
 
@@ -442,7 +447,7 @@ class Store:
         """Commit what meta_set left pending (counters no object write took along). The API server calls
         this before it answers; object writes are already committed by then. Never raises: a refusal
         here loses counters only, which nothing acknowledged depends on."""
-        if not self.db.in_transaction:
+        if self.closed or not self.db.in_transaction:
             return
         try:
             self.db.execute("COMMIT")
@@ -511,6 +516,7 @@ class Store:
         with contextlib.suppress(sqlite3.Error):  # closing twice is calm
             self.flush()
             self.db.close()
+        self.closed = True
         if self._note_fd >= 0:
             os.close(self._note_fd)
             self._note_fd = -1
