@@ -146,18 +146,19 @@ def cluster_mode(cluster: Any) -> str:
 
 
 def _request(snap: netlogic.Snapshot, request: str, namespace: str) -> tuple[str, int] | str:
-    """(ip, port) for ``web:80`` / ``http://web/x`` / ``10.96.0.20:80`` from ``namespace``, or why not."""
+    """(ip, port) for ``web:80`` / ``http://web/x`` / ``10.96.0.20:80`` from ``namespace``, or why DNS gives
+    no address (a note: no line is taken); a malformed request is a ClusterError."""
     text = request.strip()[:2048]  # learner input: bounded
     if "://" in text:
         try:
             u = urllib.parse.urlsplit(text)
             host, port = u.hostname or "", u.port or (443 if u.scheme == "https" else 80)
         except ValueError:
-            return f"{request!r} is not a URL with a port from 0 to 65535"
+            raise ClusterError(f"{request!r} is not a URL with a port from 0 to 65535, e.g. http://web/") from None
     else:
         host, _, p = text.rpartition(":") if ":" in text else (text, "", "80")
         if not p.isdigit() or int(p) > 65535:
-            return f"{request!r} is not host:port (a port from 0 to 65535)"
+            raise ClusterError(f"{request!r} is not host:port with a port from 0 to 65535, e.g. web:80")
         port = int(p)
     if not netlogic._is_ipv4(host):
         ans = netlogic.resolve(snap, host, namespace)

@@ -85,3 +85,7 @@ def test_cli_marks_the_lines_and_refuses_unknown(cluster, namespace: str) -> Non
     assert "*nat" in r.stdout and "*filter" in r.stdout
     bad = _cli(cluster, "nope", "-n", namespace)
     assert bad.returncode != 0 and 'services "nope" not found' in bad.stderr and "Traceback" not in bad.stderr
+    typo = _cli(cluster, "empty", "-n", namespace, "--request", "empty:http")
+    assert typo.returncode != 0 and "is not host:port" in typo.stderr and "Traceback" not in typo.stderr
+    nxdomain = cluster.net.rules("empty", namespace, request="nothere:80")
+    assert not nxdomain.lines_taken and "does not resolve" in str(nxdomain)
