@@ -44,8 +44,11 @@ def kernel_tools() -> dict[str, str]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if PROVEN:
-        shapes = sorted({p.split("/", 1)[1] for p in PROVEN})
+        proven = sorted({p.split("/", 1)[1] for p in PROVEN})
         modes = sorted({p.split("/", 1)[0] for p in PROVEN})
+        shapes = [p for p in proven if not p.startswith("scenario ")]
+        states = [p for p in proven if p.startswith("scenario ")]
         terminalreporter.write_line(
-            f"kernel: {len(shapes)} Service shapes proven in a real kernel ({len(PROVEN)} shape x mode runs; "
-            f"modes: {', '.join(modes)}): {', '.join(shapes)}")
+            f"kernel: proven in a real kernel, modes {' and '.join(modes)} ({len(PROVEN)} runs): "
+            f"{len(shapes)} Service shapes ({', '.join(shapes) or 'none'}); "
+            f"{len(states)} scenario states ({', '.join(s.removeprefix('scenario ') for s in states) or 'none'})")
