@@ -77,7 +77,7 @@ def clean(nb: Any) -> Any:
     count = 0
     for cell in nb.cells:
         for k in list(cell.metadata):
-            if k != "tags":
+            if k not in ("tags", "jupyter"):  # jupyter: outputs_hidden / source_hidden, chosen by the author
                 del cell.metadata[k]
         if cell.cell_type == "code":
             count += 1
@@ -95,6 +95,11 @@ def clean(nb: Any) -> Any:
                     out["execution_count"] = count
                 if isinstance(out.get("metadata"), dict):
                     out["metadata"] = {}
+                # a widget's view needs its state, which is not kept (above): saved, it could only ever show
+                # "model not found"; its text/plain (and text/html) stand in until the cell runs again
+                data = out.get("data")
+                if isinstance(data, dict) and len(data) > 1:
+                    data.pop("application/vnd.jupyter.widget-view+json", None)
     return nb
 
 
