@@ -59,8 +59,9 @@ class ReplicaSetController:
                     continue
                 self.rec.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {p['metadata']['name']}",
                                COMPONENT)
-        pods = owned(self.lister, "/pods", ns, uid)
-        active = [p for p in pods if pod_active(p)]
+        if diff:
+            pods = owned(self.lister, "/pods", ns, uid)
+            active = [p for p in pods if pod_active(p)]
         ready = [p for p in active if pod_ready(p)]
         sel_labels = rs["spec"]["template"].get("metadata", {}).get("labels") or {}
         status: dict[str, Any] = {"replicas": len(active),
@@ -94,13 +95,19 @@ class ReplicaSetController:
             return
         ns, uid = md["namespace"], md["uid"]
         sel = labels.from_label_selector(rs["spec"].get("selector"))  # parsed once, not per Pod
-        for p in list(self.lister.scan("/pods", ns)):
+        # only our Pods and the orphans can change hands (getRSPods reads the controller-UID and orphan
+        # indexes, not every Pod of the namespace); another controller's Pod is never ours to claim. Of ours,
+        # only one whose labels changed can have left the selector: the selector is immutable and the Pods
+        # we create carry the template's labels, which validation makes match it.
+        relabelled = self.lister.relabelled("/pods", ns, uid)
+        retry: set[str] = set()  # a conflict: looked at again at the next sync
+        for p in relabelled + self.lister.controlled_by("/pods", ns, ""):
             if not pod_active(p):
                 continue
             pmd = p["metadata"]
             owner = controller_uid(p)
             if owner is not None and owner != uid:
-                continue  # another controller's Pod: not ours to claim (and no selector to evaluate)
+                continue
             matches = sel.matches(pmd.get("labels") or {})
             refs = list(pmd.get("ownerReferences") or [])
             if owner == uid and not matches:
@@ -111,10 +118,13 @@ class ReplicaSetController:
                 continue
             try:
                 self.client.patch("Pod", ns, pmd["name"], "application/merge-patch+json",
-                               {"metadata": {"ownerReferences": refs or None}})
+                                  {"metadata": {"ownerReferences": refs or None}})
             except errors.ApiError as e:
                 if e.code not in (404, 409):
-                    raise
+                    raise  # nothing marked seen: the retried sync looks at every relabelled Pod again
+                retry.add(pmd["name"])
+        self.lister.relabelled_seen("/pods", ns, uid, (p["metadata"]["name"] for p in relabelled
+                                                       if p["metadata"]["name"] not in retry))
 
 
 def deletion_rank(p: Obj) -> tuple[int, int, int, str]:

@@ -35,9 +35,9 @@ def pod_active(pod: Obj) -> bool:
 
 
 def owned(lister: Lister, key: str, ns: str, uid: str) -> list[Obj]:
-    """The objects of ``key`` in ``ns`` whose controller is ``uid``, by name (cached, read-only)."""
-    return sorted((o for o in lister.scan(key, ns) if controller_uid(o) == uid),
-                  key=lambda o: o["metadata"]["name"])
+    """The objects of ``key`` in ``ns`` whose controller is ``uid``, by name (cached, read-only), from
+    the controller index (no scan of the namespace)."""
+    return lister.controlled_by(key, ns, uid)
 
 
 def selector_matches(selector: dict[str, Any] | None, lbls: dict[str, str] | None) -> bool:
