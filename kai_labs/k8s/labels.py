@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .validation import is_qualified_name, is_valid_label_value
@@ -482,13 +483,26 @@ class FieldSelector:
     def empty(self) -> bool:
         return not self.terms
 
+    @cached_property
+    def _pod_plain(self) -> tuple[tuple[str, str, str, bool], ...] | None:
+        """The terms as (section, field, value, negate) when each reads one plain Pod field, else None."""
+        if not all(t.field in _POD_PLAIN for t in self.terms):
+            return None
+        return tuple((t.field.partition(".")[0], t.field.partition(".")[2], t.value, t.negate)
+                     for t in self.terms)
+
     def matches(self, obj: dict[str, Any], kind: str | None = None) -> bool:
-        if (kind or obj.get("kind", "")) == "Pod" and all(t.field in _POD_PLAIN for t in self.terms):
+        plain = self._pod_plain
+        if plain is not None and (kind or obj.get("kind", "")) == "Pod":
             # the common case (a kubelet's spec.nodeName, a status.phase): read just those fields, not the
             # whole selectable set; a watch matches every event against every watcher's selector
-            fields = {t.field: _plain_pod_field(obj, t.field) for t in self.terms}
-        else:
-            fields = selectable_fields(obj, kind)
+            for section, name, value, negate in plain:
+                v = (obj.get(section) or {}).get(name)
+                text = "" if v is None else v if isinstance(v, str) else _as_field_string(v)
+                if (text == value) == negate:
+                    return False
+            return True
+        fields = selectable_fields(obj, kind)
         return all(t.matches(fields) for t in self.terms)
 
     def requires_exact_match(self, name: str) -> str | None:
@@ -588,13 +602,6 @@ def _as_field_string(v: Any) -> str:
 _POD_PLAIN = frozenset({"metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy",
                         "spec.schedulerName", "spec.serviceAccountName", "status.phase",
                         "status.nominatedNodeName"})
-
-
-def _plain_pod_field(obj: dict[str, Any], name: str) -> str:
-    """One of _POD_PLAIN as _pod_fields / selectable_fields read it."""
-    if name.startswith("metadata."):
-        return (obj.get("metadata") or {}).get(name[9:], "") or ""
-    return _as_field_string(_get(obj, name))
 
 
 def _pod_fields(obj: dict[str, Any]) -> dict[str, str]:

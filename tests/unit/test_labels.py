@@ -325,3 +325,27 @@ def test_a_pods_plain_fields_match_as_the_whole_selectable_set_says(  # type: ig
     sel = labels.parse_field_selector(f"{field}{'!=' if negate else '='}{value}")
     whole = labels.selectable_fields(pod, "Pod")
     assert sel.matches(pod, "Pod") == all(t.matches(whole) for t in sel.terms)
+
+
+_PLAIN_FIELDS = ["metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy",
+                 "spec.schedulerName", "spec.serviceAccountName", "status.phase", "status.nominatedNodeName"]
+
+
+@given(pod=st.fixed_dictionaries({
+           "metadata": st.fixed_dictionaries({"name": st.sampled_from(["a", "b"]),
+                                              "namespace": st.sampled_from(["x", ""])}),
+           "spec": st.dictionaries(st.sampled_from(["nodeName", "restartPolicy", "schedulerName",
+                                                    "serviceAccountName"]),
+                                   st.one_of(st.sampled_from(["a", "", "Always"]), st.none())),
+           "status": st.dictionaries(st.sampled_from(["phase", "nominatedNodeName"]),
+                                     st.one_of(st.sampled_from(["a", "Running", ""]), st.none()))}),
+       terms=st.lists(st.tuples(st.sampled_from(_PLAIN_FIELDS), st.sampled_from(["=", "!="]),
+                                st.sampled_from(["a", "", "Running", "Always"])), min_size=1, max_size=3))
+def test_plain_pod_fields_fast_path_agrees_with_the_selectable_fields(pod: dict[str, object],
+                                                                      terms: list[tuple[str, str, str]]) -> None:
+    """A watch matches every Pod event against each watcher's selector through a fast path that reads
+    only the named fields: it must answer as the whole selectable set (selectable_fields) does."""
+    sel = parse_field_selector(",".join(f"{f}{op}{v}" for f, op, v in terms))
+    pod = {"kind": "Pod", **pod}
+    fields = labels.selectable_fields(pod, "Pod")
+    assert sel.matches(pod) == all(t.matches(fields) for t in sel.terms)
