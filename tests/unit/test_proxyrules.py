@@ -56,7 +56,7 @@ def _port(key: str, eps: tuple[pr.Endpoint, ...] = ()) -> pr.ServicePort:
                           eps, eps, (), bool(eps))
 
 
-def test_r76_iptables_names_match_kube_proxy_test_vectors() -> None:
+def test_R76_iptables_names_match_kube_proxy_test_vectors() -> None:
     ep = pr.Endpoint("p", "10.180.0.1", 80, "n", True, True, False)
     sp = _port("ns1/svc1:p80", (ep,))
     assert ipt.svc_chain(sp) == "KUBE-SVC-XPGD46QRK7WJZT7O"
@@ -64,28 +64,28 @@ def test_r76_iptables_names_match_kube_proxy_test_vectors() -> None:
     assert ipt.ext_chain(sp).startswith("KUBE-EXT-XPGD46QRK7WJZT7O")
 
 
-def test_r75_nftables_names_match_kube_proxy_comments() -> None:
+def test_R75_nftables_names_match_kube_proxy_comments() -> None:
     ep = pr.Endpoint("p", "10.180.0.1", 80, "n", True, True, False)
     sp = _port("ns1/svc1:p80", (ep,))
     assert nft.service_chain(sp) == "service-ULMVA6XW-ns1/svc1/tcp/p80"
     assert nft.endpoint_chain(sp, ep) == "endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
 
 
-def test_r76_unnamed_port_hashes_without_port_suffix() -> None:
+def test_R76_unnamed_port_hashes_without_port_suffix() -> None:
     """ServicePortName.String(): ``ns/name`` when the port has no name (not ``ns/name:80``)."""
     assert _port("ns1/svc1").key == "ns1/svc1"
     assert ipt.svc_chain(_port("ns1/svc1")) != ipt.svc_chain(_port("ns1/svc1:80"))
 
 
 @pytest.mark.parametrize("mode", pr.MODES)
-def test_r77_unready_endpoint_never_in_rules_and_headless_skipped(mode: str) -> None:
+def test_R77_unready_endpoint_never_in_rules_and_headless_skipped(mode: str) -> None:
     text = pr.rules(snapshot(), mode).text
     assert "10.244.1.10:8080" in text and "10.244.1.11:8080" in text
     assert "10.244.1.12" not in text  # not ready: no endpoint chain, no DNAT
     assert "headless" not in text  # ShouldSkipService
 
 
-def test_r78_iptables_probability_ladder_and_reject() -> None:
+def test_R78_iptables_probability_ladder_and_reject() -> None:
     text = pr.rules(snapshot(), "iptables").text
     assert ('-A KUBE-SVC-NAVV37HDGJLPWY47 -m comment --comment "lab/web:http -> 10.244.1.10:8080" '
             "-m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-") in text
@@ -95,7 +95,7 @@ def test_r78_iptables_probability_ladder_and_reject() -> None:
     assert "-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS" in text
 
 
-def test_r79_nftables_maps_and_reject_chain() -> None:
+def test_R79_nftables_maps_and_reject_chain() -> None:
     text = pr.rules(snapshot(), "nftables").text
     assert "10.96.0.20 . tcp . 80 : goto service-URTH2HAX-lab/web/tcp/http" in text
     assert '10.96.0.21 . tcp . 80 comment "lab/empty" : goto reject-chain' in text
@@ -103,7 +103,7 @@ def test_r79_nftables_maps_and_reject_chain() -> None:
     assert "mark set mark or 0x004000" in text
 
 
-def test_r80_externaltrafficpolicy_local_uses_local_endpoints_only() -> None:
+def test_R80_externaltrafficpolicy_local_uses_local_endpoints_only() -> None:
     r = pr.rules(snapshot(), "iptables")
     svl = [line.text for line in r.lines if line.text.startswith("-A KUBE-SVL-")]
     assert svl and all("10.244.1.11" not in t for t in svl)  # pod b is on node-2
@@ -111,7 +111,7 @@ def test_r80_externaltrafficpolicy_local_uses_local_endpoints_only() -> None:
 
 
 @pytest.mark.parametrize("mode", pr.MODES)
-def test_r81_path_of_ready_service_ends_in_dnat(mode: str) -> None:
+def test_R81_path_of_ready_service_ends_in_dnat(mode: str) -> None:
     r = pr.rules(snapshot(), mode)
     texts = [r.lines[i].text for i in r.path(pr.Request("10.96.0.20", 80))]
     dnat = [t for t in texts if "dnat to" in t.lower() or "DNAT" in t]
@@ -119,21 +119,21 @@ def test_r81_path_of_ready_service_ends_in_dnat(mode: str) -> None:
 
 
 @pytest.mark.parametrize(("mode", "verdict"), [("nftables", "reject"), ("iptables", "-j REJECT")])
-def test_r81_path_of_empty_service_ends_in_reject(mode: str, verdict: str) -> None:
+def test_R81_path_of_empty_service_ends_in_reject(mode: str, verdict: str) -> None:
     r = pr.rules(snapshot(), mode)
     texts = [r.lines[i].text.strip() for i in r.path(pr.Request("10.96.0.21", 80))]
     assert texts[-1].endswith(verdict)
     assert not any("DNAT" in t or "dnat to" in t for t in texts)
 
 
-def test_r82_undefined_clusterip_port_rejected_in_nftables_only() -> None:
+def test_R82_undefined_clusterip_port_rejected_in_nftables_only() -> None:
     nf = pr.rules(snapshot(), "nftables")
     assert nf.lines[nf.path(pr.Request("10.96.0.20", 81))[-1]].text.strip().startswith("ip daddr @cluster-ips reject")
     it = pr.rules(snapshot(), "iptables")
     assert not any("REJECT" in it.lines[i].text for i in it.path(pr.Request("10.96.0.20", 81)))
 
 
-def test_r80_nodeport_from_pod_short_circuits_local_policy() -> None:
+def test_R80_nodeport_from_pod_short_circuits_local_policy() -> None:
     r = pr.rules(snapshot(), "iptables")
     req = pr.Request(NODE_IP, 30080, local_ips=frozenset([NODE_IP]))
     texts = [r.lines[i].text for i in r.path(req)]
@@ -159,7 +159,7 @@ def test_unknown_mode_is_a_sentence() -> None:
         pr.rules(snapshot(), "ipvs")
 
 
-def test_r84_kind_clusters_use_the_embedded_clusters_proxy_mode() -> None:
+def test_R84_kind_clusters_use_the_embedded_clusters_proxy_mode() -> None:
     """kind clusters the course creates run kube-proxy in the mode the embedded cluster states."""
     import yaml
 
@@ -175,7 +175,7 @@ def test_r84_kind_clusters_use_the_embedded_clusters_proxy_mode() -> None:
     ("iptables", "-m recent --name KUBE-SEP-", "-m recent --set --name KUBE-SEP-"),
     ("nftables", "ip saddr @affinity-", "update @affinity-"),
 ])
-def test_r83_client_ip_affinity_is_remembered_per_endpoint(mode: str, check: str, remember: str) -> None:
+def test_R83_client_ip_affinity_is_remembered_per_endpoint(mode: str, check: str, remember: str) -> None:
     text = pr.rules(snapshot(), mode, service="lab/np").text
     # a recall line per endpoint in each policy chain (Cluster: pods a and b; Local: node-1's pod a),
     # a remember line per endpoint chain
