@@ -66,10 +66,31 @@ class PacketWalk:
     def stopped(self) -> WalkStep | None:
         return next((s for s in self.steps if s.status == FAILED), None)
 
+    def path_text(self, i: int) -> str:
+        """The hops in a row, the current one in brackets: ``dns -> [service] -> endpoints -> dnat -> reply``;
+        a failed hop is marked ``X``, one not reached ``~``."""
+        out = []
+        for j, s in enumerate(self.steps):
+            name = {FAILED: f"X {s.hop}", SKIPPED: f"~{s.hop}"}.get(s.status, s.hop)
+            out.append(f"[{name}]" if j == i else name)
+        return " -> ".join(out)
+
+    def path_html(self, i: int) -> str:
+        """The hops as a row of boxes, the current one outlined: the packet's place on its path."""
+        color = {OK: "var(--jp-success-color1, #1a7f37)", FAILED: "var(--jp-error-color1, #cf222e)",
+                 SKIPPED: "var(--jp-content-font-color2, #6e7781)"}
+        boxes = []
+        for j, s in enumerate(self.steps):
+            border = "3px solid" if j == i else "1px dashed" if s.status == SKIPPED else "1px solid"
+            boxes.append(f"<span style='display:inline-block;padding:2px 8px;margin:2px;border:{border} "
+                         f"{color[s.status]};border-radius:6px;color:{color[s.status]};"
+                         f"font-weight:{'bold' if j == i else 'normal'}'>{html.escape(s.hop)}</span>")
+        return "<div class='kai-walk-path'>" + " &#8594; ".join(boxes) + "</div>"
+
     def step_text(self, i: int) -> str:
         s = self.steps[i]
         mark = {OK: "ok", FAILED: "STOPS HERE", SKIPPED: "not reached"}[s.status]
-        lines = [f"Step {i + 1}/{len(self.steps)} {s.title} [{mark}]", f"  {s.explanation}"]
+        lines = [f"Step {i + 1}/{len(self.steps)} {s.title} [{mark}]   {self.path_text(i)}", f"  {s.explanation}"]
         lines += [f"    | {e}" for e in s.evidence]
         return "\n".join(lines)
 
@@ -89,7 +110,7 @@ class PacketWalk:
         color = {OK: "var(--jp-success-color1, #1a7f37)", FAILED: "var(--jp-error-color1, #cf222e)",
                  SKIPPED: "var(--jp-content-font-color2, #6e7781)"}[s.status]
         ev = "".join(f"<li><code>{e(x)}</code></li>" for x in s.evidence)
-        return (f"<div class='kai-walk'><p><b>Step {i + 1}/{len(self.steps)}: {e(s.title)}</b> "
+        return (f"<div class='kai-walk'>{self.path_html(i)}<p><b>Step {i + 1}/{len(self.steps)}: {e(s.title)}</b> "
                 f"<span style='color:{color}'>[{e(s.status)}]</span></p><p>{e(s.explanation)}</p>"
                 f"<ul>{ev}</ul><p style='color:var(--jp-content-font-color2, #57606a)'>diagram hop: "
                 f"<code>{e(s.diagram_hop)}</code></p></div>")

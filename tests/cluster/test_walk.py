@@ -66,6 +66,8 @@ def test_walk_widget_steps_next_and_back(cluster) -> None:  # type: ignore[no-un
     for _ in range(4):
         nxt.click()
     assert "Step 5/5" in html.value and "failed" in html.value and nxt.disabled
+    assert html.value.count("3px solid") == 1 and "kai-walk-path" in html.value  # the packet's hop outlined
+    assert "-> dnat -> [X reply]" in w.step_text(4)
     back.click()
     assert "Step 4/5" in html.value
 
