@@ -71,3 +71,35 @@ def test_members_orphans_and_relabelled_follow_the_store(tmp_path: Path) -> None
     assert _names(lister.controlled_by("/pods", "ns", "u1")) == ["before"]
     assert _names(lister.controlled_by("/pods", "ns", "u2")) == ["other"]
     store.close()
+
+
+def test_replicaset_syncs_of_a_big_namespace_are_batched(tmp_path: Path) -> None:
+    """Each Pod status write queues its ReplicaSet; at 1,000 Pods every sync counts them all. A namespace
+    with n Pods gets a sync at most every n/4000 s: the next one waits (on_later) with what changed."""
+    from kai_labs.sim.clock import FakeClock
+    from kai_labs.sim.controllers.manager import Controllers
+    from kai_labs.sim.events import Recorder
+    from kai_labs.sim.registry.allocators import Ids
+    from kai_labs.sim.registry.generic import Api, rt_of
+
+    clock = FakeClock()
+    store = Store(tmp_path / "state.db")
+    api = Api(store, Ids(store, 1), clock.now)
+    ctl = Controllers(api, Recorder(api), set, clock=clock)
+    store.subscribe(ctl.observe)
+    later: list[float] = []
+    ctl.on_later = later.append
+    api.create(rt_of("Namespace"), "", {"metadata": {"name": "big"}})
+    api.create(rt_of("ReplicaSet"), "big", {"metadata": {"name": "web"}, "spec": {
+        "replicas": 400, "selector": {"matchLabels": {"app": "web"}}, "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53"}]}}}})
+    ctl.drain()
+    assert store.count_ns("/pods", "big") == 400
+    later.clear()
+    ctl.queue["replicaset"].add(("big", "web"))
+    ctl.drain()  # within 100 ms (400/4000 s) of the last sync: put off
+    assert later and 0 < later[0] <= 0.1 and not ctl.pending()
+    ctl.release_deferred()
+    assert ctl.queue["replicaset"] == {("big", "web")}
+    store.close()

@@ -43,6 +43,10 @@ from .util import controller_uid, selector_matches
 log = logging.getLogger("kai_labs.controllers")
 
 
+# the queues whose syncs are batched for big namespaces (Controllers._too_soon)
+_BATCHED = frozenset({"service", "replicaset"})
+
+
 class Controllers:
     def __init__(self, api: Api, recorder: Recorder, kubelet_nodes: Callable[[], set[str]],
                  settings: NodeLifecycleSettings | None = None, clock: Clock | None = None) -> None:
@@ -77,8 +81,9 @@ class Controllers:
             ("replicaset", self.replicasets.sync), ("schedule", self.scheduler.schedule),
             ("service", self.sync_service)]
         self.on_work: Callable[[], None] = lambda: None
-        self._svc_last: dict[tuple[str, str], float] = {}  # when each Service's slices were last synced
-        self._deferred: set[tuple[str, str]] = set()
+        # when each Service's slices / ReplicaSet's status were last synced; the syncs put off meanwhile
+        self._last_sync: dict[tuple[str, tuple[str, str]], float] = {}
+        self._deferred: set[tuple[str, tuple[str, str]]] = set()
         self._failures: dict[tuple[str, tuple[str, str]], int] = {}  # (controller, item) -> failures in a row
         self._retry_at: dict[tuple[str, tuple[str, str]], float] = {}  # when it comes back (clock.monotonic)
         self.on_later: Callable[[float], None] = lambda _delay: None
@@ -189,7 +194,7 @@ class Controllers:
                 if name == "schedule":
                     self.scheduler.new_pass()
                 for item in items:
-                    if name == "service" and self._too_soon(item):
+                    if name in _BATCHED and self._too_soon(name, item):
                         continue
                     try:
                         sync(*item)
@@ -206,21 +211,22 @@ class Controllers:
                         if self._failures:
                             self._failures.pop((name, item), None)
 
-    def _too_soon(self, item: tuple[str, str]) -> bool:
-        """Batch EndpointSlice syncs of big Services (the role of kube-controller-manager's
-        --endpointslice-updates-batch-period): a Service with n Pods is synced at most every n/4000 s
-        (250 ms at 1,000 Pods; immediately for the handful of Pods a lesson has). A deferred sync runs
-        later with everything that changed meanwhile."""
+    def _too_soon(self, name: str, item: tuple[str, str]) -> bool:
+        """Batch the syncs whose work grows with the Pods of a namespace: EndpointSlices of big Services
+        (the role of kube-controller-manager's --endpointslice-updates-batch-period) and ReplicaSets
+        (each sync counts its Pods; every Pod status write queues one). One with n Pods in its namespace
+        is synced at most every n/4000 s (250 ms at 1,000 Pods; at once for the handful of Pods a lesson
+        has). A deferred sync runs later with everything that changed meanwhile."""
         n = self.lister.count("/pods", item[0])
         interval = min(0.25, n / 4000)
         if interval < 0.01:
             return False
         now = time.monotonic()
-        last = self._svc_last.get(item, 0.0)
+        last = self._last_sync.get((name, item), 0.0)
         if now - last >= interval:
-            self._svc_last[item] = now
+            self._last_sync[(name, item)] = now
             return False
-        self._deferred.add(item)
+        self._deferred.add((name, item))
         self.on_later(interval - (now - last))
         return True
 
@@ -236,9 +242,9 @@ class Controllers:
         self._arm_timer()
 
     def release_deferred(self) -> None:
-        """Called when a deferred batch is due: queue those Services again, and the timed controllers'
-        ticks (each does only what is due)."""
-        self.queue["service"].update(self._deferred)
+        """Called when a deferred batch is due: queue those syncs again."""
+        for name, item in self._deferred:
+            self.queue[name].add(item)
         self._deferred.clear()
 
     def tick(self) -> None:
