@@ -49,8 +49,9 @@ lab: $(STAMP) ## set up, start the embedded cluster and open JupyterLab on lesso
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root,) \
 		--ServerApp.root_dir="$(CURDIR)" "$(LESSON)"
 
-test: $(STAMP) lint ## set up (chromium too, where it can), lint, and run the whole test suite
+test: $(STAMP) lint ## set up (chromium, nft and iptables too, where it can), lint, and run the whole test suite
 	@sh scripts/install-browser-deps.sh || echo "make test: could not install chromium here, so the browser tests will skip (see scripts/install-browser-deps.sh)"
+	@sh scripts/install-kernel-tools.sh || echo "make test: could not install nft/iptables here, so the kernel tests will skip (see scripts/install-kernel-tools.sh)"
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 lint: $(STAMP) ## ruff over the package, tests and benchmarks; mypy strict over the package (both pinned)

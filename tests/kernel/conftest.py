@@ -14,10 +14,6 @@ import pytest
 PROVEN: list[str] = []  # "mode/shape" for each shape whose verdicts the kernel gave
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "kernel: loads kube-proxy's generated rules into real network namespaces")
-
-
 def _tool(name: str) -> str | None:
     return shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.path.exists(p)), None)
 
