@@ -284,9 +284,13 @@ class PodWriter:
         if key in self._inflight:
             return self._inflight[key]
         written = self._written.get(key)
+        if written is None:
+            return None
         cur = self.cache.peek("/pods", ns, name)
-        if written is not None and cur is not None and int(cur["metadata"].get("resourceVersion") or 0) < written[0]:
+        if cur is not None and int(cur["metadata"].get("resourceVersion") or 0) < written[0]:
             return written[1]
+        if cur is not None and key not in self._tasks:
+            del self._written[key]  # the cache has caught up: our copy of the status is no longer needed
         return None
 
     def remove_pod(self, ns: str, name: str, uid: str | None = None) -> None:

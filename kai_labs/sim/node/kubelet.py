@@ -155,13 +155,16 @@ class PodWorker:
             if not await self._pull_images(pod):
                 return
             await self._start(pod)
+            pod = None  # a worker waits most of its life: it holds no copy of its Pod meanwhile
             while not self.stopping:
                 self.wake.clear()
-                pod = self.pod()
-                if pod is None:
+                cached = self.k.lister.peek("/pods", self.ns, self.name)
+                if cached is None:
                     break
-                if pod["metadata"].get("deletionTimestamp"):
-                    await self._terminate(pod)
+                if cached["metadata"].get("deletionTimestamp"):
+                    pod = self.pod()
+                    if pod is not None:
+                        await self._terminate(pod)
                     break
                 await self._sync_status()
                 await self.wake.wait()
