@@ -388,3 +388,19 @@ def test_a_write_after_close_is_503_shutting_down_and_cleanup_is_calm(tmp_path: 
     again = Store(tmp_path / "state.db")
     assert again.peek(KEY, "default", "before") is not None and again.peek(KEY, "default", "after") is None
     again.close()
+
+
+def test_history_gives_back_each_version_for_a_resuming_watch(tmp_path: Path) -> None:
+    """The history a watch resumes from (kept compressed) returns every version as it was written."""
+    s = Store(tmp_path / "state.db")
+    first = s.put(KEY, _cm("cm", "one"), "ADDED")
+    cm = s.get(KEY, "default", "cm")
+    assert cm is not None
+    cm["data"] = {"k": "two"}
+    s.put(KEY, cm, "MODIFIED")
+    s.remove(KEY, "default", "cm")
+    events = s.since(int(first["metadata"]["resourceVersion"]) - 1)
+    assert [e.type for e in events] == ["ADDED", "MODIFIED", "DELETED"]
+    assert events[0].obj["data"] == _cm("cm", "one")["data"] and events[1].obj["data"] == {"k": "two"}
+    assert [int(e.obj["metadata"]["resourceVersion"]) for e in events[:2]] == [e.rv for e in events[:2]]
+    s.close()
