@@ -127,11 +127,19 @@ class Diagnosis:
         e = html.escape
         color = {RIGHT: "var(--jp-success-color1, #1a7f37)", WRONG: "var(--jp-error-color1, #cf222e)",
                  UNKNOWN: "var(--jp-warn-color1, #9a6700)"}[self.verdict]
-        nudges = "".join(f"<li>{e(n)}</li>" for n in self.nudges)
+        nudges = "".join(f"<li>{inline_code_html(n)}</li>" for n in self.nudges)
         cmds = "".join(f"<pre style='text-align:left'><code>{e(c)}</code></pre>" for c in self.commands)
         return (f"<div class='kai-diagnosis' role='status' style='text-align:left'>"
-                f"<p><b style='color:{color}'>{e(self._headline())}</b>: {e(self.message)}</p>"
+                f"<p><b style='color:{color}'>{e(self._headline())}</b>: {inline_code_html(self.message)}</p>"
                 + (f"<ul>{nudges}</ul>" if nudges else "") + cmds + "</div>")
+
+
+def inline_code_html(text: str) -> str:
+    """Markdown's `code` spans as <code>, the rest escaped: course text is prose with commands in it."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unbalanced backtick: show the text as it is
+        return html.escape(text)
+    return "".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(parts))
 
 
 def _spec(sc: Any) -> dict[str, Any]:
@@ -236,7 +244,8 @@ def form(submit: Any) -> Any:
     because = w.Textarea(placeholder="because… (what you saw, and which command showed it)",
                          description="Because", layout=w.Layout(width="100%", height="4em"))
     button = w.Button(description="Check my diagnosis", icon="stethoscope", button_style="primary",
-                      tooltip="Compare your diagnosis with the break (nothing in the cluster changes)")
+                      tooltip="Compare your diagnosis with the break (nothing in the cluster changes)",
+                      layout=w.Layout(width="auto"))
     out = w.HTML(value="")
 
     def click(_: Any = None) -> None:

@@ -86,13 +86,13 @@ class Grade:
                     bits.append(f"<div><i>hint:</i> {e(r.hint)}</div>")
                 extra = "".join(bits)
             rows.append(f"<tr><td style='white-space:nowrap;text-align:left;vertical-align:top'>{mark}</td>"
-                        f"<td><b>{e(r.name)}</b> "
+                        f"<td style='text-align:left;vertical-align:top'><b>{e(r.name)}</b> "
                         f"<code>{e(r.hop)}</code><div>{e(r.message)}</div>{extra}</td></tr>")
         notes = "".join(f"<p><i>note:</i> {e(n)}</p>" for n in self.notes)
         return (f"<div class='kai-grade' role='status' aria-label='{e(self.verdict())}: {e(self.scenario)}'>"
                 f"<p style='font-weight:bold;color:{color}'>{icon}: {e(self.title)} "
                 f"({sum(r.passed for r in self.results)}/{len(self.results)} checks, {self.seconds:.2f}s)</p>"
-                f"<table>{''.join(rows)}</table>{notes}</div>")
+                f"<table style='text-align:left'>{''.join(rows)}</table>{notes}</div>")
 
 
 def _timeout(value: float | None) -> float:

@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from .diagnose import inline_code_html
+
 QUESTIONS = Path(__file__).parent / "predictions.yaml"
 
 # every prediction asked in this kernel, by question, so a later cell can ask whether it was answered
@@ -53,7 +55,7 @@ class Feedback:
         color = "var(--jp-success-color1, #1a7f37)" if self.right else "var(--jp-error-color1, #cf222e)"
         head = "✔ Right" if self.right else "✘ Not quite"
         return (f"<div class='kai-feedback' role='status' style='text-align:left'><b style='color:{color}'>{head}"
-                f"</b>: {html.escape(self.text)}</div>")
+                f"</b>: {inline_code_html(self.text)}</div>")
 
 
 @dataclass
@@ -114,7 +116,7 @@ class Prediction:
         question = w.HTML(f"<b>Predict:</b> {html.escape(self.question)}")
         options = w.RadioButtons(options=list(self.choices), value=None, layout=w.Layout(width="auto"))
         button = w.Button(description="Check my prediction", icon="check", tooltip="Record your answer; the next "
-                          "cell shows what really happens")
+                          "cell shows what really happens", layout=w.Layout(width="auto"))
         out = w.HTML("")
 
         def click(_: Any = None) -> None:

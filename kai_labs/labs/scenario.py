@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import html
 import os
 import random
 import re
@@ -290,14 +289,6 @@ class Hint(str):
         return str(self)
 
 
-def _inline_code_html(text: str) -> str:
-    """Markdown's `code` spans as <code> (the rest escaped): hints are one line of prose with commands."""
-    parts = text.split("`")
-    if len(parts) % 2 == 0:  # an unbalanced backtick: show the text as it is
-        return html.escape(text)
-    return "".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(parts))
-
-
 class HintBox:
     """Hints revealed one at a time: ``h = s.hint_box(); h.next()``; after the last, "no more hints" and the
     walker (``s.inspect(c)``) as the answer key."""
@@ -327,7 +318,7 @@ class HintBox:
         if not self.shown:
             return f"<p>{len(self.scenario.hints)} hints available; call <code>.next()</code> to see the first.</p>"
         return "".join(f"<p style='text-align:left'><b>Hint {i + 1}/{len(self.scenario.hints)}:</b> "
-                       f"{_inline_code_html(h)}</p>" for i, h in enumerate(self.scenario.hints[:self.shown]))
+                       f"{diag.inline_code_html(h)}</p>" for i, h in enumerate(self.scenario.hints[:self.shown]))
 
 
 # ---------------------------------------------------------------------- registry
