@@ -22,12 +22,26 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ...k8s import labels as _labels
-from ..apimachinery import errors
+from ..apimachinery import errors, protobuf, yamljson
 from ..apimachinery import patch as _patch
 from ..registry.resources import ResourceType
 from ..storage.store import Event, TooOld
 from . import discovery, healthz, printers
-from .negotiation import APPLY_YAML, json_response, media_type, read_body, strip_private, wants_table, warn_headers
+from .negotiation import (
+    APPLY_YAML,
+    MAX_BODY,
+    OBJECT_TYPES,
+    PROTOBUF,
+    YAML,
+    decode_yaml,
+    json_response,
+    media_type,
+    read_body,
+    strip_private,
+    unsupported_media_type,
+    wants_table,
+    warn_headers,
+)
 from .options import check_delete_options, check_propagation, list_options, timeout_seconds
 from .watch import WatchStream
 
@@ -35,6 +49,46 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
 
 Obj = dict[str, Any]
+
+
+async def delete_options(request: web.Request) -> Obj:
+    """The DeleteOptions a DELETE (of one object or of a collection) carries in its body, decoded by its
+    media type as every other verb's body is: JSON, YAML or protobuf (``application/vnd.kubernetes.protobuf``,
+    what client-go's typed clients and e2e.test send), else 415 (handlers/delete.go DeleteResource and
+    DeleteCollection: ``negotiation.NegotiateInputSerializer`` then ``DecodeParameters`` of the body).
+    No body, or an empty one, is no options."""
+    if not request.can_read_body:
+        return {}
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise errors.too_large()
+    if not raw.strip():
+        return {}
+    ct = media_type(request)
+    if ct not in OBJECT_TYPES:
+        raise unsupported_media_type(OBJECT_TYPES)
+    opts: Any
+    if ct == PROTOBUF:
+        try:
+            opts = protobuf.decode(raw)
+        except protobuf.ProtobufError as e:
+            raise errors.bad_request(f"the protobuf body could not be decoded: {e}") from None
+        if opts.get("kind") not in ("DeleteOptions", None):
+            raise errors.bad_request(f"invalid DeleteOptions: the body is a {opts.get('kind')}")
+    elif ct == YAML:
+        try:
+            opts = await decode_yaml(raw.decode("utf-8", errors="replace"))
+        except yamljson.YamlError as e:
+            raise errors.bad_request(f"invalid DeleteOptions: {e}") from None
+    else:
+        try:
+            opts = json.loads(raw)
+        except (ValueError, RecursionError) as e:
+            raise errors.bad_request(f"invalid DeleteOptions: {e}") from None
+    if not isinstance(opts, dict):
+        raise errors.bad_request("invalid DeleteOptions: must be an object")
+    check_delete_options(opts)
+    return opts
 
 
 def method_not_allowed() -> errors.ApiError:
@@ -161,13 +215,23 @@ class Handlers:
     async def delete_collection(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query
         rtype = t.rtype
-        check_propagation(q.get("propagationPolicy"))
+        opts = await delete_options(request)  # deletecollection takes DeleteOptions in its body too
+        prop = opts.get("propagationPolicy", q.get("propagationPolicy"))
+        if opts.get("orphanDependents") is True:
+            prop = "Orphan"
+        check_propagation(prop)
+        dr = t.dry_run or opts.get("dryRun") == ["All"]
+        grace = opts.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
+        try:
+            grace_i = int(grace) if grace is not None else None
+        except (TypeError, ValueError):
+            raise errors.bad_request(f"invalid gracePeriodSeconds: {grace}") from None
         items = self.rt.api.list(rtype, t.ns, q.get("labelSelector", ""), q.get("fieldSelector", ""))
         for it in items:
             md = it["metadata"]
             try:
-                self.rt.api.delete(rtype, md.get("namespace", ""), md["name"],
-                                   propagation=q.get("propagationPolicy"), dry_run=q.get("dryRun") == "All")
+                self.rt.api.delete(rtype, md.get("namespace", ""), md["name"], grace=grace_i,
+                                   propagation=prop, dry_run=dr)
             except errors.ApiError as e:
                 if e.code != 404:
                     raise
@@ -207,17 +271,7 @@ class Handlers:
     async def delete(self, request: web.Request, t: Target) -> web.StreamResponse:
         assert t.name is not None
         q = request.query
-        opts: Obj = {}
-        if request.can_read_body:
-            raw = await request.read()
-            if raw.strip():
-                try:
-                    opts = json.loads(raw)
-                except json.JSONDecodeError as e:
-                    raise errors.bad_request(f"invalid DeleteOptions: {e}") from None
-                if not isinstance(opts, dict):
-                    raise errors.bad_request("invalid DeleteOptions: must be an object")
-                check_delete_options(opts)
+        opts = await delete_options(request)
         grace = opts.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
         prop = opts.get("propagationPolicy", q.get("propagationPolicy"))
         if opts.get("orphanDependents") is True:
