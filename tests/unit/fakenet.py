@@ -75,7 +75,7 @@ class FakeNet:
     def peer(self, real_peer: tuple[str, int]) -> tuple[str, int]:
         return self.world.conns.get(real_peer[1], real_peer)
 
-    async def listen(self, port: int, handler: Any) -> tuple[asyncio.AbstractServer, int]:
+    async def listen(self, port: int, handler: Any, host: str = "") -> tuple[asyncio.AbstractServer, int]:
         """The fake's sockets are loopback TCP: the 'path' it returns is the real port (what tests connect to)."""
         server = await asyncio.start_server(handler, "127.0.0.1", 0)
         return server, server.sockets[0].getsockname()[1]

@@ -37,6 +37,13 @@ _NET_KEYS = {"/services", "discovery.k8s.io/endpointslices", "/pods", "/nodes", 
 _PROXY_LINE_MAX = 108  # the PROXY protocol v1 line's bound (haproxy's proxy-protocol.txt)
 _SUN_PATH_MAX = 100  # sockaddr_un.sun_path is 108 bytes on Linux; longer paths go through /proc/self/fd
 
+# The host part of a listen address, as the Pod's network namespace sees it: a socket bound to the wildcard
+# (0.0.0.0, ::) takes connections to every local address; one bound to 127.0.0.1/::1 only those to the
+# loopback; one bound to the Pod IP only those to the Pod IP (Linux's inet_bind and the TCP lookup,
+# net/ipv4/af_inet.c, net/ipv4/inet_hashtables.c: a listener matches on its bound address or INADDR_ANY).
+ANY, LOOPBACK, POD_IP = "any", "loopback", "pod"
+_PREFIX = {ANY: "", LOOPBACK: "lo-", POD_IP: "ip-"}
+
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 # the virtual client (ip, port) of the connection a server task is serving (set from the PROXY line)
@@ -68,9 +75,12 @@ class SocketDir:
         root.mkdir(mode=0o700, exist_ok=True)
         self._fd: int | None = None
 
-    def path(self, ip: str, port: int | None = None) -> str:
-        """A path short enough for sun_path: through an O_PATH descriptor of the root when the home is deep."""
-        tail = ip if port is None else f"{ip}/{port}"
+    def path(self, ip: str, port: int | None = None, bind: str = ANY) -> str:
+        """A path short enough for sun_path: through an O_PATH descriptor of the root when the home is deep.
+
+        ``bind`` is the host part of the app's listen address (see :func:`bind_scope`): a wildcard socket
+        is ``<ip>/<port>``, a loopback-only one ``<ip>/lo-<port>``, one bound to the Pod IP ``<ip>/ip-<port>``."""
+        tail = ip if port is None else f"{ip}/{_PREFIX[bind]}{port}"
         full = f"{self.root}/{tail}"
         if len(full.encode()) <= _SUN_PATH_MAX:
             return full
@@ -105,6 +115,22 @@ class SocketDir:
         with contextlib.suppress(OSError):
             return [p.name for p in self.root.iterdir() if p.is_dir()]
         return []
+
+
+def bind_scope(host: str, pod_ip: str) -> str | None:
+    """Which local addresses a socket bound to ``host`` answers on: ANY, LOOPBACK or POD_IP; None when the
+    address is not the Pod's (bind fails with EADDRNOTAVAIL, "cannot assign requested address").
+
+    "localhost" resolves to 127.0.0.1 in a Pod (the runtime's /etc/hosts), as Go's and Python's listeners
+    resolve it before binding."""
+    h = host.strip().strip("[]").lower()
+    if h in ("", "0.0.0.0", "::", "*"):
+        return ANY
+    if h in ("localhost", "::1", "ip6-localhost") or (h.startswith("127.") and h.count(".") == 3):
+        return LOOPBACK
+    if h == pod_ip:
+        return POD_IP
+    return None
 
 
 class Network:
@@ -162,9 +188,11 @@ class Network:
         self.pods.pop(ip, None)
         self.sockets.sandbox_down(ip)
 
-    async def listen(self, ip: str, port: int, handler: Handler) -> tuple[asyncio.AbstractServer, str]:
-        """A Pod's server on ``port``: a Unix socket in its sandbox; each connection's PROXY line sets PEER."""
-        path = self.sockets.path(ip, port)
+    async def listen(self, ip: str, port: int, handler: Handler, bind: str = ANY
+                     ) -> tuple[asyncio.AbstractServer, str]:
+        """A Pod's server on ``port``: a Unix socket in its sandbox; each connection's PROXY line sets PEER.
+        ``bind`` (ANY, LOOPBACK, POD_IP) says which of the Pod's addresses it answers on (R100)."""
+        path = self.sockets.path(ip, port, bind)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
 
@@ -207,9 +235,10 @@ class Network:
         return reader, writer, r
 
     async def open(self, pod_ip: str, port: int, timeout: float, *, source: str,
-                   dest: tuple[str, int] | None = None, refused: str | None = None
+                   dest: tuple[str, int] | None = None, refused: str | None = None, loopback: bool = False
                    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """A connection straight to a Pod's ip:port (after any proxying), from ``source``.
+        """A connection straight to a Pod's ip:port (after any proxying), from ``source``; with ``loopback``
+        to the Pod's own 127.0.0.1:port instead (its containers, port-forward).
 
         No sandbox at that IP: nobody answers (TimeoutError after ``timeout``). A sandbox without a socket
         on the port: ConnectionRefusedError. A socket whose node process is gone (its file stays, nobody
@@ -218,10 +247,19 @@ class Network:
         if not self.sockets.has_sandbox(pod_ip):
             await asyncio.sleep(timeout)
             raise TimeoutError(f"no host answers at {pod_ip}")
-        path = self.sockets.path(pod_ip, port)
+        # a connection to the loopback finds a wildcard or loopback listener; to the Pod IP a wildcard or
+        # Pod-IP listener (R100)
+        binds = (ANY, LOOPBACK) if loopback else (ANY, POD_IP)
+        for bind in binds:
+            path = self.sockets.path(pod_ip, port, bind)
+            if os.path.exists(path):
+                break
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
         except FileNotFoundError:
+            if refused and not loopback and os.path.exists(self.sockets.path(pod_ip, port, LOOPBACK)):
+                refused += (f" (its app listens on 127.0.0.1:{port}, the Pod's own loopback, which only the "
+                            "Pod's containers reach)")
             raise ConnectionRefusedError(refused or f"dial tcp {pod_ip}:{port}: connect: connection refused"
                                          ) from None
         except ConnectionRefusedError:
@@ -270,7 +308,8 @@ class PodNetView:
         if ip.startswith("127.") or ip == "::1":
             # the Pod's own loopback: its containers share one network namespace
             try:
-                return await self.net.open(self.pod_ip, port, timeout, source="127.0.0.1", dest=(ip, port))
+                return await self.net.open(self.pod_ip, port, timeout, source="127.0.0.1", dest=(ip, port),
+                                           loopback=True)
             except (ConnectionRefusedError, TimeoutError):
                 raise ConnectionRefusedError(f"nothing listens on {ip}:{port} inside pod {self.pod_name}"
                                              ) from None
@@ -278,8 +317,12 @@ class PodNetView:
                                                    source_node=self.node_name, source_ip=self.pod_ip)
         return reader, writer
 
-    async def listen(self, port: int, handler: Handler) -> tuple[asyncio.AbstractServer, str]:
-        return await self.net.listen(self.pod_ip, port, handler)
+    async def listen(self, port: int, handler: Handler, host: str = "") -> tuple[asyncio.AbstractServer, str]:
+        """A server on host:port; OSError (EADDRNOTAVAIL) when host is none of the Pod's addresses."""
+        bind = bind_scope(self.pod_ip if host == self.pod_name else host, self.pod_ip)
+        if bind is None:
+            raise OSError(99, f"listen tcp {host}:{port}: bind: cannot assign requested address")
+        return await self.net.listen(self.pod_ip, port, handler, bind)
 
     def peer(self, real_peer: tuple[str, int] | None = None) -> tuple[str, int]:
         return self.net.peer(real_peer)

@@ -75,7 +75,8 @@ class PodNet(tools.PodNetLike, Protocol):
     def peer(self, real_peer: tuple[str, int]) -> tuple[str, int]: ...
 
     async def listen(self, port: int, handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
-                                                        Awaitable[None]]) -> tuple[asyncio.AbstractServer, str]: ...
+                                                        Awaitable[None]], host: str = ""
+                     ) -> tuple[asyncio.AbstractServer, str]: ...
 
 
 @dataclass(frozen=True)
@@ -323,6 +324,9 @@ class Program:
     """One emulated process. Servers list their ports; commands implement ``main``."""
 
     ports: list[int] = []
+    # the host part of the listen address ("" = every address): 127.0.0.1 is reached only from inside the
+    # Pod, the Pod IP only through it (R100)
+    listen_host: str = ""
 
     def __init__(self, c: Container):
         self.c = c
@@ -332,6 +336,11 @@ class Program:
 
     def on_start(self) -> None:
         pass
+
+    def bind_failed(self, err: OSError) -> None:
+        """The listen address is none of the Pod's (EADDRNOTAVAIL): a Go server's log.Fatal, exit 1."""
+        self.c.golog(str(err.strerror))
+        self.c.exit_soon(1)
 
     async def main(self) -> int | None:
         """Command programs return an exit code; servers return None (run until stopped)."""
@@ -596,7 +605,8 @@ class HttpEcho(Program):
     def __init__(self, c: Container, listen: str, text: str):
         super().__init__(c)
         self.listen, self.text = listen, text
-        port = listen.rsplit(":", 1)[-1]
+        host, _, port = listen.rpartition(":")
+        self.listen_host = host
         self.ports = [int(port)] if port.isdigit() else []
 
     def on_start(self) -> None:
@@ -604,6 +614,11 @@ class HttpEcho(Program):
 
     def handler_for(self, port: int) -> Any:
         return HttpApp(self.route, self.c.net).serve
+
+    def bind_failed(self, err: OSError) -> None:
+        """http-echo's ListenAndServe error ends the program through log.Fatalf (exit 1)."""
+        self.c.golog(f"[ERR] Error starting server: {err.strerror}")
+        self.c.exit_soon(1)
 
     async def route(self, req: Request) -> Response:
         app = [("X-App-Name", "http-echo"), ("X-App-Version", HTTP_ECHO_VERSION)]
@@ -980,7 +995,12 @@ class Container:
         self._started = True
         done = self._future()
         for port in self.listen_ports:
-            server, path = await self.net.listen(port, self.program.handler_for(port))
+            try:
+                server, path = await self.net.listen(port, self.program.handler_for(port),
+                                                     self.program.listen_host)
+            except OSError as e:
+                self.program.bind_failed(e)
+                return
             self._servers.append(server)
             self.bound[port] = path
         self.program.on_start()

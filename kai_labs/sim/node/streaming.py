@@ -584,7 +584,8 @@ async def _forward(rt: Runtime, spdy: SpdyServer, ns: str, name: str, data: Spdy
         if worker is None or not worker.ip:
             raise ConnectionRefusedError("connection refused")
         # inside the Pod's network namespace, to its own loopback (as containerd's port-forward)
-        reader, writer = await rt.net.open(worker.ip, port, 5.0, source="127.0.0.1", dest=("127.0.0.1", port))
+        reader, writer = await rt.net.open(worker.ip, port, 5.0, source="127.0.0.1", dest=("127.0.0.1", port),
+                                           loopback=True)
     except (OSError, asyncio.TimeoutError):
         uid = (rt.kubelet.lister.peek("/pods", ns, name) or {}).get("metadata", {}).get("uid", "")
         spdy.data(error, (f"error forwarding port {port} to pod {name}_{ns}, uid {uid}: failed to connect to "
