@@ -124,3 +124,46 @@ def test_delete_options_in_an_unknown_media_type_is_415_and_garbage_400(tmp_path
         assert r.status == 200
 
     run_api(tmp_path, scenario)
+
+
+# -- R86: Endpoints go with their Service; v1 Endpoints is deprecated --------------------------------------
+def test_the_endpoints_of_a_deleted_service_are_deleted(tmp_path: Path) -> None:
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        svc = {"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
+        r = await client.post("/api/v1/namespaces/default/services", headers=H, json=svc)
+        assert r.status == 201
+        # a selector-less Service with Endpoints written by hand: deleted with it as well
+        hand = {"metadata": {"name": "ext"}, "spec": {"ports": [{"port": 80}]}}
+        assert (await client.post("/api/v1/namespaces/default/services", headers=H, json=hand)).status == 201
+        r = await client.post("/api/v1/namespaces/default/endpoints", headers=H, json={
+            "metadata": {"name": "ext"}, "subsets": [{"addresses": [{"ip": "192.0.2.1"}], "ports": [{"port": 80}]}]})
+        assert r.status == 201
+        rt.controllers.drain()
+        assert rt.store.get("/endpoints", "default", "web") is not None
+        for name in ("web", "ext"):
+            assert (await client.delete(f"/api/v1/namespaces/default/services/{name}", headers=H)).status == 200
+        rt.controllers.drain()
+        assert rt.store.get("/endpoints", "default", "web") is None
+        assert rt.store.get("/endpoints", "default", "ext") is None
+        assert rt.store.get("/endpoints", "default", "kubernetes") is not None
+
+    run_api(tmp_path, scenario)
+
+
+def test_every_request_for_v1_endpoints_carries_the_deprecation_warning(tmp_path: Path) -> None:
+    want = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"'
+
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        for path in ("/api/v1/namespaces/default/endpoints", "/api/v1/namespaces/default/endpoints/kubernetes",
+                     "/api/v1/endpoints", "/api/v1/namespaces/default/endpoints/nope"):
+            r = await client.get(path, headers=H)
+            assert r.headers.getall("Warning", []) == [want], path
+        r = await client.get("/api/v1/namespaces/default/endpoints?watch=true&timeoutSeconds=1", headers=H)
+        assert r.headers.getall("Warning", []) == [want]
+        await r.read()
+        r = await client.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", headers=H)
+        assert "Warning" not in r.headers
+        r = await client.get("/api/v1/namespaces/default/services", headers=H)
+        assert "Warning" not in r.headers
+
+    run_api(tmp_path, scenario)

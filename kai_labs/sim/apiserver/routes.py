@@ -78,10 +78,24 @@ def core_or_group(group: str, version: str) -> str:
     return f"/api/{version}" if group == "" else f"/apis/{group}/{version}"
 
 
+# Deprecated types: every request to them carries a Warning header, whatever its answer (KEP-4974,
+# keps/sig-network/4974-deprecate-endpoints: kube-apiserver v1.33+ warns on every read and write of v1
+# Endpoints; kubectl prints it as "Warning: ..."). Added when the response is prepared (server.py), so
+# watch streams and errors carry it too.
+DEPRECATED: dict[tuple[str, str, str], str] = {
+    ("", "v1", "endpoints"): "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
+}
+WARNINGS_KEY: web.RequestKey[list[str]] = web.RequestKey("kai_labs.warnings", list)
+
+
 def _target_endpoint(verb: Verb, rtype: ResourceType, scoped: bool, sub: str) -> Endpoint:
     """A handler that checks the path's names and the write options (in kube-apiserver's order)
     before the verb sees them."""
+    deprecated = DEPRECATED.get((rtype.group, rtype.version, rtype.plural))
+
     async def handle(request: web.Request, v: dict[str, str]) -> web.StreamResponse:
+        if deprecated is not None:
+            request[WARNINGS_KEY] = [deprecated]
         ns = v["namespace"] if scoped else None
         name = v.get("name")
         if ns is not None:

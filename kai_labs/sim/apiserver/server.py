@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import sqlite3
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,13 @@ log = logging.getLogger("kai_labs.apiserver")
 PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
 
 
+async def _add_warnings(request: web.Request, response: web.StreamResponse) -> None:
+    """The warnings a route recorded for this request (a deprecated type's), as Go's warning recorder
+    writes them: one ``Warning: 299 - "<text>"`` header each, on any answer, streamed or not."""
+    for text in request.get(routes.WARNINGS_KEY, ()):
+        response.headers.add("Warning", "299 - " + json.dumps(text))
+
+
 class ApiServer:
     def __init__(self, rt: Runtime, token: str) -> None:
         self.rt = rt
@@ -44,6 +52,7 @@ class ApiServer:
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._middleware])
         # [\s\S]: a name with an encoded newline (%0A) must reach the grammar too, not aiohttp's plain 404
         self.app.router.add_route("*", "/{tail:[\\s\\S]*}", self._dispatch)
+        self.app.on_response_prepare.append(_add_warnings)
         self.address = ""
 
     # -- plumbing ------------------------------------------------------------

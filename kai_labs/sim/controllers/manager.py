@@ -106,8 +106,11 @@ class Controllers:
         """One Service's turn: load-balancer status, then its EndpointSlices, then its Endpoints."""
         svc = self.lister.get("/services", ns, name)
         slices = self.endpointslices.slices_of(ns, name)
-        if svc is None or svc["metadata"].get("deletionTimestamp"):
-            return  # garbage collection removes owned slices and endpoints
+        if svc is None:
+            self.endpoints.service_gone(ns, name)  # slices are owned: garbage collection removes them
+            return
+        if svc["metadata"].get("deletionTimestamp"):
+            return
         self.services.sync(svc)
         pods = list(self.lister.iter("/pods", ns))
         nodes = {n["metadata"]["name"]: n for n in self.lister.iter("/nodes")}
