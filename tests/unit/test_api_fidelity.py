@@ -167,3 +167,59 @@ def test_every_request_for_v1_endpoints_carries_the_deprecation_warning(tmp_path
         assert "Warning" not in r.headers
 
     run_api(tmp_path, scenario)
+
+
+# -- R87: services/status ----------------------------------------------------------------------------------
+def test_a_services_status_patch_keeps_its_annotations_and_its_load_balancer(tmp_path: Path) -> None:
+    """The e2e "should complete a service status lifecycle" steps: a ClusterIP Service's status patched
+    with an annotation and a load-balancer ingress; both stay (also after the controllers have run)."""
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        svc = {"metadata": {"name": "st"}, "spec": {"selector": {"app": "st"}, "ports": [{"port": 80}]}}
+        assert (await client.post("/api/v1/namespaces/default/services", headers=H, json=svc)).status == 201
+        patch = {"metadata": {"annotations": {"patchedstatus": "true"}},
+                 "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}}
+        r = await client.patch("/api/v1/namespaces/default/services/st/status", data=json.dumps(patch),
+                               headers={**H, "Content-Type": "application/merge-patch+json"})
+        assert r.status == 200, await r.text()
+        body = await _json(r)
+        assert body["metadata"]["annotations"] == {"patchedstatus": "true"}
+        assert body["status"]["loadBalancer"]["ingress"] == [{"ip": "203.0.113.1"}]
+        rt.controllers.queue["service"].add(("default", "st"))
+        rt.controllers.drain()
+        await asyncio.sleep(0.1)
+        body = await _json(await client.get("/api/v1/namespaces/default/services/st", headers=H))
+        assert body["metadata"]["annotations"] == {"patchedstatus": "true"}
+        assert body["status"]["loadBalancer"]["ingress"] == [{"ip": "203.0.113.1"}]
+        # the spec cannot be changed through status
+        r = await client.patch("/api/v1/namespaces/default/services/st/status", data=json.dumps(
+            {"spec": {"ports": [{"port": 81}]}}), headers={**H, "Content-Type": "application/merge-patch+json"})
+        assert (await _json(r))["spec"]["ports"][0]["port"] == 80
+
+    run_api(tmp_path, scenario)
+
+
+# -- R88: allocated values kept on update --------------------------------------------------------------
+def test_replace_without_cluster_ip_or_node_port_keeps_what_was_allocated(tmp_path: Path) -> None:
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        base = "/api/v1/namespaces/default/services"
+        for name, spec in (("np", {"type": "NodePort", "selector": {"a": "b"},
+                                   "ports": [{"name": "http", "port": 80}, {"name": "https", "port": 443}]}),
+                           ("hl", {"clusterIP": "None", "selector": {"a": "b"}, "ports": [{"port": 80}]})):
+            r = await client.post(base, headers=H, json={"metadata": {"name": name}, "spec": spec})
+            assert r.status == 201, await r.text()
+            created = await _json(r)
+            # kubectl replace -f of the original manifest (no clusterIP, no nodePort, no resourceVersion)
+            manifest = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                        "spec": {k: v for k, v in spec.items() if k != "clusterIP"}}
+            r = await client.put(f"{base}/{name}", headers=H, json=manifest)
+            assert r.status == 200, await r.text()
+            got = (await _json(r))["spec"]
+            assert got["clusterIP"] == created["spec"]["clusterIP"]
+            assert got["clusterIPs"] == created["spec"]["clusterIPs"]
+            assert [p.get("nodePort") for p in got["ports"]] == [p.get("nodePort") for p in created["spec"]["ports"]]
+        # setting another address is still refused, as upstream refuses it (the field is immutable)
+        r = await client.put(f"{base}/np", headers=H, json={"metadata": {"name": "np"}, "spec": {
+            "type": "NodePort", "clusterIP": "10.96.200.200", "ports": [{"port": 80}]}})
+        assert r.status == 422
+
+    run_api(tmp_path, scenario)

@@ -319,6 +319,13 @@ class Api:
         if subresource == "status":
             new = clone(old)
             new["status"] = obj.get("status", {})
+            strategy = strategy_for(rt.kind)
+            if strategy is not None and strategy.status_keeps_metadata:
+                for k in ("labels", "annotations"):
+                    if md.get(k):
+                        new["metadata"][k] = md[k]
+                    else:
+                        new["metadata"].pop(k, None)
         else:
             new = obj
             if rt.kind not in ("Namespace",) and "status" in old:

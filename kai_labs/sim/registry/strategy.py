@@ -144,6 +144,10 @@ class Strategy:
     # just before ``default``, which may carry upstream's values of the same plugins for callers without
     # an API server: such a plugin must touch nothing the defaulter sets
     admit: Admitter | None = None
+    # the status strategy's PrepareForUpdate resets only the spec (Service: pkg/registry/core/service/strategy.go
+    # serviceStatusStrategy), so labels and annotations sent with a status write are kept; False: a status
+    # write changes the status alone
+    status_keeps_metadata: bool = False
     # PrepareForCreate: the status a new object starts with (None: whatever the client sent)
     initial_status: Obj | None = None
     # metadata.generation counts spec changes (Deployment, ReplicaSet, ...)

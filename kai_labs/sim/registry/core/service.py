@@ -147,6 +147,44 @@ def _default_ip_families(spec: dict[str, Any]) -> None:
     spec["ipFamilies"] = families
 
 
+def _type(spec: dict[str, Any]) -> Any:
+    return spec.get("type") or "ClusterIP"  # already defaulted when Go's storage sees it
+
+
+def patch_allocated_values(spec: dict[str, Any], ospec: dict[str, Any]) -> None:
+    """An update that leaves out what the API server allocated keeps it (pkg/registry/core/service/storage/
+    storage.go patchAllocatedValues, run before PrepareForUpdate and validation): ``kubectl replace -f`` of a
+    manifest without clusterIP, or ``kubectl apply`` after ``clusterIP:`` was removed from it (also
+    ``clusterIP: None``), keeps the address instead of failing "primary clusterIP can not be unset".
+
+    - both old and new need a cluster IP (type other than ExternalName): an empty clusterIP takes the old
+      one, empty clusterIPs the old list;
+    - both need node ports (NodePort, LoadBalancer): a port with no nodePort takes the old port's of the
+      same name, unless another port of the new spec already uses that number;
+    - both need a health-check node port: an unset healthCheckNodePort takes the old one.
+    """
+    if _type(spec) != "ExternalName" and _type(ospec) != "ExternalName":
+        if not spec.get("clusterIP") and ospec.get("clusterIP"):
+            spec["clusterIP"] = ospec["clusterIP"]
+        if not spec.get("clusterIPs") and ospec.get("clusterIPs"):
+            spec["clusterIPs"] = list(ospec["clusterIPs"])
+    node_port_types = ("NodePort", "LoadBalancer")
+    if _type(spec) in node_port_types and _type(ospec) in node_port_types:
+        new_ports, old_ports = _maps(spec.get("ports")), _maps(ospec.get("ports"))
+        used = ({p.get("nodePort") for p in old_ports if p.get("nodePort")}
+                & {p.get("nodePort") for p in new_ports if p.get("nodePort")})
+        by_name = {p.get("name") or "": p.get("nodePort") for p in old_ports}
+        for p in new_ports:
+            if not p.get("nodePort"):
+                was = by_name.get(p.get("name") or "")
+                if was and was not in used:
+                    p["nodePort"] = was
+        if (spec.get("externalTrafficPolicy") == "Local" and ospec.get("externalTrafficPolicy") == "Local"
+                and _type(spec) == "LoadBalancer" and _type(ospec) == "LoadBalancer"
+                and not spec.get("healthCheckNodePort") and ospec.get("healthCheckNodePort")):
+            spec["healthCheckNodePort"] = ospec["healthCheckNodePort"]
+
+
 def normalize_service_cluster_ips(obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     """Keep ``spec.clusterIP`` and ``spec.clusterIPs`` in step, and drop fields a type change orphans.
 
@@ -164,6 +202,8 @@ def normalize_service_cluster_ips(obj: dict[str, Any], old: dict[str, Any] | Non
     ospec = _as_map(old.get("spec")) if isinstance(old, dict) else None
     if ospec is None:
         return
+    patch_allocated_values(spec, ospec)
+    cip, cips = spec.get("clusterIP"), spec.get("clusterIPs")
     ocip, ocips = ospec.get("clusterIP"), ospec.get("clusterIPs")
     if ocips and not cips and ocip == cip:
         spec["clusterIPs"] = ocips
@@ -718,6 +758,7 @@ STRATEGY = register(Strategy(
     validate=validate,
     default=default,
     prepare_update=normalize_service_cluster_ips,
+    status_keeps_metadata=True,
     initial_status={"loadBalancer": {}},
     columns=COLUMNS,
     print_row=print_row,
