@@ -223,3 +223,19 @@ def test_replace_without_cluster_ip_or_node_port_keeps_what_was_allocated(tmp_pa
         assert r.status == 422
 
     run_api(tmp_path, scenario)
+
+
+# -- R89: immortal namespaces --------------------------------------------------------------------------
+def test_deleting_an_immortal_namespace_is_forbidden_even_as_a_dry_run(tmp_path: Path) -> None:
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        for ns in ("default", "kube-system", "kube-public"):
+            for q in ("", "?dryRun=All"):
+                r = await client.delete(f"/api/v1/namespaces/{ns}{q}", headers=H)
+                assert r.status == 403
+                body = await _json(r)
+                assert body["reason"] == "Forbidden"
+                assert body["message"] == f'namespaces "{ns}" is forbidden: this namespace may not be deleted'
+                assert body["details"] == {"name": ns, "kind": "namespaces"}
+            assert "deletionTimestamp" not in rt.store.get("/namespaces", "", ns)["metadata"]  # type: ignore[index]
+
+    run_api(tmp_path, scenario)

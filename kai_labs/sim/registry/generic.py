@@ -22,6 +22,10 @@ from .allocators import SERVICE_CIDR, Ids
 from .resources import ResourceType, by_kind, by_name, by_plural, storage_key
 from .strategy import AdmissionConfig, strategy_for
 
+# default, kube-system and kube-public are NamespaceLifecycle's immortal namespaces; kube-node-lease is
+# not (kube-apiserver's system-namespaces controller recreates it within a minute), but nothing here
+# recreates it, so it is kept from deletion too
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 DNS_IP = "10.96.0.10"
 KUBERNETES_IP = "10.96.0.1"
 
@@ -417,12 +421,14 @@ class Api:
                                       f"UID in object meta: {md.get('uid')}")
             if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != md["resourceVersion"]:
                 raise errors.conflict(rt.plural, name, rt.group)
+        if rt.kind == "Namespace" and name in IMMORTAL_NAMESPACES:
+            # NamespaceLifecycle admission (plugin/pkg/admission/namespace/lifecycle/admission.go): its
+            # immortal namespaces are refused before anything else, a dry run included
+            raise errors.ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not '
+                                  f"be deleted", {"name": name, "kind": "namespaces"})
         if dry_run:
             return obj, True
         if rt.kind == "Namespace":
-            if name in ("default", "kube-system", "kube-public", "kube-node-lease"):
-                raise errors.ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not '
-                                      f"be deleted", {"name": name, "kind": "namespaces"})
             if not md.get("deletionTimestamp"):
                 md["deletionTimestamp"] = self.now()
                 md["deletionGracePeriodSeconds"] = 0
