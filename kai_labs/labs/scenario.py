@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import os
 import random
 import re
@@ -24,6 +25,7 @@ import yaml
 from . import diagnose as diag
 from . import kube, ui
 from .apply import apply_manifest
+from .checks import fingerprint
 from .draw import Diagram, draw
 from .grade import Grade, grade
 from .inspect import Client, Trace, inspect
@@ -180,7 +182,9 @@ class Scenario:
                 variant = random.Random(seed).choice(sorted(self.variants))
         text = self.manifests(variant)
         docs = [d for d in yaml.safe_load_all(text) if d]
-        missing = [d for d in docs if not _exists(cluster, d)]
+        # missing objects are created; a Service or Deployment changed since (a fix) is put back as the
+        # manifest says, so "create" on a fixed scenario breaks it again (reset starts from nothing)
+        missing = [d for d in docs if not _exists(cluster, d) or _drifted(cluster, d)]
         if missing:
             r = cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(missing, sort_keys=False))
             if r.returncode != 0:
@@ -269,6 +273,18 @@ class Scenario:
 # the cluster a scenario was last created, inspected or graded on in this process: s.diagnose(hop) without a
 # cluster uses it to find a mystery's running variant
 _LAST_CLUSTER: dict[str, Any] = {}
+
+
+def _drifted(cluster: Any, doc: dict[str, Any]) -> bool:
+    """Whether a Service or Deployment of the manifests differs, where a fix would change it, from the cluster's."""
+    if doc.get("kind") not in ("Service", "Deployment"):
+        return False
+    md = doc.get("metadata") or {}
+    r = cluster.kubectl("get", str(doc["kind"]).lower(), str(md.get("name")), "-n", str(md.get("namespace")),
+                        "-o", "json", "--ignore-not-found")
+    if r.returncode != 0 or not r.stdout.strip():
+        return False
+    return fingerprint(json.loads(r.stdout)) != fingerprint(doc)
 
 
 def _exists(cluster: Any, doc: dict[str, Any]) -> bool:

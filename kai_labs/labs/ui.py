@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 from ..clusters import start
 from ..errors import friendly
+from .diagnose import form as diagnosis_form
+from .diagnose import inline_code_html
 from .draw import diagram_html, draw
 from .spec import ScenarioError
 
@@ -94,11 +96,12 @@ def waiting(text: str) -> str:
                    busy=True)
 
 
-def _display_html(text: str) -> None:
-    """Show ``text`` as HTML in the current output."""
+def _display_html(out: Any, text: str) -> None:
+    """Show ``text`` as HTML in the panel's output area (appended to the Output widget's model, so it works
+    from a button's callback and outside a kernel alike)."""
     # late, like ipywidgets (a CLI-only install has no IPython); typed Any: IPython.display has no annotations
     ipd: Any = importlib.import_module("IPython.display")
-    ipd.display(ipd.HTML(text))
+    out.append_display_data(ipd.HTML(text))
 
 
 def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> Any:
@@ -120,7 +123,8 @@ def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> 
     b_create = button("Create (break)", "bolt", "Create the scenario in its own namespace, broken on purpose")
     b_reset = button("Reset", "undo", "Delete the scenario's namespace and create it again, broken")
     b_inspect = button("Inspect + diagram", "search",
-                       "Walk Service -> selector -> EndpointSlice -> readiness -> targetPort and draw the path")
+                       "The answer key: walk Service -> selector -> EndpointSlice -> readiness -> targetPort, name "
+                       "the first broken hop and draw the path (state your diagnosis first)")
     b_check = button("Check my fix", "check", "Grade your fix with real requests through the Service", "primary")
     b_hint = button("Reveal next hint", "lightbulb-o", "Show one more hint (one at a time)")
     buttons = (b_create, b_reset, b_inspect, b_check, b_hint)
@@ -133,6 +137,9 @@ def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> 
     hints = w.HTML()
     hints.add_class("kai-hints")
     state: dict[str, Any] = {"shown": 0, "cluster": cluster}
+    diagnose = diagnosis_form(lambda hop, because: current().diagnose(hop, because=because,
+                                                                      cluster=the_cluster()))
+    diagnose.add_class("kai-diagnose-panel")
 
     def current() -> Any:
         return catalog.get(str(pick.value))
@@ -143,11 +150,18 @@ def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> 
             state["cluster"] = start()
         return state["cluster"]
 
-    def show_about(*_: Any) -> None:
-        s = current()
+    def fresh() -> None:
+        """Forget what was shown for the previous state: hints, grade, walk, diagnosis."""
         state["shown"] = 0
         hints.value = ""
         b_hint.description = "Reveal next hint"
+        b_hint.disabled = False
+        out.outputs = ()
+        diagnose.widgets["out"].value = ""
+
+    def show_about(*_: Any) -> None:
+        s = current()
+        fresh()
         about.value = (f"<p><b>{html.escape(s.title)}</b></p><p><b>Symptom:</b> {html.escape(s.symptom)}</p>"
                        f"<p><b>Objective:</b> {html.escape(s.objective)}</p>")
 
@@ -174,23 +188,24 @@ def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> 
     def do_create(_: Any) -> None:
         def run() -> str:
             current().create(the_cluster())
+            fresh()
             return ok(f"Created <code>{html.escape(current().namespace)}</code>: it is broken on purpose. "
-                      "Next: <b>Inspect + diagram</b>, or <b>Check my fix</b> to see what fails.")
+                      "Next: investigate with kubectl, then say which hop is broken (below).")
         busy("creating the scenario (waiting for its Pods)", run)
 
     def do_reset(_: Any) -> None:
         def run() -> str:
             current().reset(the_cluster())
+            fresh()
             return ok("Reset to the broken state.")
         busy("resetting the scenario (delete and create again)", run)
 
     def do_inspect(_: Any) -> None:
         def run() -> str:
             t = current().inspect(the_cluster())
-            out.clear_output()
-            with out:
-                _display_html(t._repr_html_())
-                _display_html(diagram_html(draw(t)))
+            out.outputs = ()
+            _display_html(out, t._repr_html_())
+            _display_html(out, diagram_html(draw(t)))
             d = t.diagnosis
             return (warn(f"First broken hop: <b>{html.escape(d.hop)}</b> (details and diagram below).") if d
                     else ok("Every hop is ok."))
@@ -199,9 +214,11 @@ def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> 
     def do_check(_: Any) -> None:
         def run() -> str:
             g = current().check(the_cluster())
-            out.clear_output()
-            with out:
-                _display_html(g._repr_html_())
+            out.outputs = ()
+            _display_html(out, g._repr_html_())
+            if g.passed:
+                _display_html(out, f"<div class='kai-debrief' style='text-align:left'><p><b>Debrief.</b> "
+                              f"{inline_code_html(current().debrief)}</p></div>")
             n = sum(r.passed for r in g.results)
             if g.passed:
                 return ok(f"<b>Passed</b> ({n}/{len(g.results)} checks). Read the debrief below.")
@@ -217,9 +234,11 @@ def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> 
             hints.value = "<p>This scenario has no hints.</p>"
             return
         state["shown"] = min(state["shown"] + 1, len(s.hints))
-        hints.value = "".join(f"<p><b>Hint {i + 1}/{len(s.hints)}:</b> {html.escape(h)}</p>"
+        hints.value = "".join(f"<p><b>Hint {i + 1}/{len(s.hints)}:</b> {inline_code_html(h)}</p>"
                               for i, h in enumerate(s.hints[: state["shown"]]))
         if state["shown"] >= len(s.hints):
+            hints.value += ("<p><i>No more hints.</i> The answer key: <b>Inspect + diagram</b> walks the path and "
+                            "names the broken hop.</p>")
             b_hint.description = "All hints shown"
             b_hint.disabled = True
 
@@ -236,10 +255,14 @@ def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> 
     show_about()
     row = w.HBox(list(buttons), layout=w.Layout(flex_flow="row wrap", max_width="100%"))
     row.add_class("kai-buttons")
-    box = w.VBox([w.HTML(CSS), pick, about, row, status, hints, out], layout=w.Layout(max_width="100%"))
+    step = w.HTML("<p style='text-align:left'><b>Your diagnosis</b> (after investigating with kubectl, before "
+                  "the fix):</p>")
+    box = w.VBox([w.HTML(CSS), pick, about, row, status, step, diagnose, hints, out],
+                 layout=w.Layout(max_width="100%"))
     box.add_class("kai-panel")
     box.buttons = {"create": b_create, "reset": b_reset, "inspect": b_inspect, "check": b_check, "hint": b_hint}
     box.status = status
     box.hints = hints
     box.output = out
+    box.diagnose = diagnose
     return box

@@ -112,3 +112,43 @@ def test_the_form_answers_with_the_same_judgement(cluster: Any) -> None:
     box.widgets["hop"].value = "selector"
     box.click()
     assert "Not this hop" in box.widgets["out"].value and "kubectl" in box.widgets["out"].value
+
+
+def _rvs(cluster: Any, s: sc.Scenario) -> list[tuple[str, str]]:
+    r = cluster.kubectl("get", "svc,deploy", "-n", s.namespace, "-o", "json")
+    return sorted((o["metadata"]["name"], o["metadata"]["resourceVersion"]) for o in json.loads(r.stdout)["items"])
+
+
+def test_create_on_a_fixed_scenario_breaks_it_again_and_leaves_a_broken_one_alone(cluster: Any) -> None:
+    s = sc.get("wrong-targetport").reset(cluster)
+    before = _rvs(cluster, s)
+    s.create(cluster)
+    assert _rvs(cluster, s) == before, "create changed a scenario that was already broken"
+    s.solve(cluster)
+    assert s.check(cluster).passed
+    r = _cli("create", "wrong-targetport")
+    assert r.returncode == 0, r.stderr
+    g = s.check(cluster, timeout=8)
+    assert not g.passed, str(g)
+
+
+def test_panel_reset_clears_the_old_grade_and_a_pass_shows_the_debrief(cluster: Any) -> None:
+    import kai_labs
+
+    s = sc.get("no-pods").reset(cluster)
+    p = kai_labs.panel(cluster, "no-pods")
+    p.buttons["check"].click()
+    assert "Not yet" in p.status.value and p.output.outputs
+    p.diagnose.widgets["hop"].value = "pods"
+    p.diagnose.click()
+    assert "Right" in p.diagnose.widgets["out"].value
+    for _ in s.hints:
+        p.buttons["hint"].click()
+    assert "No more hints" in p.hints.value and "<code>kubectl" in p.hints.value
+    s.solve(cluster)
+    p.buttons["check"].click()
+    assert "Passed" in p.status.value and "debrief below" in p.status.value
+    assert any("kai-debrief" in str(o) for o in p.output.outputs), p.output.outputs
+    p.buttons["reset"].click()
+    assert "Reset" in p.status.value
+    assert not p.output.outputs and not p.hints.value and not p.diagnose.widgets["out"].value
