@@ -108,3 +108,102 @@ def test_R100_a_listen_address_not_the_pods_fails_to_bind(cluster, namespace):  
                                        "jsonpath={.status.phase}").stdout == "Failed", timeout=20)
     logs = cluster.kubectl("-n", ns, "logs", "elsewhere").stdout
     assert "listen tcp 10.1.2.3:8080: bind: cannot assign requested address" in logs, logs
+
+
+def test_R108_input_piped_at_once_into_run_i_sh_prints_the_output(cluster, namespace):  # type: ignore[no-untyped-def]
+    ns = namespace
+    r = cluster.kubectl("-n", ns, "run", "web", "--image=registry.k8s.io/e2e-test-images/agnhost:2.53",
+                        "--", "netexec", "--http-port=80")
+    assert r.returncode == 0, r.stderr
+    assert cluster.kubectl("-n", ns, "expose", "pod", "web", "--port=80").returncode == 0
+    _ready(cluster, ns, "web")
+    # kubectl sends all of stdin and half-closes it before the shell has run the first line: the output of
+    # the lines read still reaches the client
+    r = cluster.kubectl("-n", ns, "run", "t", "--rm", "-i", "--restart=Never", "--image=busybox", "--", "sh",
+                        input="wget -qO- http://web/hostname\necho done\nexit\n", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("webdone\n"), r.stdout  # /hostname answers without a newline
+
+
+def test_R107_a_pod_bound_to_the_control_plane_node_runs(cluster, namespace):  # type: ignore[no-untyped-def]
+    ns = namespace
+    node = next(n for n in cluster.kubectl("get", "nodes", "-o", "name").stdout.split()
+                if n.endswith("-control-plane")).split("/", 1)[1]
+    r = cluster.kubectl("-n", ns, "apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: cp}}
+spec:
+  nodeName: {node}
+  containers:
+  - {{name: c, image: busybox, command: ["sleep", "3600"]}}
+""")
+    assert r.returncode == 0, r.stderr
+    _ready(cluster, ns, "cp")
+    ip = cluster.kubectl("-n", ns, "get", "pod", "cp", "-o", "jsonpath={.status.podIP}").stdout
+    assert ip.startswith("10.244.0."), ip  # the control-plane node's podCIDR
+
+
+AGN = "registry.k8s.io/e2e-test-images/agnhost:2.53"
+
+IMAGES = f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: bare}}
+spec:
+  containers: [{{name: c, image: "{AGN}"}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: porter}}
+spec:
+  containers:
+  - name: c
+    image: {AGN}
+    args: ["porter"]
+    env: [{{name: SERVE_PORT_8080, value: foo}}, {{name: SERVE_TCP_PORT_9090, value: bar}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: e2e-nginx}}
+spec:
+  containers: [{{name: c, image: "registry.k8s.io/e2e-test-images/nginx:1.14-4"}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: e2e-busybox}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: registry.k8s.io/e2e-test-images/busybox:1.36.1-1
+    command: ["sh", "-c", "echo hello from busybox"]
+"""
+
+
+def test_R103_R106_agnhost_default_porter_dns_suffix_and_the_e2e_images(cluster, namespace):  # type: ignore[no-untyped-def]
+    ns = namespace
+    r = cluster.kubectl("-n", ns, "apply", "-f", "-", input=IMAGES)
+    assert r.returncode == 0, r.stderr
+    # agnhost with neither command nor args runs its CMD, pause
+    _ready(cluster, ns, "bare", "porter", "e2e-nginx")
+    assert cluster.kubectl("-n", ns, "logs", "bare").stdout == "Paused\n"
+    # porter serves each SERVE_PORT_<n> / SERVE_TCP_PORT_<n> value on port n
+    ip = cluster.kubectl("-n", ns, "get", "pod", "porter", "-o", "jsonpath={.status.podIP}").stdout
+    for port, value in ((8080, "foo"), (9090, "bar")):
+        r = cluster.kubectl("-n", ns, "exec", "bare", "--", "wget", "-qO-", f"http://{ip}:{port}/anything")
+        assert (r.returncode, r.stdout) == (0, value), r.stderr
+    # dns-suffix / dns-server-list print the Pod's resolv.conf lists
+    r = cluster.kubectl("-n", ns, "exec", "bare", "--", "/agnhost", "dns-suffix")
+    assert r.stdout == f"{ns}.svc.cluster.local,svc.cluster.local,cluster.local\n", r.stderr
+    r = cluster.kubectl("-n", ns, "exec", "bare", "--", "/agnhost", "dns-server-list")
+    assert r.stdout == "10.96.0.10\n", r.stderr
+    # the e2e nginx image (nginx:1.14-alpine) serves on 80
+    ip = cluster.kubectl("-n", ns, "get", "pod", "e2e-nginx", "-o", "jsonpath={.status.podIP}").stdout
+    r = cluster.kubectl("-n", ns, "exec", "bare", "--", "wget", "-S", "-qO-", f"http://{ip}/")
+    assert r.returncode == 0 and "Welcome to nginx!" in r.stdout, r.stderr
+    assert "Server: nginx/1.14.2" in r.stderr, r.stderr
+    # the e2e busybox image runs busybox's applets
+    eventually(lambda: cluster.kubectl("-n", ns, "get", "pod", "e2e-busybox", "-o",
+                                       "jsonpath={.status.phase}").stdout == "Succeeded", timeout=20)
+    assert cluster.kubectl("-n", ns, "logs", "e2e-busybox").stdout == "hello from busybox\n"

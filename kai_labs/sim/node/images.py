@@ -45,13 +45,17 @@ from ...k8s.qos import oom_score_adj
 from ...k8s.quantity import QuantityError, as_text, parse_quantity, quantity_milli_value, quantity_value
 from ..network import http1
 from . import tools, ttyshell
-from .tools import AGNHOST, go_json, repository, status_text
+from .tools import AGNHOST, E2E_BUSYBOX, E2E_NGINX, go_json, repository, status_text
 
 NGINX_VERSION = "1.27.3"
+E2E_NGINX_VERSION = "1.14.2"  # registry.k8s.io/e2e-test-images/nginx:1.14-x is nginx:1.14-alpine
 HTTP_ECHO_VERSION = "1.0.0"
 
 SUPPORTED_IMAGES: list[str] = [
-    "registry.k8s.io/e2e-test-images/agnhost (netexec, serve-hostname, pause)",
+    "registry.k8s.io/e2e-test-images/agnhost (netexec, serve-hostname, porter, pause, dns-suffix, "
+    "dns-server-list, etc-hosts)",
+    "registry.k8s.io/e2e-test-images/nginx",
+    "registry.k8s.io/e2e-test-images/busybox",
     "nginx",
     "hashicorp/http-echo",
     "curlimages/curl",
@@ -86,7 +90,10 @@ class ImageSpec:
 
 
 IMAGES: dict[str, ImageSpec] = {
-    AGNHOST: ImageSpec(("/agnhost",), ()),
+    # agnhost's Dockerfile: ENTRYPOINT ["/agnhost"], CMD ["pause"] (test/images/agnhost/Dockerfile)
+    AGNHOST: ImageSpec(("/agnhost",), ("pause",)),
+    E2E_NGINX: ImageSpec((), ("nginx", "-g", "daemon off;")),  # nginx:1.14-alpine: no entrypoint script
+    E2E_BUSYBOX: ImageSpec((), ("sh",)),
     "nginx": ImageSpec(("/docker-entrypoint.sh",), ("nginx", "-g", "daemon off;")),
     "hashicorp/http-echo": ImageSpec(("/http-echo",), ()),
     "curlimages/curl": ImageSpec(("/entrypoint.sh",), ("curl",)),
@@ -588,6 +595,43 @@ class ServeHostname(Program):
         await tools._close(writer)
 
 
+class Porter(Program):
+    """agnhost porter (test/images/agnhost/porter/porter.go): for every env var SERVE_PORT_<n> or
+    SERVE_TCP_PORT_<n> an HTTP server on 0.0.0.0:<n> answering every request with the var's value
+    (``--json-response``: {"Method":..,"Body":..}); SERVE_UDP_PORT_<n> answers each datagram with it."""
+
+    def __init__(self, c: Container, json_response: bool):
+        super().__init__(c)
+        self.json_response = json_response
+        self.values: dict[int, str] = {}
+        self.udp_values: dict[int, str] = {}
+        for key, value in c.env.items():
+            for prefix, table in (("SERVE_PORT_", self.values), ("SERVE_TCP_PORT_", self.values),
+                                  ("SERVE_UDP_PORT_", self.udp_values)):
+                if key.startswith(prefix) and key[len(prefix):].isdigit() and 0 < int(key[len(prefix):]) < 65536:
+                    table[int(key[len(prefix):])] = value
+        self.ports = sorted(self.values)
+        self.udp_ports = sorted(self.udp_values)
+
+    def on_start(self) -> None:
+        for port in self.udp_ports:
+            self.c.golog(f"Started UDP server on port {port}")
+
+    def handler_for(self, port: int) -> Any:
+        value = self.values[port]
+
+        async def answer(req: Request) -> Response:
+            if self.json_response:
+                return go_response(200, go_json({"Body": value, "Method": req.method}),
+                                   [("Content-Type", "application/json")])
+            return go_response(200, value)
+        return HttpApp(answer, self.c.net).serve
+
+    def udp_handler_for(self, port: int) -> Callable[[bytes], bytes | None]:
+        value = self.udp_values[port].encode()
+        return lambda data: value
+
+
 class Pause(Program):
     def __init__(self, c: Container, agnhost: bool):
         super().__init__(c)
@@ -672,19 +716,24 @@ NGINX_ENTRYPOINT_NOTICES = [
 ]
 
 
-def nginx_error_page(status: int) -> bytes:
+def nginx_error_page(status: int, version: str = NGINX_VERSION) -> bytes:
     title = f"{status} {status_text(status) if status != 405 else 'Not Allowed'}"
     return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
-            f"<hr><center>nginx/{NGINX_VERSION}</center>\r\n</body>\r\n</html>\r\n").encode()
+            f"<hr><center>nginx/{version}</center>\r\n</body>\r\n</html>\r\n").encode()
 
 
 class Nginx(Program):
     ports = [80]
     term_code = 0
 
-    def __init__(self, c: Container, notices: bool):
+    def __init__(self, c: Container, notices: bool, version: str = NGINX_VERSION):
         super().__init__(c)
         self.notices = notices
+        self.version = version
+        # nginx:1.14-alpine (the e2e image) is built on Alpine and its welcome page predates color-scheme
+        self.alpine = version != NGINX_VERSION
+        self.welcome = (NGINX_WELCOME.replace("html { color-scheme: light dark; }\n", "") if self.alpine
+                        else NGINX_WELCOME).encode()
         self.requests = 0
 
     def on_start(self) -> None:
@@ -692,8 +741,8 @@ class Nginx(Program):
             for line in NGINX_ENTRYPOINT_NOTICES:
                 self.c.out(line + "\n")
         t = go_log_time()
-        for line in ('using the "epoll" event method', f"nginx/{NGINX_VERSION}",
-                     "built by gcc 12.2.0 (Debian 12.2.0-14) ", "OS: Linux 6.8.0-kai-labs",
+        built = "built by gcc 6.4.0 (Alpine 6.4.0) " if self.alpine else "built by gcc 12.2.0 (Debian 12.2.0-14) "
+        for line in ('using the "epoll" event method', f"nginx/{self.version}", built, "OS: Linux 6.8.0-kai-labs",
                      "getrlimit(RLIMIT_NOFILE): 1048576:1048576", "start worker processes",
                      "start worker process 29"):
             self.c.out(f"{t} [notice] 1#1: {line}\n")
@@ -707,21 +756,21 @@ class Nginx(Program):
         if status == 431:
             body = ("<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n<body>\r\n"
                     "<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large"
-                    f"</center>\r\n<hr><center>nginx/{NGINX_VERSION}</center>\r\n</body>\r\n</html>\r\n").encode()
+                    f"</center>\r\n<hr><center>nginx/{self.version}</center>\r\n</body>\r\n</html>\r\n").encode()
         else:
-            body = nginx_error_page(400)
+            body = nginx_error_page(400, self.version)
         hdrs = self._headers("text/html", len(body)) + [("Connection", "close")]
         return _encode_response(Response(400, hdrs, body), "HTTP/1.1", False)
 
     def _headers(self, ctype: str, length: int) -> list[tuple[str, str]]:
-        return [("Server", f"nginx/{NGINX_VERSION}"), ("Date", http_date()), ("Content-Type", ctype),
+        return [("Server", f"nginx/{self.version}"), ("Date", http_date()), ("Content-Type", ctype),
                 ("Content-Length", str(length))]
 
     async def route(self, req: Request) -> Response:
         self.requests += 1
         path = req.path
         if path in ("/", "/index.html") and req.method in ("GET", "HEAD"):
-            body = NGINX_WELCOME.encode()
+            body = self.welcome
             mtime = int(NGINX_MTIME.timestamp())
             hdrs = self._headers("text/html", len(body)) + [
                 ("Last-Modified", NGINX_MTIME.strftime("%a, %d %b %Y %H:%M:%S GMT")), ("Connection", "keep-alive"),
@@ -729,7 +778,7 @@ class Nginx(Program):
             resp = Response(200, hdrs, body)
         else:
             status = 405 if path in ("/", "/index.html") else 404
-            body = nginx_error_page(status)
+            body = nginx_error_page(status, self.version)
             resp = Response(status, self._headers("text/html", len(body)) + [("Connection", "keep-alive")], body)
             if status == 404:
                 self.c.err(f'{go_log_time()} [error] 29#29: *{self.requests} open() "/usr/share/nginx/html{path}" '
@@ -877,8 +926,19 @@ def _agnhost(c: Container, args: list[str]) -> Program:
         return ServeHostname(c, flags)
     if sub == "pause":
         return Pause(c, agnhost=True)
+    if sub == "porter":
+        flags, rest, err = parse_long_flags(rest, {"json-response"})
+        bad = next((f for f in flags if f != "json-response"), None)
+        if err or bad:
+            return Exited(c, 1, f"Error: {err or 'unknown flag: --' + str(bad)}\n")
+        if rest:  # cobra.MaximumNArgs(0)
+            return Exited(c, 1, f'Error: accepts at most 0 arg(s), received {len(rest)}\n')
+        return Porter(c, flags.get("json-response", "false") != "false")
+    if sub in tools.AGNHOST_COMMANDS:
+        return Command(c, ["/agnhost", *args])
     return Exited(c, 1, f'Error: unknown command "{sub}" for "agnhost"\nRun \'agnhost --help\' for usage.\n'
-                        f"kai-labs emulates the agnhost subcommands netexec, serve-hostname and pause.\n")
+                        "kai-labs emulates the agnhost subcommands netexec, serve-hostname, porter, pause, "
+                        f"{', '.join(tools.AGNHOST_COMMANDS)}.\n")
 
 
 def _http_echo(c: Container, args: list[str]) -> Program:
@@ -911,6 +971,8 @@ def make_program(c: Container, argv: list[str]) -> Program:
         return make_program(c, argv[1:])
     if repo == "nginx" and exe in ("nginx", "nginx-debug"):
         return Nginx(c, notices=False)
+    if repo == E2E_NGINX and exe == "nginx":
+        return Nginx(c, notices=False, version=E2E_NGINX_VERSION)
     if repo == "hashicorp/http-echo" and exe == "http-echo":
         return _http_echo(c, argv[1:])
     if repo == "curlimages/curl" and exe == "entrypoint.sh":

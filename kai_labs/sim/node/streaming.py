@@ -333,7 +333,16 @@ async def _attach(rt: Runtime, pod: dict[str, Any], container: str, app: images.
             detach = prog.attach(out, err)
             if want_in:
                 session.on_stdin = prog.shell.feed
-            session.on_stdin_close = detach
+            shell_prog = prog
+
+            def stdin_closed() -> None:
+                # the client's end of input (kubectl half-closes stdin once a pipe is read out) closes the
+                # container's stdin with stdinOnce; the session still receives what the shell prints for
+                # the lines already read, until the process ends or the client hangs up (R114)
+                if shell_prog.stdin_once:
+                    shell_prog.shell.close_stdin()
+
+            session.on_stdin_close = stdin_closed
             if tty:
                 prog.shell.redraw()
             await _race(container_done, reader)

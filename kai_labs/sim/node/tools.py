@@ -123,6 +123,10 @@ def repository(image: str) -> str:
 
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost"
+# the e2e suite's own images (kubernetes test/images): nginx is nginx:1.14-alpine mirrored (nginx/BASEIMAGE),
+# busybox is busybox with its applets
+E2E_NGINX = "registry.k8s.io/e2e-test-images/nginx"
+E2E_BUSYBOX = "registry.k8s.io/e2e-test-images/busybox"
 _BUSYBOX_TOOLS = frozenset([
     "sh", "ash", "wget", "nslookup", "sleep", "echo", "cat", "env", "hostname", "true", "false", "printf", "test",
     "[", "grep", "head", "tail", "wc", "date", "seq", "export", "unset", "cd", ":", "exit",
@@ -135,7 +139,9 @@ IMAGE_TOOLS: dict[str, frozenset[str]] = {
     "curlimages/curl": _BUSYBOX_TOOLS | {"curl"},
     "busybox": _BUSYBOX_TOOLS,
     # agnhost is alpine + bind-tools, curl, bash; its nslookup is bind's (emulated with busybox's format)
-    AGNHOST: _BUSYBOX_TOOLS | {"curl", "bash"},
+    AGNHOST: _BUSYBOX_TOOLS | {"curl", "bash", "agnhost"},
+    E2E_BUSYBOX: _BUSYBOX_TOOLS,
+    E2E_NGINX: _BUSYBOX_TOOLS,  # alpine: busybox's applets
     "nginx": _DEBIAN_TOOLS,  # debian: dash as sh, curl present, no wget/nslookup
     "hashicorp/http-echo": frozenset(),  # scratch image: no shell at all
     "registry.k8s.io/pause": frozenset(),
@@ -2852,6 +2858,41 @@ def _nslookup_answer(ctx: Ctx, qtype: str, qname: str) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- agnhost's one-shot subcommands
+
+AGNHOST_COMMANDS = ("dns-suffix", "dns-server-list", "etc-hosts")
+
+
+def _resolv_field(text: str, key: str) -> list[str] | None:
+    """The words after the first line starting with ``key`` (test/images/agnhost/dns/dns.go reads
+    /etc/resolv.conf this way: a prefix match, the line split on single spaces)."""
+    for line in text.split("\n"):
+        if line.startswith(key):
+            return line.split(" ")[1:]
+    return None
+
+
+async def cmd_agnhost(argv: list[str], ctx: Ctx) -> int:
+    """``/agnhost dns-suffix``, ``dns-server-list``, ``etc-hosts`` run in a container or by exec
+    (test/images/agnhost/dns/common.go): they print what the kubelet wrote into the Pod's files. A missing
+    list is a Go panic (exit 2)."""
+    sub = argv[1] if len(argv) > 1 else ""
+    if sub not in AGNHOST_COMMANDS:
+        ctx.err(f"kai-labs: agnhost {sub or '(no subcommand)'} runs as a container's command, not inside one; "
+                f"emulated here: {', '.join(AGNHOST_COMMANDS)}\n")
+        return 1
+    if sub == "etc-hosts":
+        ctx.out((_read_file(ctx, "/etc/hosts") or "") + "\n")
+        return 0
+    words = _resolv_field(_read_file(ctx, "/etc/resolv.conf") or "", "search" if sub == "dns-suffix"
+                          else "nameserver")
+    if words is None:
+        ctx.err("panic: Could not find DNS search list!\n\ngoroutine 1 [running]:\n")
+        return 2
+    ctx.out(",".join(words) + "\n")
+    return 0
+
+
 # --------------------------------------------------------------------------- table
 
 COMMANDS: dict[str, Callable[[list[str], Ctx], Awaitable[int]]] = {
@@ -2861,6 +2902,7 @@ COMMANDS: dict[str, Callable[[list[str], Ctx], Awaitable[int]]] = {
     "hostname": cmd_hostname, "true": cmd_true, ":": cmd_true, "false": cmd_false, "exit": cmd_exit,
     "test": cmd_test, "[": cmd_test, "grep": cmd_grep, "head": cmd_head, "tail": cmd_tail, "wc": cmd_wc,
     "date": cmd_date, "seq": cmd_seq, "export": cmd_export, "unset": cmd_unset, "cd": cmd_cd,
+    "agnhost": cmd_agnhost,
 }
 
 
