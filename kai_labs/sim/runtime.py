@@ -59,7 +59,7 @@ class Runtime:
         self.clock = time.time
         self.store = Store(home / "state.db")
         self.ids = Ids(self.store, seed)
-        self.api = Api(self.store, self.ids, self.clock)
+        self.api = Api(self.store, self.ids, self.clock, service_accounts=True)
         self.rec = Recorder(self.api)
         self.net = Network(self.store, self.ids.seed, SocketDir(home / "net"))
         self.nodes = node_names(name)
@@ -67,7 +67,7 @@ class Runtime:
         self.machines = Machines(home, self.ids.seed)  # the node processes: start_nodes, once the API serves
         self._nodes_starting: asyncio.Future[None] | None = None
         self.controllers = Controllers(self.api, self.rec, lambda: set(self.nodes),
-                                       settings=NodeLifecycleSettings.from_env())
+                                       settings=NodeLifecycleSettings.from_env(), ca_bundle=self._ca_bundle)
         self._drain_scheduled = False
         self.controllers.on_work = self._schedule_drain
         self.controllers.on_later = self._schedule_deferred
@@ -75,6 +75,13 @@ class Runtime:
         self.store.subscribe(self._on_event)
         self.store.on_dirty = self._schedule_flush
         self.started = time.time()
+
+    def _ca_bundle(self) -> str | None:
+        """The cluster CA in PEM, for kube-root-ca.crt (None before the home has one)."""
+        try:
+            return (self.home / "ca.crt").read_text()
+        except OSError:
+            return None
 
     def _schedule_flush(self) -> None:
         with contextlib.suppress(RuntimeError):  # no loop (bootstrap): start() flushes
@@ -147,6 +154,8 @@ class Runtime:
     def start(self) -> None:
         """Bootstrap default objects, resume Pods, run pending work (inside the loop)."""
         self.bootstrap()
+        for n in self.store.iter("/namespaces"):  # each namespace's ServiceAccount and kube-root-ca.crt
+            self.controllers.queue["serviceaccount"].add(("", n["metadata"]["name"]))
         self.controllers.drain()
         self.store.flush()
         for svc in self.store.iter("/services"):

@@ -14,7 +14,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from kai_labs.sim.apiserver import tls
 from kai_labs.sim.apiserver.server import ApiServer
+from kai_labs.sim.registry.generic import rt_of
 from kai_labs.sim.runtime import Runtime
 
 H = {"Authorization": "Bearer tok"}
@@ -237,5 +239,117 @@ def test_deleting_an_immortal_namespace_is_forbidden_even_as_a_dry_run(tmp_path:
                 assert body["message"] == f'namespaces "{ns}" is forbidden: this namespace may not be deleted'
                 assert body["details"] == {"name": ns, "kind": "namespaces"}
             assert "deletionTimestamp" not in rt.store.get("/namespaces", "", ns)["metadata"]  # type: ignore[index]
+
+    run_api(tmp_path, scenario)
+
+
+# -- R90-R92: ServiceAccounts, kube-root-ca.crt, the token volume ----------------------------------------------
+def _pod(name: str, **spec: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}], **spec}}
+
+
+def test_every_namespace_gets_its_default_service_account_and_the_root_ca(tmp_path: Path) -> None:
+    tls.ensure(tmp_path)
+    ca = (tmp_path / "ca.crt").read_text()
+
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        assert (await client.post("/api/v1/namespaces", headers=H, json={"metadata": {"name": "shop"}})).status == 201
+        rt.controllers.drain()
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease", "shop"):
+            assert rt.store.get("/serviceaccounts", ns, "default") is not None, ns
+            cm = rt.store.get("/configmaps", ns, "kube-root-ca.crt")
+            assert cm is not None and cm["data"] == {"ca.crt": ca}, ns
+            assert cm["metadata"]["annotations"]["kubernetes.io/description"].startswith("Contains a CA bundle")
+        # deleted or edited: put back
+        assert (await client.delete("/api/v1/namespaces/shop/serviceaccounts/default", headers=H)).status == 200
+        r = await client.patch("/api/v1/namespaces/shop/configmaps/kube-root-ca.crt", data=json.dumps(
+            {"data": {"ca.crt": "nope"}}), headers={**H, "Content-Type": "application/merge-patch+json"})
+        assert r.status == 200
+        rt.controllers.drain()
+        assert rt.store.get("/serviceaccounts", "shop", "default") is not None
+        assert rt.store.get("/configmaps", "shop", "kube-root-ca.crt")["data"] == {"ca.crt": ca}  # type: ignore[index]
+
+    run_api(tmp_path, scenario)
+
+
+def test_a_pod_naming_a_missing_service_account_is_forbidden(tmp_path: Path) -> None:
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        base = "/api/v1/namespaces/default/pods"
+        r = await client.post(base, headers=H, json=_pod("p", serviceAccountName="nope"))
+        assert r.status == 403
+        body = await _json(r)
+        assert body["reason"] == "Forbidden"
+        assert body["message"] == ('pods "p" is forbidden: error looking up service account default/nope: '
+                                   'serviceaccount "nope" not found')
+        assert body["details"] == {"name": "p", "kind": "pods"}
+        gen = _pod("")
+        gen["metadata"] = {"generateName": "web-"}
+        gen["spec"]["serviceAccountName"] = "nope"
+        body = await _json(await client.post(base, headers=H, json=gen))
+        assert body["message"].startswith('pods "web-" is forbidden: error looking up service account')
+
+    run_api(tmp_path, scenario)
+
+
+def test_pods_get_the_kube_api_access_volume_unless_automount_is_off(tmp_path: Path) -> None:
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        base = "/api/v1/namespaces/default/pods"
+        spec = _pod("p")
+        spec["spec"]["initContainers"] = [{"name": "i", "image": "busybox"}]
+        r = await client.post(base, headers=H, json=spec)
+        assert r.status == 201, await r.text()
+        pod = (await _json(r))["spec"]
+        assert pod["serviceAccountName"] == "default" and pod["serviceAccount"] == "default"
+        [vol] = pod["volumes"]
+        name = vol["name"]
+        assert name.startswith("kube-api-access-") and len(name) == len("kube-api-access-") + 5
+        assert set(name[-5:]) <= set("bcdfghjklmnpqrstvwxz2456789")
+        assert vol["projected"]["defaultMode"] == 420
+        assert [next(iter(s)) for s in vol["projected"]["sources"]] == ["serviceAccountToken", "configMap",
+                                                                         "downwardAPI"]
+        assert vol["projected"]["sources"][0]["serviceAccountToken"] == {"expirationSeconds": 3607, "path": "token"}
+        for c in pod["containers"] + pod["initContainers"]:
+            assert c["volumeMounts"] == [{"name": name, "readOnly": True,
+                                          "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]
+        r = await client.post(base, headers=H, json=_pod("off", automountServiceAccountToken=False))
+        assert "volumes" not in (await _json(r))["spec"]
+        # the ServiceAccount's own setting, overridden by the Pod's
+        r = await client.post("/api/v1/namespaces/default/serviceaccounts", headers=H,
+                              json={"metadata": {"name": "quiet"}, "automountServiceAccountToken": False})
+        assert r.status == 201
+        r = await client.post(base, headers=H, json=_pod("q", serviceAccountName="quiet"))
+        assert "volumes" not in (await _json(r))["spec"]
+        r = await client.post(base, headers=H, json=_pod("q2", serviceAccountName="quiet",
+                                                         automountServiceAccountToken=True))
+        assert len((await _json(r))["spec"]["volumes"]) == 1
+        # a later update (a label) keeps the volume as it is
+        r = await client.patch(base + "/p", data=json.dumps({"metadata": {"labels": {"a": "b"}}}),
+                               headers={**H, "Content-Type": "application/merge-patch+json"})
+        assert r.status == 200 and (await _json(r))["spec"]["volumes"] == [vol]
+
+    run_api(tmp_path, scenario)
+
+
+def test_a_pod_created_right_after_its_namespace_is_not_refused(tmp_path: Path) -> None:
+    """No window in which the namespace exists without its ServiceAccount refuses a Pod: an HTTP create
+    waits for the controller (as the admission plugin retries), and a controller's Pods come after it."""
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        for i in range(5):
+            ns = f"fast{i}"
+            r = await client.post("/api/v1/namespaces", headers=H, json={"metadata": {"name": ns}})
+            assert r.status == 201
+            r = await client.post(f"/api/v1/namespaces/{ns}/pods", headers=H, json=_pod("p"))
+            assert r.status == 201, await r.text()
+        # a namespace and a Deployment in it, nothing drained in between
+        rt.api.create(rt_of("Namespace"), "", {"metadata": {"name": "burst"}})
+        rt.api.create(rt_of("Deployment"), "burst", {
+            "metadata": {"name": "web"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
+        rt.controllers.drain()
+        assert len(list(rt.store.iter("/pods", "burst"))) == 2
+        reasons = {e.get("reason") for e in rt.store.iter("/events", "burst")}
+        assert "FailedCreate" not in reasons
 
     run_api(tmp_path, scenario)

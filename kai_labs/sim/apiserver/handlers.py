@@ -208,9 +208,24 @@ class Handlers:
         body = await read_body(request, t.rtype.kind)
         if isinstance(body, dict) and body.get("kind") == "List":
             raise errors.bad_request("a List cannot be created: send its items one by one")
+        if t.rtype.kind == "Pod" and t.rtype.group == "":
+            await self._await_default_service_account(t.nsv, body)
         obj = self.rt.api.create(t.rtype, t.nsv, body, dry_run=t.dry_run, field_validation=t.field_validation)
         w = strip_private(obj)
         return json_response(obj, status=201, headers=warn_headers(w))
+
+    async def _await_default_service_account(self, ns: str, body: Any) -> None:
+        """A Pod created right after its namespace: the ServiceAccount admission plugin looks the ``default``
+        ServiceAccount up again for a while before refusing the Pod (admission.go getServiceAccount: 10
+        attempts 100-200 ms apart for ``default``, one for any other), since its controller makes it just
+        after the namespace. Here the request waits, the controllers running meanwhile, up to 2 s."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 2.0
+        while self.rt.api.service_account_missing(ns, body) == "default" and loop.time() < until:
+            nso = self.rt.store.peek("/namespaces", "", ns)
+            if nso is None or nso["metadata"].get("deletionTimestamp"):
+                return  # the create answers why
+            await asyncio.sleep(0.02)
 
     async def delete_collection(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query

@@ -37,6 +37,7 @@ from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController, NodeLifecycleSettings
 from .replicaset import ReplicaSetController
 from .service import LB_POOL, ServiceController
+from .serviceaccounts import DEFAULT_SERVICE_ACCOUNT, ROOT_CA_CONFIGMAP, RootCACertPublisher, ServiceAccountsController
 from .tainteviction import TaintEvictionController
 from .util import controller_uid, selector_matches
 
@@ -49,7 +50,8 @@ _BATCHED = frozenset({"service", "replicaset"})
 
 class Controllers:
     def __init__(self, api: Api, recorder: Recorder, kubelet_nodes: Callable[[], set[str]],
-                 settings: NodeLifecycleSettings | None = None, clock: Clock | None = None) -> None:
+                 settings: NodeLifecycleSettings | None = None, clock: Clock | None = None,
+                 ca_bundle: Callable[[], str | None] = lambda: None) -> None:
         """``settings``: the cluster's node-lifecycle settings (the course's when None); their API-server
         part (DefaultTolerationSeconds) is applied to ``api``. ``clock``: what the node lifecycle and
         taint-eviction controllers time grace periods and tolerations with."""
@@ -63,6 +65,7 @@ class Controllers:
         self.queue: dict[str, set[tuple[str, str]]] = {
             "deployment": set(), "replicaset": set(), "service": set(), "namespace": set(),
             "schedule": set(), "gc": set(), "nodelifecycle": set(), "tainteviction": set(),
+            "serviceaccount": set(),
         }
         self.deployments = DeploymentController(self.lister, self.client, recorder)
         self.replicasets = ReplicaSetController(self.lister, self.client, recorder)
@@ -72,10 +75,13 @@ class Controllers:
         self.endpoints = EndpointsController(self.lister, self.client)
         self.gc = GarbageCollector(self.lister, self.client)
         self.namespaces = NamespaceController(self.lister, self.client)
+        self.serviceaccounts = ServiceAccountsController(self.lister, self.client)
+        self.root_ca = RootCACertPublisher(self.lister, self.client, ca_bundle)
         self.nodelifecycle = NodeLifecycleController(self.lister, self.client, recorder, self.clock, self.settings)
         self.tainteviction = TaintEvictionController(self.lister, self.client, recorder, self.clock)
+        # a namespace's ServiceAccount and CA first: Pods created in the same round need them
         self._order: list[tuple[str, Callable[[str, str], None]]] = [
-            ("gc", self.gc.sync), ("namespace", self.namespaces.sync),
+            ("serviceaccount", self.sync_namespace_defaults), ("gc", self.gc.sync), ("namespace", self.namespaces.sync),
             ("nodelifecycle", self.nodelifecycle.sync), ("tainteviction", self.tainteviction.sync),
             ("deployment", self.deployments.sync),
             ("replicaset", self.replicasets.sync), ("schedule", self.scheduler.schedule),
@@ -101,6 +107,11 @@ class Controllers:
     def bind(self, pod: Obj, node: str) -> Obj:
         """pods/binding (the API server delegates it here): the scheduler's bind."""
         return self.scheduler.bind(pod, node)
+
+    def sync_namespace_defaults(self, _: str, ns: str) -> None:
+        """What a namespace is given: ServiceAccount ``default`` and ConfigMap ``kube-root-ca.crt``."""
+        self.serviceaccounts.sync("", ns)
+        self.root_ca.sync("", ns)
 
     def sync_service(self, ns: str, name: str) -> None:
         """One Service's turn: load-balancer status, then its EndpointSlices, then its Endpoints."""
@@ -167,6 +178,11 @@ class Controllers:
                 q["service"].add((svc["metadata"]["namespace"], svc["metadata"]["name"]))
         elif ev.key == "/namespaces" and md.get("deletionTimestamp"):
             q["namespace"].add(("", name))
+        elif ev.key == "/namespaces" and ev.type != "DELETED":
+            q["serviceaccount"].add(("", name))
+        elif (ev.key == "/serviceaccounts" and name == DEFAULT_SERVICE_ACCOUNT) or (
+                ev.key == "/configmaps" and name == ROOT_CA_CONFIGMAP):
+            q["serviceaccount"].add(("", ns))
         if ev.type == "DELETED" or md.get("deletionTimestamp"):
             q["gc"].add((ev.key, md.get("uid", "")))
             if ns:

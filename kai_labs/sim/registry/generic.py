@@ -27,6 +27,19 @@ from .strategy import AdmissionConfig, strategy_for
 # recreates it, so it is kept from deletion too
 IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 DNS_IP = "10.96.0.10"
+DEFAULT_SERVICE_ACCOUNT = "default"
+SERVICE_ACCOUNT_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def token_volume_source() -> Obj:
+    """The projected volume the ServiceAccount admission plugin mounts (admission.go TokenVolumeSource): a
+    bound token valid 3607 s (serviceaccount.WarnOnlyBoundTokenExpirationSeconds), the cluster CA from
+    kube-root-ca.crt and the Pod's namespace, mode 0644 (420) set explicitly."""
+    return {"defaultMode": 420, "sources": [
+        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                                    "path": "namespace"}]}}]}
 KUBERNETES_IP = "10.96.0.1"
 
 
@@ -54,7 +67,12 @@ class Api:
     """Storage semantics over a Store. Synchronous: callers run on the event loop."""
 
     def __init__(self, store: Store, ids: Ids, clock: Callable[[], float],
-                 admission: AdmissionConfig | None = None) -> None:
+                 admission: AdmissionConfig | None = None, *, service_accounts: bool = False) -> None:
+        """``service_accounts``: the ServiceAccount admission plugin is on (kube-apiserver's default; the
+        embedded cluster turns it on). Off, as with ``--disable-admission-plugins=ServiceAccount``, Pods
+        are created without a ServiceAccount check or token volume: for an Api driven without the
+        controllers that make each namespace's ``default`` ServiceAccount."""
+        self.service_accounts = service_accounts
         self.store = store
         self.ids = ids
         self.clock = clock
@@ -169,6 +187,7 @@ class Api:
             md.pop("namespace", None)
         key = self.key(rt)
         store_ns = ns if rt.namespaced else ""
+        generate_name = md.get("generateName") if not md.get("name") else None
         if not md.get("name") and md.get("generateName"):
             prefix = str(md["generateName"])
             md["name"] = prefix + self.ids.suffix(store_ns, prefix,
@@ -178,6 +197,9 @@ class Api:
                   "selfLink"):
             md.pop(k, None)
         self._prepare_create(rt, obj)
+        if rt.kind == "Pod" and self.service_accounts:  # mutating admission: NamespaceLifecycle, ServiceAccount
+            self._check_namespace(rt, ns, name, creating=True)
+            self._admit_service_account(obj, ns, str(generate_name or md.get("name") or ""))
         self._admit(rt.kind, obj)
         defaults.apply_defaults(rt.kind, obj)
         errs = validation.validate(rt.kind, obj, None)
@@ -200,6 +222,65 @@ class Api:
         if warnings:
             stored["__warnings__"] = warnings
         return stored
+
+    def service_account_missing(self, ns: str, pod: Any) -> str | None:
+        """The ServiceAccount a Pod about to be created names that does not exist (None: it exists, or the
+        body names none that could be looked up)."""
+        spec = pod.get("spec") if isinstance(pod, dict) else None
+        if not isinstance(spec, dict) or not self.service_accounts:
+            return None
+        sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or DEFAULT_SERVICE_ACCOUNT
+        if not isinstance(sa, str) or self.store.peek("/serviceaccounts", ns, sa) is not None:
+            return None
+        return sa
+
+    def _admit_service_account(self, pod: Obj, ns: str, display_name: str) -> None:
+        """The ServiceAccount admission plugin on a Pod's create (plugin/pkg/admission/serviceaccount/
+        admission.go Admit): serviceAccountName defaults to ``default``; a ServiceAccount that does not
+        exist is 403 Forbidden "error looking up service account <ns>/<name>: serviceaccount "<name>" not
+        found" (the Pod named by its generateName when it has no name yet, as extractResourceName does);
+        unless the Pod or its ServiceAccount sets automountServiceAccountToken false (the Pod's setting
+        wins), the ``kube-api-access-<5>`` projected volume (token, kube-root-ca.crt's ca.crt, the
+        namespace) is added and mounted read-only at /var/run/secrets/kubernetes.io/serviceaccount in every
+        container and init container that has nothing mounted there."""
+        spec = pod.get("spec")
+        if not isinstance(spec, dict):
+            return
+        sa_name = spec.get("serviceAccountName") or spec.get("serviceAccount") or DEFAULT_SERVICE_ACCOUNT
+        if not isinstance(sa_name, str):
+            return  # validation says what is wrong with it
+        spec["serviceAccountName"] = sa_name
+        sa = self.store.peek("/serviceaccounts", ns, sa_name)
+        if sa is None:
+            raise errors.ApiError(
+                403, "Forbidden",
+                (f'pods "{display_name}" is forbidden: ' if display_name else "pods is forbidden: ")
+                + f'error looking up service account {ns}/{sa_name}: serviceaccount "{sa_name}" not found',
+                {"name": display_name, "kind": "pods"} if display_name else {"kind": "pods"})
+        automount = spec.get("automountServiceAccountToken")
+        if automount is None:
+            automount = sa.get("automountServiceAccountToken")
+        if automount is False:
+            return
+        containers: builtins.list[Obj] = []
+        for key in ("initContainers", "containers"):
+            group = spec.get(key)
+            if isinstance(group, builtins.list):
+                containers.extend(c for c in group if isinstance(c, dict))
+        raw_volumes = spec.get("volumes")
+        volumes: builtins.list[Any] = raw_volumes if isinstance(raw_volumes, builtins.list) else []
+        if any(isinstance(m, dict) and m.get("mountPath") == SERVICE_ACCOUNT_MOUNT_PATH
+               for c in containers for m in (c.get("volumeMounts") or [])):
+            return  # mounted by hand: the plugin leaves such a Pod alone
+        taken = {v.get("name") for v in volumes if isinstance(v, dict)}
+        vol_name = "kube-api-access-" + self.ids.suffix(ns, "kube-api-access-",
+                                                        lambda n: n in taken)
+        spec["volumes"] = [*volumes, {"name": vol_name, "projected": token_volume_source()}]
+        for c in containers:
+            raw_mounts = c.get("volumeMounts")
+            mounts: builtins.list[Any] = raw_mounts if isinstance(raw_mounts, builtins.list) else []
+            c["volumeMounts"] = [*mounts, {"name": vol_name, "readOnly": True,
+                                           "mountPath": SERVICE_ACCOUNT_MOUNT_PATH}]
 
     def _prepare_create(self, rt: ResourceType, obj: Obj) -> None:
         """PrepareForCreate: the status the kind's strategy starts a new object with."""
