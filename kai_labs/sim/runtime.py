@@ -164,6 +164,8 @@ class Runtime:
             self.controllers.queue["deployment"].add((d["metadata"]["namespace"], d["metadata"]["name"]))
         for r in self.store.iter("apps/replicasets"):
             self.controllers.queue["replicaset"].add((r["metadata"]["namespace"], r["metadata"]["name"]))
+        for r in self.store.iter("/replicationcontrollers"):
+            self.controllers.queue["replicationcontroller"].add((r["metadata"]["namespace"], r["metadata"]["name"]))
         for p in self.store.iter("/pods"):
             if not p.get("spec", {}).get("nodeName"):
                 self.controllers.queue["schedule"].add((p["metadata"]["namespace"], p["metadata"]["name"]))

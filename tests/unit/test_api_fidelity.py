@@ -353,3 +353,77 @@ def test_a_pod_created_right_after_its_namespace_is_not_refused(tmp_path: Path) 
         assert "FailedCreate" not in reasons
 
     run_api(tmp_path, scenario)
+
+
+# -- R93: ReplicationController --------------------------------------------------------------------------
+def _rc(name: str, replicas: int = 2) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "template": {"metadata": {"labels": {"app": name}},
+                                                         "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+
+
+def test_a_replication_controller_is_served_and_kept_by_its_controller(tmp_path: Path) -> None:
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        base = "/api/v1/namespaces/default/replicationcontrollers"
+        r = await client.get("/api/v1/namespaces/kube-system/replicationcontrollers", headers=H)
+        assert r.status == 200 and (await _json(r))["items"] == []
+        r = await client.post(base, headers=H, json=_rc("web"))
+        assert r.status == 201, await r.text()
+        rc = await _json(r)
+        # SetDefaults_ReplicationController: the selector and labels come from the template
+        assert rc["spec"]["selector"] == {"app": "web"} and rc["metadata"]["labels"] == {"app": "web"}
+        assert rc["status"] == {"replicas": 0} and rc["metadata"]["generation"] == 1
+        rt.controllers.drain()
+        pods = list(rt.store.iter("/pods", "default"))
+        assert len(pods) == 2
+        for p in pods:
+            assert p["metadata"]["name"].startswith("web-")
+            [ref] = p["metadata"]["ownerReferences"]
+            assert (ref["apiVersion"], ref["kind"], ref["name"], ref["controller"]) == (
+                "v1", "ReplicationController", "web", True)
+        rc = rt.store.get("/replicationcontrollers", "default", "web")
+        assert rc is not None and rc["status"]["replicas"] == 2 and "terminatingReplicas" not in rc["status"]
+        events = [e for e in rt.store.iter("/events", "default") if e["involvedObject"]["kind"] == "ReplicationController"]
+        assert {e["reason"] for e in events} == {"SuccessfulCreate"}
+        assert {e["source"]["component"] for e in events} == {"replication-controller"}
+        # the scale subresource (kubectl scale rc)
+        r = await client.get(base + "/web/scale", headers=H)
+        scale = await _json(r)
+        assert scale["spec"]["replicas"] == 2 and scale["status"]["selector"] == "app=web"
+        r = await client.patch(base + "/web/scale", data=json.dumps({"spec": {"replicas": 1}}),
+                               headers={**H, "Content-Type": "application/merge-patch+json"})
+        assert r.status == 200, await r.text()
+        rt.controllers.drain()
+        live = [p for p in rt.store.iter("/pods", "default") if not p["metadata"].get("deletionTimestamp")]
+        assert len(live) == 1
+        # kubectl get rc: the server's Table
+        r = await client.get(base, headers={**H, "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+        table = await _json(r)
+        assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Desired", "Current", "Ready", "Age",
+                                                                   "Containers", "Images", "Selector"]
+        assert table["rows"][0]["cells"][:2] == ["web", 1] and table["rows"][0]["cells"][5:] == ["c", "nginx",
+                                                                                                  "app=web"]
+        # a template whose labels the selector does not match
+        bad = _rc("bad")
+        bad["spec"]["selector"] = {"app": "other"}
+        r = await client.post(base, headers=H, json=bad)
+        assert r.status == 422
+        assert "spec.template.metadata.labels: Invalid value: " in (await _json(r))["message"]
+        assert "`selector` does not match template `labels`" in (await _json(r))["message"]
+        # deleted: its Pods go with it (garbage collection)
+        assert (await client.delete(base + "/web", headers=H)).status == 200
+        rt.controllers.drain()
+        assert all(p["metadata"].get("deletionTimestamp") for p in rt.store.iter("/pods", "default"))
+
+    run_api(tmp_path, scenario)
+
+
+def test_discovery_lists_replication_controllers_like_kube_apiserver(tmp_path: Path) -> None:
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        res = {r["name"]: r for r in (await _json(await client.get("/api/v1", headers=H)))["resources"]}
+        rc = res["replicationcontrollers"]
+        assert rc["kind"] == "ReplicationController" and rc["shortNames"] == ["rc"] and rc["categories"] == ["all"]
+        assert res["replicationcontrollers/scale"]["kind"] == "Scale"
+        assert "replicationcontrollers/status" in res
+
+    run_api(tmp_path, scenario)

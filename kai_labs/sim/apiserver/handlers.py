@@ -359,7 +359,10 @@ class Handlers:
         obj = api.get(rtype, ns, name)
 
         def scale_of(o: Obj) -> Obj:
-            sel = _labels.from_label_selector(o.get("spec", {}).get("selector"))
+            sel_field = o.get("spec", {}).get("selector")
+            if rtype.kind == "ReplicationController":  # a plain label map (pkg/registry/core/replicationcontroller
+                sel_field = {"matchLabels": sel_field or {}}  # /storage ScaleREST: labels.SelectorFromSet)
+            sel = _labels.from_label_selector(sel_field)
             md = o["metadata"]
             return {"kind": "Scale", "apiVersion": "autoscaling/v1",
                     "metadata": {"name": md["name"], "namespace": md["namespace"], "uid": md["uid"],

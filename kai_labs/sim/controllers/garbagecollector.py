@@ -48,7 +48,8 @@ class GarbageCollector:
             self._finish_foreground(owner_alive)
 
     def _uid_alive(self, uid: str) -> Obj | None:
-        for key in ("apps/deployments", "apps/replicasets", "/services", "/pods", "/namespaces", "/nodes"):
+        for key in ("apps/deployments", "apps/replicasets", "/replicationcontrollers", "/services", "/pods",
+                    "/namespaces", "/nodes"):
             for o in self.lister.iter(key):
                 if o["metadata"].get("uid") == uid:
                     return o

@@ -36,6 +36,7 @@ from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController, NodeLifecycleSettings
 from .replicaset import ReplicaSetController
+from .replication import ReplicationManager
 from .service import LB_POOL, ServiceController
 from .serviceaccounts import DEFAULT_SERVICE_ACCOUNT, ROOT_CA_CONFIGMAP, RootCACertPublisher, ServiceAccountsController
 from .tainteviction import TaintEvictionController
@@ -45,7 +46,7 @@ log = logging.getLogger("kai_labs.controllers")
 
 
 # the queues whose syncs are batched for big namespaces (Controllers._too_soon)
-_BATCHED = frozenset({"service", "replicaset"})
+_BATCHED = frozenset({"service", "replicaset", "replicationcontroller"})
 
 
 class Controllers:
@@ -65,10 +66,11 @@ class Controllers:
         self.queue: dict[str, set[tuple[str, str]]] = {
             "deployment": set(), "replicaset": set(), "service": set(), "namespace": set(),
             "schedule": set(), "gc": set(), "nodelifecycle": set(), "tainteviction": set(),
-            "serviceaccount": set(),
+            "serviceaccount": set(), "replicationcontroller": set(),
         }
         self.deployments = DeploymentController(self.lister, self.client, recorder)
         self.replicasets = ReplicaSetController(self.lister, self.client, recorder)
+        self.replication = ReplicationManager(self.lister, self.client, recorder)
         self.scheduler = Scheduler(self.lister, self.client, recorder)
         self.services = ServiceController(self.lister, self.client, recorder)
         self.endpointslices = EndpointSliceController(self.lister, self.client)
@@ -84,7 +86,8 @@ class Controllers:
             ("serviceaccount", self.sync_namespace_defaults), ("gc", self.gc.sync), ("namespace", self.namespaces.sync),
             ("nodelifecycle", self.nodelifecycle.sync), ("tainteviction", self.tainteviction.sync),
             ("deployment", self.deployments.sync),
-            ("replicaset", self.replicasets.sync), ("schedule", self.scheduler.schedule),
+            ("replicaset", self.replicasets.sync), ("replicationcontroller", self.replication.sync),
+            ("schedule", self.scheduler.schedule),
             ("service", self.sync_service)]
         self.on_work: Callable[[], None] = lambda: None
         # when each Service's slices / ReplicaSet's status were last synced; the syncs put off meanwhile
@@ -141,15 +144,22 @@ class Controllers:
             for ref in md.get("ownerReferences") or []:
                 if ref.get("kind") == "Deployment":
                     q["deployment"].add((ns, ref["name"]))
+        elif ev.key == "/replicationcontrollers":
+            q["replicationcontroller"].add((ns, name))
         elif ev.key == "/pods":
             for ref in md.get("ownerReferences") or []:
                 if ref.get("kind") == "ReplicaSet":
                     q["replicaset"].add((ns, ref["name"]))
+                elif ref.get("kind") == "ReplicationController":
+                    q["replicationcontroller"].add((ns, ref["name"]))
             if ev.type != "DELETED" and controller_uid(ev.obj) is None and md.get("labels"):
                 # an orphan (a released Pod, a bare Pod): any ReplicaSet whose selector matches may adopt it
                 for rs in self.lister.scan("apps/replicasets", ns):
                     if selector_matches(rs["spec"].get("selector"), md.get("labels")):
                         q["replicaset"].add((ns, rs["metadata"]["name"]))
+                for rc in self.lister.scan("/replicationcontrollers", ns):
+                    if self.replication.selector(rc).matches(md.get("labels") or {}):
+                        q["replicationcontroller"].add((ns, rc["metadata"]["name"]))
             for svc in self.lister.scan("/services", ns):
                 q["service"].add((ns, svc["metadata"]["name"]))
             if self.nodelifecycle.watches_pod(ev.type, ev.obj):

@@ -18,6 +18,7 @@ class NamespaceController:
             return
         left = 0
         for key, kind in (("apps/deployments", "Deployment"), ("apps/replicasets", "ReplicaSet"),
+                          ("/replicationcontrollers", "ReplicationController"),
                           ("/services", "Service"), ("/pods", "Pod"), ("/configmaps", "ConfigMap"),
                           ("discovery.k8s.io/endpointslices", "EndpointSlice"), ("/endpoints", "Endpoints"),
                           ("/serviceaccounts", "ServiceAccount"), ("/events", "Event"),

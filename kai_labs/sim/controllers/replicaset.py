@@ -16,13 +16,25 @@ COMPONENT = "replicaset-controller"
 
 
 class ReplicaSetController:
+    # what it keeps; the ReplicationController manager is this controller over another kind (as upstream's
+    # pkg/controller/replication wraps the ReplicaSet controller: controllers/replication.py)
+    KEY = "apps/replicasets"
+    KIND = "ReplicaSet"
+    API_VERSION = "apps/v1"
+    COMPONENT = COMPONENT
+    STATUS_TERMINATING = True  # status.terminatingReplicas (a ReplicaSet field; not a ReplicationController's)
+
+    def selector(self, obj: Obj) -> labels.Selector:
+        """The object's Pod selector (a LabelSelector here)."""
+        return labels.from_label_selector(obj["spec"].get("selector"))
+
     def __init__(self, lister: Lister, client: Client, recorder: Recorder) -> None:
         self.lister = lister
         self.client = client
         self.rec = recorder
 
     def sync(self, ns: str, name: str) -> None:
-        rs = self.lister.get("apps/replicasets", ns, name)
+        rs = self.lister.get(self.KEY, ns, name)
         if rs is None or rs["metadata"].get("deletionTimestamp"):
             return
         uid = rs["metadata"]["uid"]
@@ -37,18 +49,18 @@ class ReplicaSetController:
                 tmpl = clone(rs["spec"]["template"])
                 pod = {"apiVersion": "v1", "kind": "Pod",
                        "metadata": {**tmpl.get("metadata", {}), "generateName": f"{name}-", "namespace": ns,
-                                    "ownerReferences": [owner_ref(rs, "ReplicaSet", "apps/v1")]},
+                                    "ownerReferences": [owner_ref(rs, self.KIND, self.API_VERSION)]},
                        "spec": tmpl.get("spec", {})}
                 pod["metadata"].pop("name", None)
                 try:
                     created = self.client.create("Pod", ns, pod)
                 except errors.ApiError as e:
                     self.rec.event(rs, "Warning", "FailedCreate", f"Error creating: {e.message}",
-                                   COMPONENT)
+                                   self.COMPONENT)
                     failed = e  # syncReplicaSet returns it after the status update: the key is retried
                     break
                 self.rec.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}",
-                               COMPONENT)
+                               self.COMPONENT)
         elif diff < 0:
             for p in sorted(active, key=deletion_rank)[: -diff]:
                 try:
@@ -58,7 +70,7 @@ class ReplicaSetController:
                         raise
                     continue
                 self.rec.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {p['metadata']['name']}",
-                               COMPONENT)
+                               self.COMPONENT)
         if diff:
             pods = owned(self.lister, "/pods", ns, uid)
             active = [p for p in pods if pod_active(p)]
@@ -74,12 +86,12 @@ class ReplicaSetController:
             status["readyReplicas"] = len(ready)
             status["availableReplicas"] = len(ready)
         terminating = [p for p in pods if p["metadata"].get("deletionTimestamp")]
-        if terminating:
+        if terminating and self.STATUS_TERMINATING:
             status["terminatingReplicas"] = len(terminating)
         if rs.get("status") != status:
-            rs = self.lister.get("apps/replicasets", ns, name) or rs
+            rs = self.lister.get(self.KEY, ns, name) or rs
             rs["status"] = status
-            self.client.update_status("ReplicaSet", rs)
+            self.client.update_status(self.KIND, rs)
         if failed is not None:
             raise failed
 
@@ -94,7 +106,7 @@ class ReplicaSetController:
         if md.get("deletionTimestamp"):
             return
         ns, uid = md["namespace"], md["uid"]
-        sel = labels.from_label_selector(rs["spec"].get("selector"))  # parsed once, not per Pod
+        sel = self.selector(rs)  # parsed once, not per Pod
         # only our Pods and the orphans can change hands (getRSPods reads the controller-UID and orphan
         # indexes, not every Pod of the namespace); another controller's Pod is never ours to claim. Of ours,
         # only one whose labels changed can have left the selector: the selector is immutable and the Pods
@@ -113,7 +125,7 @@ class ReplicaSetController:
             if owner == uid and not matches:
                 refs = [r for r in refs if r.get("uid") != uid]
             elif owner is None and matches:
-                refs.append(owner_ref(rs, "ReplicaSet", "apps/v1"))
+                refs.append(owner_ref(rs, self.KIND, self.API_VERSION))
             else:
                 continue
             try:
