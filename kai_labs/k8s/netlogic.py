@@ -473,6 +473,7 @@ class _Ctx:
     source_ip: str | None
     pick: Callable[[Sequence[Any]], Any]
     affinity: Affinity | None
+    protocol: str = "TCP"  # a Service port matches on number and protocol (kube-proxy's rules do, R101)
 
 
 def _slice_port(sl: Obj, sp: Obj) -> int | None:
@@ -556,7 +557,7 @@ def _no_endpoints(svc: Obj, sp: Obj, via: str) -> Route:
 
 def _route_cluster_ip(ctx: _Ctx, svc: Obj, ip: str, port: int) -> Route:
     """R41-R47, R49 for ``clusterIP:port``."""
-    sp = next((p for p in _svc_ports(svc) if int(p["port"]) == port and p["protocol"] == "TCP"), None)
+    sp = next((p for p in _svc_ports(svc) if int(p["port"]) == port and p["protocol"] == ctx.protocol), None)
     if sp is None:
         return Route("reject", None,
                      f"{_svc_key(svc)} defines no port {port} on ClusterIP {ip} "
@@ -610,7 +611,7 @@ def _route_node_port(ctx: _Ctx, node: Obj, ip: str, port: int) -> Route:
         if _svc_type(svc) not in ("NodePort", "LoadBalancer"):
             continue
         sp = next((p for p in _svc_ports(svc)
-                   if p.get("nodePort") == port and p["protocol"] == "TCP"), None)
+                   if p.get("nodePort") == port and p["protocol"] == ctx.protocol), None)
         if sp is not None:
             return _route_external(ctx, svc, sp, _name(node), f"NodePort {ip}:{port}")
     return Route("reject", None,
@@ -620,7 +621,7 @@ def _route_node_port(ctx: _Ctx, node: Obj, ip: str, port: int) -> Route:
 
 def _route_external_ip(ctx: _Ctx, svc: Obj, ip: str, port: int) -> Route:
     """R51: LoadBalancer ingress IPs and spec.externalIPs, as external traffic."""
-    sp = next((p for p in _svc_ports(svc) if int(p["port"]) == port and p["protocol"] == "TCP"), None)
+    sp = next((p for p in _svc_ports(svc) if int(p["port"]) == port and p["protocol"] == ctx.protocol), None)
     if sp is None:
         return Route("drop", None,
                      f"{_svc_key(svc)} exposes no port {port} on external IP {ip}; no rule "
@@ -719,14 +720,15 @@ def _route_name(ctx: _Ctx, host: str, port: int, namespace: str) -> Route:
 
 def route(snap: Snapshot, dest: str, namespace: str = "default", source_node: str | None = None,
           source_ip: str | None = None, pick: Callable[[Sequence[Any]], Any] = random.choice,
-          affinity: Affinity | None = None) -> Route:
-    """Decide what happens to a new TCP connection to ``dest`` (R41-R51).
+          affinity: Affinity | None = None, protocol: str = "TCP") -> Route:
+    """Decide what happens to a new TCP connection (or, with ``protocol="UDP"``, a UDP flow) to ``dest``
+    (R41-R51, R101).
 
     ``dest`` is ``ip:port`` (ClusterIP, node IP + nodePort, LB/external IP, Pod
     IP) or ``name:port`` resolved from ``namespace`` with :func:`resolve`.
     ``source_node`` is the client Pod's node (None: a client outside the cluster).
     """
-    ctx = _Ctx(snap, source_node, source_ip, pick, affinity)
+    ctx = _Ctx(snap, source_node, source_ip, pick, affinity, protocol)
     host, port = _split_dest(dest)
     if _is_ipv4(host):
         return _route_ip(ctx, host, port)

@@ -207,3 +207,88 @@ def test_R103_R106_agnhost_default_porter_dns_suffix_and_the_e2e_images(cluster,
     eventually(lambda: cluster.kubectl("-n", ns, "get", "pod", "e2e-busybox", "-o",
                                        "jsonpath={.status.phase}").stdout == "Succeeded", timeout=20)
     assert cluster.kubectl("-n", ns, "logs", "e2e-busybox").stdout == "hello from busybox\n"
+
+
+UDP = f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: udp-srv, labels: {{app: udp}}}}
+spec:
+  containers:
+  - {{name: c, image: "{AGN}", args: ["netexec", "--http-port=8080", "--udp-port=8081"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: agn}}
+spec:
+  containers: [{{name: c, image: "{AGN}"}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: bb}}
+spec:
+  containers: [{{name: c, image: busybox, command: ["sleep", "3600"]}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: udp}}
+spec:
+  selector: {{app: udp}}
+  ports:
+  - {{name: dns-like, port: 90, targetPort: 8081, protocol: UDP}}
+  - {{name: http, port: 80, targetPort: 8080}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: empty}}
+spec:
+  selector: {{app: nobody}}
+  ports: [{{port: 91, protocol: UDP}}]
+"""
+
+
+def test_R101_R102_udp_services_and_nc(cluster, namespace):  # type: ignore[no-untyped-def]
+    ns = namespace
+    assert cluster.kubectl("-n", ns, "apply", "-f", "-", input=UDP).returncode == 0
+    _ready(cluster, ns, "udp-srv", "agn", "bb")
+
+    def sh(pod: str, script: str):  # type: ignore[no-untyped-def]
+        return cluster.kubectl("-n", ns, "exec", pod, "--", "sh", "-c", script)
+
+    svc_ip = cluster.kubectl("-n", ns, "get", "svc", "udp", "-o", "jsonpath={.spec.clusterIP}").stdout
+    # UDP through the Service to netexec's UDP server, from busybox's nc and from agnhost's (openbsd) nc
+    r = sh("bb", "echo hostname | nc -u -w 2 udp 90")
+    assert (r.returncode, r.stdout) == (0, "udp-srv"), r.stderr
+    r = sh("agn", "echo hostName | nc -v -u -w 2 udp 90")
+    assert (r.returncode, r.stdout) == (0, "udp-srv"), r.stderr
+    assert "Connection to udp 90 port [udp/*] succeeded!" in r.stderr, r.stderr
+    # netexec's /dial over UDP, as e2e's intra-pod checks use it
+    r = sh("agn", "wget -qO- 'http://udp:80/dial?request=hostname&protocol=udp&host=udp&port=90&tries=1'")
+    assert r.stdout == '{"responses":["udp-srv"]}', (r.stdout, r.stderr)
+    r = sh("agn", "wget -qO- 'http://udp:80/dial?request=hostname&protocol=udp&host=empty&port=91&tries=1'")
+    assert '"errors":["reading from udp connection failed. err:' in r.stdout and "connection refused" in r.stdout, \
+        r.stdout
+
+    # TCP reachability as e2e checks it (agnhost's nc -v -t -w 2 -z)
+    r = sh("agn", "nc -v -t -w 2 -z udp 80")
+    assert r.returncode == 0, r.stderr
+    assert f"Connection to udp ({svc_ip}) 80 port [tcp/http] succeeded!" in r.stderr, r.stderr
+    # port 90 is UDP only: a TCP connection to it is rejected
+    r = sh("agn", "nc -v -t -w 2 -z udp 90")
+    assert r.returncode == 1
+    assert f"nc: connect to udp ({svc_ip}) port 90 (tcp) failed: Connection refused" in r.stderr, r.stderr
+    # busybox's nc: its own words, and no -t option
+    r = sh("bb", "nc -v -w 2 -z udp 80")
+    assert (r.returncode, r.stderr) == (0, f"udp ({svc_ip}:80) open\n"), r.stderr
+    r = sh("bb", f"nc -vv -w 2 {svc_ip} 90")
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"nc: {svc_ip} ({svc_ip}:90): Connection refused\nsent 0, rcvd 0\n"), r.stderr
+    r = sh("bb", "nc -t udp 80")
+    assert r.returncode == 1 and r.stderr.startswith("nc: invalid option -- 't'\nBusyBox v1.36.1"), r.stderr
+    # stdin piped to a TCP server: the HTTP answer comes back
+    r = sh("bb", "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 2 udp 80")
+    assert r.returncode == 0 and r.stdout.startswith("HTTP/1.1 200 OK") and r.stdout.endswith("udp-srv"), r.stdout
+
+    # DNS over UDP from busybox keeps working (kube-dns's port 53 is UDP)
+    r = sh("bb", f"nslookup udp.{ns}.svc.cluster.local")
+    assert f"Address: {svc_ip}" in r.stdout, r.stdout

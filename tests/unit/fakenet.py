@@ -75,6 +75,20 @@ class FakeNet:
     def peer(self, real_peer: tuple[str, int]) -> tuple[str, int]:
         return self.world.conns.get(real_peer[1], real_peer)
 
+    async def listen_udp(self, port: int, handler: Any, host: str = "") -> asyncio.BaseTransport:
+        """A real loopback UDP socket answering with ``handler(payload, client)``."""
+        class Proto(asyncio.DatagramProtocol):
+            def connection_made(self, transport: Any) -> None:
+                self.t = transport
+
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                reply = handler(data, addr)
+                if reply is not None:
+                    self.t.sendto(reply, addr)
+
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(Proto, local_addr=("127.0.0.1", 0))
+        return transport
+
     async def listen(self, port: int, handler: Any, host: str = "") -> tuple[asyncio.AbstractServer, int]:
         """The fake's sockets are loopback TCP: the 'path' it returns is the real port (what tests connect to)."""
         server = await asyncio.start_server(handler, "127.0.0.1", 0)

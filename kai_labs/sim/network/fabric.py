@@ -23,6 +23,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ _SUN_PATH_MAX = 100  # sockaddr_un.sun_path is 108 bytes on Linux; longer paths 
 # net/ipv4/af_inet.c, net/ipv4/inet_hashtables.c: a listener matches on its bound address or INADDR_ANY).
 ANY, LOOPBACK, POD_IP = "any", "loopback", "pod"
 _PREFIX = {ANY: "", LOOPBACK: "lo-", POD_IP: "ip-"}
+_UDP_MAX = 65507  # the largest UDP payload over IPv4 (65535 - 8 - 20)
+UdpHandler = Callable[[bytes, tuple[str, int]], "bytes | None"]
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -75,12 +78,13 @@ class SocketDir:
         root.mkdir(mode=0o700, exist_ok=True)
         self._fd: int | None = None
 
-    def path(self, ip: str, port: int | None = None, bind: str = ANY) -> str:
+    def path(self, ip: str, port: int | None = None, bind: str = ANY, udp: bool = False) -> str:
         """A path short enough for sun_path: through an O_PATH descriptor of the root when the home is deep.
 
         ``bind`` is the host part of the app's listen address (see :func:`bind_scope`): a wildcard socket
-        is ``<ip>/<port>``, a loopback-only one ``<ip>/lo-<port>``, one bound to the Pod IP ``<ip>/ip-<port>``."""
-        tail = ip if port is None else f"{ip}/{_PREFIX[bind]}{port}"
+        is ``<ip>/<port>``, a loopback-only one ``<ip>/lo-<port>``, one bound to the Pod IP ``<ip>/ip-<port>``;
+        a UDP socket (a Unix datagram socket) has ``udp-`` in front."""
+        tail = ip if port is None else f"{ip}/{'udp-' if udp else ''}{_PREFIX[bind]}{port}"
         full = f"{self.root}/{tail}"
         if len(full.encode()) <= _SUN_PATH_MAX:
             return full
@@ -170,13 +174,14 @@ class Network:
         return netlogic.resolve(self.snapshot(), name, namespace, qtype)
 
     def route(self, dest: str, namespace: str = "default", source_node: str | None = None,
-              source_ip: str | None = None, pick: Callable[[Any], Any] | None = None) -> netlogic.Route:
+              source_ip: str | None = None, pick: Callable[[Any], Any] | None = None,
+              protocol: str = "TCP") -> netlogic.Route:
         r = netlogic.route(self.snapshot(), dest, namespace, source_node, source_ip,
-                           pick=pick or self.rng.choice, affinity=self.affinity)
+                           pick=pick or self.rng.choice, affinity=self.affinity, protocol=protocol)
         if self.peers and r.action == "drop" and self.sockets.has_sandbox(dest.rsplit(":", 1)[0]):
             self._snap = None  # a Pod another node started since our snapshot: look again
             r = netlogic.route(self.snapshot(), dest, namespace, source_node, source_ip,
-                               pick=pick or self.rng.choice, affinity=self.affinity)
+                               pick=pick or self.rng.choice, affinity=self.affinity, protocol=protocol)
         return r
 
     # -- the Pods of this process ---------------------------------------------------
@@ -207,6 +212,20 @@ class Network:
 
         server = await asyncio.start_unix_server(accept, path)
         return server, path
+
+    async def listen_udp(self, ip: str, port: int, handler: UdpHandler, bind: str = ANY) -> asyncio.BaseTransport:
+        """A Pod's UDP server on ``port``: a Unix datagram socket in its sandbox. Each datagram starts with a
+        PROXY line naming its virtual source; ``handler(payload, (src ip, src port))`` returns the reply
+        datagram (or None), sent back to the client's socket."""
+        path = self.sockets.path(ip, port, bind, udp=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.setblocking(False)
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _UdpServer(handler), sock=sock)
+        return transport
 
     # -- connections ----------------------------------------------------------------
     async def connect(self, ip: str, port: int, timeout: float, *, namespace: str = "default",
@@ -273,6 +292,110 @@ class Network:
         """The virtual client of the connection the current server task serves."""
         return PEER.get()
 
+    def udp(self, ip: str, port: int, *, namespace: str = "default", source_node: str | None = None,
+            source_ip: str | None = None, loopback: bool = False) -> UdpFlow:
+        """A UDP flow to ip:port as a client in the cluster opens one (a connected UDP socket): kube-proxy's
+        rules decide once, as conntrack keeps a flow's DNAT (R101). A REJECT raises ConnectionRefusedError
+        as ICMP port unreachable, which the next read reports as refused; so does a Pod with nothing on the
+        port; a DROP or an address nobody owns gives a flow whose replies never come."""
+        src = "127.0.0.1" if loopback else (source_ip or "10.244.0.1")
+        if loopback:
+            return UdpFlow(self, src, (ip, port), source_ip or ip, port, binds=(ANY, LOOPBACK))
+        r = self.route(f"{ip}:{port}", namespace, source_node, source_ip, protocol="UDP")
+        if r.action != "forward" or r.endpoint is None:
+            flow = UdpFlow(self, src, (ip, port), None, port)
+            flow.rejected = r.action == "reject"  # kube-proxy's REJECT answers UDP with ICMP port unreachable
+            flow.route = r
+            return flow
+        _, pod_ip, pod_port = r.endpoint
+        flow = UdpFlow(self, src, (ip, port), pod_ip, pod_port)
+        flow.route = r
+        return flow
+
+
+class _UdpServer(asyncio.DatagramProtocol):
+    def __init__(self, handler: UdpHandler) -> None:
+        self.handler = handler
+        self.transport: Any = None  # the selector loop's datagram transport (sendto)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        head, sep, payload = data.partition(b"\r\n")
+        if not sep or not addr:
+            return
+        try:
+            reply = self.handler(payload, _parse_proxy(head[:_PROXY_LINE_MAX]))
+        except Exception:  # noqa: BLE001 - a fault of one datagram's handling never ends the server
+            return
+        if reply is not None and self.transport is not None:
+            with contextlib.suppress(OSError):
+                self.transport.sendto(reply[:_UDP_MAX], addr)
+
+    def error_received(self, exc: Exception) -> None:  # a client that went away: nothing to do
+        pass
+
+
+class UdpFlow:
+    """One client UDP socket, connected to a destination (Service, Pod, loopback) through its endpoint."""
+
+    def __init__(self, net: Network, source: str, dest: tuple[str, int], pod_ip: str | None, pod_port: int,
+                 binds: tuple[str, ...] = (ANY, POD_IP)) -> None:
+        self.net, self.source, self.dest = net, source, dest
+        self.sport = next(net._ports) % 28000 + 32768
+        self.pod_ip, self.pod_port, self.binds = pod_ip, pod_port, binds
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("")  # an autobound abstract address: where the server's replies come back
+        self.sock.setblocking(False)
+        self.refused = False  # an ICMP port unreachable came back: the next read reports it
+        self.rejected = False  # kube-proxy REJECTs the flow: every datagram gets ICMP port unreachable
+        self.route: netlogic.Route | None = None
+
+    @property
+    def local(self) -> str:
+        return f"{self.source}:{self.sport}"
+
+    def _target(self) -> str | None:
+        if self.pod_ip is None or not self.net.sockets.has_sandbox(self.pod_ip):
+            return None
+        for bind in self.binds:
+            path = self.net.sockets.path(self.pod_ip, self.pod_port, bind, udp=True)
+            if os.path.exists(path):
+                return path
+        self.refused = True  # the Pod is there, nothing listens on the port: ICMP port unreachable
+        return None
+
+    def send(self, data: bytes) -> None:
+        if self.rejected:
+            self.refused = True
+            return
+        target = self._target()
+        if target is None:
+            return
+        head = f"PROXY UDP4 {self.source} {self.dest[0]} {self.sport} {self.dest[1]}\r\n".encode()
+        try:
+            self.sock.sendto(head + data[:_UDP_MAX], target)
+        except (ConnectionRefusedError, FileNotFoundError):
+            pass  # its node is gone: nothing answers
+        except BlockingIOError:
+            pass  # the receiver's queue is full: the datagram is lost, as UDP may lose it
+
+    async def recv(self, timeout: float) -> bytes:
+        """The next reply; ConnectionRefusedError after an ICMP port unreachable, TimeoutError when none
+        comes within ``timeout``."""
+        if self.refused:
+            self.refused = False
+            raise ConnectionRefusedError("connection refused")
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.sock_recv(self.sock, _UDP_MAX + 1), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError("i/o timeout") from None
+
+    def close(self) -> None:
+        self.sock.close()
+
 
 def _parse_proxy(line: bytes) -> tuple[str, int]:
     parts = line.decode("ascii", errors="replace").split()
@@ -326,3 +449,16 @@ class PodNetView:
 
     def peer(self, real_peer: tuple[str, int] | None = None) -> tuple[str, int]:
         return self.net.peer(real_peer)
+
+    def udp(self, ip: str, port: int) -> UdpFlow:
+        """A UDP socket of this Pod connected to ip:port (its own loopback for 127.x)."""
+        if ip.startswith("127.") or ip == "::1":
+            return self.net.udp(self.pod_ip, port, source_ip=self.pod_ip, loopback=True)
+        return self.net.udp(ip, port, namespace=self.namespace, source_node=self.node_name,
+                            source_ip=self.pod_ip)
+
+    async def listen_udp(self, port: int, handler: UdpHandler, host: str = "") -> asyncio.BaseTransport:
+        bind = bind_scope(self.pod_ip if host == self.pod_name else host, self.pod_ip)
+        if bind is None:
+            raise OSError(99, f"listen udp {host}:{port}: bind: cannot assign requested address")
+        return await self.net.listen_udp(self.pod_ip, port, handler, bind)

@@ -82,6 +82,9 @@ class PodNet(tools.PodNetLike, Protocol):
                                                         Awaitable[None]], host: str = ""
                      ) -> tuple[asyncio.AbstractServer, str]: ...
 
+    async def listen_udp(self, port: int, handler: Callable[[bytes, tuple[str, int]], bytes | None],
+                         host: str = "") -> asyncio.BaseTransport: ...
+
 
 @dataclass(frozen=True)
 class ImageSpec:
@@ -334,9 +337,13 @@ class Program:
     # the host part of the listen address ("" = every address): 127.0.0.1 is reached only from inside the
     # Pod, the Pod IP only through it (R100)
     listen_host: str = ""
+    udp_ports: list[int] = []  # UDP servers (R101): udp_handler_for answers each datagram
 
     def __init__(self, c: Container):
         self.c = c
+
+    def udp_handler_for(self, port: int) -> Callable[[bytes, tuple[str, int]], bytes | None]:
+        raise NotImplementedError
 
     def handler_for(self, port: int) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
         raise NotImplementedError
@@ -363,6 +370,7 @@ class NetExec(Program):
         self.udp_port = int(flags.get("udp-port", "8081"))
         self.sctp_port = int(flags.get("sctp-port", "-1"))
         self.ports = [self.http_port]
+        self.udp_ports = [self.udp_port] if self.udp_port != -1 else []
 
     def on_start(self) -> None:
         self.c.golog(f"Started HTTP server on port {self.http_port}")
@@ -371,6 +379,27 @@ class NetExec(Program):
 
     def handler_for(self, port: int) -> Any:
         return HttpApp(self.route, self.c.net).serve
+
+    def udp_handler_for(self, port: int) -> Callable[[bytes, tuple[str, int]], bytes | None]:
+        """netexec's startUDPServer: hostname, ``echo <text>`` and clientip, on the lower-cased, trimmed
+        datagram (test/images/agnhost/netexec/netexec.go)."""
+        def answer(data: bytes, client: tuple[str, int]) -> bytes | None:
+            text = data.decode("utf-8", "replace").strip().lower()
+            who = f"{client[0]}:{client[1]}"
+            if text == "hostname":
+                self.c.golog("Sending udp hostName response")
+                return self.c.net.pod_name.encode()
+            if text.startswith("echo "):
+                resp = text.split(" ", 1)[1]
+                self.c.golog(f"Echoing {resp} to UDP client {who}")
+                return resp.encode()
+            if text == "clientip":
+                self.c.golog(f"Sending clientip back to UDP client {who}")
+                return who.encode()
+            if text:
+                self.c.golog(f"Unknown UDP command received from {who}: {text}")
+            return None
+        return answer
 
     async def route(self, req: Request) -> Response:
         routes: dict[str, Callable[[Request], Awaitable[Response]]] = {
@@ -494,6 +523,9 @@ class NetExec(Program):
             output["errors"] = errors
         return go_response(200, go_json(output))
 
+    async def _dial_udp(self, request: str, ip: str, port: int) -> tuple[str, str]:
+        return await _udp_exchange(self.c.net, ip, port, request)
+
     def _resolve_addr(self, host: str, port: str) -> tuple[str, int] | str:
         if not port.isdigit():
             return f"address {host}:{port}: " + ("missing port in address" if not port else "invalid port")
@@ -504,9 +536,11 @@ class NetExec(Program):
 
     async def _dial_once(self, protocol: str, request: str, addr: tuple[str, int]) -> tuple[str, str]:
         ip, port = addr
+        if protocol == "udp":
+            return await self._dial_udp(request, ip, port)
         if protocol != "http":
-            return "", (f"{protocol} dial failed. err:kai-labs emulates TCP only ({protocol.upper()} is not "
-                        "carried by the embedded cluster's virtual network)")
+            return "", (f"{protocol} dial failed. err:kai-labs emulates TCP and UDP only ({protocol.upper()} "
+                        "is not carried by the embedded cluster's virtual network)")
         url = f"http://{ip}:{port}/{request}"
         start = time.monotonic()
         try:
@@ -528,6 +562,26 @@ class NetExec(Program):
             return "", f'Get "{url}": EOF'
         finally:
             await tools._close(writer)
+
+
+async def _udp_exchange(net: PodNet, ip: str, port: int, request: str) -> tuple[str, str]:
+    """netexec's dialUDP: one datagram, one reply read with a 5 s deadline; errors in its words."""
+    flow = net.udp(ip, port)
+    try:
+        flow.send(request.encode())
+        try:
+            data = await flow.recv(5.0)
+        except ConnectionRefusedError:
+            return "", f"reading from udp connection failed. err:'read udp {flow.local}->{ip}:{port}: " \
+                       "read: connection refused'"
+        except TimeoutError:
+            return "", f"reading from udp connection failed. err:'read udp {flow.local}->{ip}:{port}: " \
+                       "i/o timeout'"
+        if not data:
+            return "", "reading from udp connection failed. err:'<nil>'"
+        return data.decode("utf-8", "replace"), ""
+    finally:
+        flow.close()
 
 
 def _go_error(status: int, msg: str) -> Response:
@@ -571,7 +625,16 @@ class ServeHostname(Program):
         self.http = flags.get("http", "true") != "false"
         self.tcp = flags.get("tcp", "false") != "false"
         self.close = flags.get("close", "false") != "false"
+        self.udp = flags.get("udp", "false") != "false"
         self.ports = [self.port] if (self.http or self.tcp) else []
+        self.udp_ports = [self.port] if self.udp else []
+
+    def udp_handler_for(self, port: int) -> Callable[[bytes, tuple[str, int]], bytes | None]:
+        """serve_hostname.go --udp: every datagram is answered with the hostname."""
+        def answer(data: bytes, client: tuple[str, int]) -> bytes | None:
+            self.c.golog(f"UDP request from {client[0]}:{client[1]}")
+            return self.c.net.pod_name.encode()
+        return answer
 
     def on_start(self) -> None:
         self.c.golog(f"Serving on port {self.port}.")
@@ -627,9 +690,9 @@ class Porter(Program):
             return go_response(200, value)
         return HttpApp(answer, self.c.net).serve
 
-    def udp_handler_for(self, port: int) -> Callable[[bytes], bytes | None]:
+    def udp_handler_for(self, port: int) -> Callable[[bytes, tuple[str, int]], bytes | None]:
         value = self.udp_values[port].encode()
-        return lambda data: value
+        return lambda data, client: value
 
 
 class Pause(Program):
@@ -1031,6 +1094,7 @@ class Container:
         self.listen_ports: list[int] = list(self.program.ports)
         self.bound: dict[int, str] = {}  # app port -> its socket in the Pod's sandbox
         self._servers: list[asyncio.AbstractServer] = []
+        self._udp: list[asyncio.BaseTransport] = []
         self._task: asyncio.Task[None] | None = None
         self._done: asyncio.Future[int] | None = None
         self._started = False
@@ -1065,8 +1129,16 @@ class Container:
                 return
             self._servers.append(server)
             self.bound[port] = path
+        for port in self.program.udp_ports:
+            try:
+                self._udp.append(await self.net.listen_udp(port, self.program.udp_handler_for(port),
+                                                           self.program.listen_host))
+            except OSError as e:
+                self.program.bind_failed(e)
+                return
         self.program.on_start()
-        if not self.listen_ports and not isinstance(self.program, Pause) and not done.done():
+        if not (self.listen_ports or self.program.udp_ports) and not isinstance(self.program, Pause) \
+                and not done.done():
             self._task = asyncio.get_running_loop().create_task(self._main())
 
     async def _main(self) -> None:
@@ -1104,6 +1176,9 @@ class Container:
         for s in self._servers:
             s.close()
         self._servers = []
+        for t in self._udp:
+            t.close()
+        self._udp = []
         done = self._future()
         if not done.done():
             done.set_result(code & 0xFF)

@@ -99,6 +99,10 @@ class PodNetLike(Protocol):  # the part of images.PodNet the tools use
     async def connect(self, ip: str, port: int,
                       timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
 
+    def udp(self, ip: str, port: int) -> Any:
+        """A connected UDP socket (fabric.UdpFlow): send(bytes), await recv(timeout), close(), local."""
+        ...
+
 
 # --------------------------------------------------------------------------- images and their tools
 
@@ -129,7 +133,7 @@ E2E_NGINX = "registry.k8s.io/e2e-test-images/nginx"
 E2E_BUSYBOX = "registry.k8s.io/e2e-test-images/busybox"
 _BUSYBOX_TOOLS = frozenset([
     "sh", "ash", "wget", "nslookup", "sleep", "echo", "cat", "env", "hostname", "true", "false", "printf", "test",
-    "[", "grep", "head", "tail", "wc", "date", "seq", "export", "unset", "cd", ":", "exit",
+    "[", "grep", "head", "tail", "wc", "date", "seq", "export", "unset", "cd", ":", "exit", "nc",
 ])
 _DEBIAN_TOOLS = frozenset([
     "sh", "bash", "dash", "curl", "sleep", "echo", "cat", "env", "hostname", "true", "false", "printf", "test",
@@ -1350,7 +1354,7 @@ async def _exec_simple(node: Simple, ctx: Ctx) -> int:
 
 # --------------------------------------------------------------------------- dispatch
 
-_BLOCKING = frozenset({"sleep", "curl", "wget", "nslookup"})  # commands that mostly wait, not compute
+_BLOCKING = frozenset({"sleep", "curl", "wget", "nslookup", "nc"})  # commands that mostly wait, not compute
 
 
 async def _dispatch(argv: list[str], ctx: Ctx) -> int:
@@ -2858,6 +2862,227 @@ def _nslookup_answer(ctx: Ctx, qtype: str, qname: str) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- nc
+
+# /etc/services names openbsd nc prints in "[tcp/http]" (Alpine's /etc/services)
+_SERVICES = {("tcp", 80): "http", ("tcp", 443): "https", ("tcp", 53): "domain", ("udp", 53): "domain",
+             ("tcp", 8080): "http-alt", ("udp", 8080): "http-alt", ("tcp", 22): "ssh", ("tcp", 6443): "sun-sr-https",
+             ("tcp", 9376): "*"}
+_BB_NC_USAGE = ("[OPTIONS] HOST PORT  - connect\nnc [OPTIONS] -l -p PORT [HOST] [PORT]  - listen\n\n"
+                "\t-e PROG\tRun PROG after connect (must be last)\n\t-l\tListen mode, for inbound connects\n"
+                "\t-lk\tWith -e, provides persistent server\n\t-p PORT\tLocal port\n\t-s ADDR\tLocal address\n"
+                "\t-w SEC\tTimeout for connects and final net reads\n\t-i SEC\tDelay interval for lines sent\n"
+                "\t-n\tDon't do DNS resolution\n\t-u\tUDP mode\n\t-v\tVerbose\n\t-o FILE\tHex dump traffic\n"
+                "\t-z\tZero-I/O mode (scanning)")
+_NC_DATA_MAX = 1 << 20  # bytes of replies an emulated nc prints at most
+
+
+@dataclass
+class _NcOpts:
+    udp: bool = False
+    zero: bool = False
+    verbose: int = 0
+    wait: float | None = None
+    listen: bool = False
+    shutdown: bool = False  # openbsd -N: shut the socket's write side at the end of stdin
+    quit_after: float | None = None  # openbsd -q SECS
+    args: list[str] = field(default_factory=list)
+    sent: int = 0  # bytes written to / read from the net (busybox's -vv summary)
+    rcvd: int = 0
+
+
+def _parse_nc(argv: list[str], openbsd: bool) -> _NcOpts | str:
+    """busybox nc_bloaty.c's getopt32 "np:s:uvw:lki:o:z" or openbsd netcat's getopt; the bad option's
+    letter on error."""
+    o = _NcOpts()
+    with_arg = set("I:i:M:m:O:o:P:p:q:s:T:V:W:w:X:x:".replace(":", "")) if openbsd else set("psiwoe")
+    plain = set("46CDdFhklNnrStUuvZz") if openbsd else set("nuvlkz")
+    i = 1
+    while i < len(argv):
+        a = argv[i]
+        i += 1
+        if a == "--":
+            o.args += argv[i:]
+            break
+        if not a.startswith("-") or a == "-":
+            o.args.append(a)
+            continue
+        j = 1
+        while j < len(a):
+            ch = a[j]
+            j += 1
+            if ch in with_arg:
+                val = a[j:] if j < len(a) else (argv[i] if i < len(argv) else None)
+                if val is None:
+                    return ch
+                if j >= len(a):
+                    i += 1
+                j = len(a)
+                if ch == "w" or (ch == "q" and openbsd):
+                    try:
+                        secs = float(val) if openbsd else float(int(val))
+                    except ValueError:
+                        return f"w:{val}"
+                    if ch == "w":
+                        o.wait = secs
+                    else:
+                        o.quit_after = secs
+            elif ch in plain:
+                o.udp |= ch == "u"
+                o.zero |= ch == "z"
+                o.listen |= ch == "l"
+                o.shutdown |= ch == "N"
+                o.verbose += ch == "v"
+            else:
+                return ch
+    return o
+
+
+async def cmd_nc(argv: list[str], ctx: Ctx) -> int:
+    """``nc`` as the images ship it: busybox's nc (nc_bloaty.c, netcat 1.10) in busybox-based images,
+    netcat-openbsd in agnhost (its Dockerfile installs it): connect over TCP or UDP (R102), send stdin,
+    print what comes back; ``-z`` only checks; ``-w`` bounds the connect and the final wait for replies."""
+    openbsd = repository(ctx.image) == AGNHOST
+    o = _parse_nc(argv, openbsd)
+    if isinstance(o, str):
+        if o.startswith("w:"):
+            ctx.err(f"nc: invalid number '{o[2:]}'\n" if not openbsd else f"nc: timeout {o[2:]}: invalid\n")
+            return 1
+        ctx.err(f"nc: invalid option -- '{o}'\n")
+        if openbsd:
+            ctx.err("usage: nc [-46CDdFhklNnrStUuvZz] [-I length] [-i interval] [-M ttl]\n"
+                    "\t  [-m minttl] [-O length] [-P proxy_username] [-p source_port]\n"
+                    "\t  [-q seconds] [-s sourceaddr] [-T keyword] [-V rtable] [-W recvlimit]\n"
+                    "\t  [-w timeout] [-X proxy_protocol] [-x proxy_address[:port]]\n"
+                    "\t  [destination] [port]\n")
+            return 1
+        return _bb_usage(ctx, "nc", _BB_NC_USAGE)
+    if o.listen:
+        ctx.err("kai-labs: nc -l (a listening nc) is not emulated; run a server image (agnhost netexec, "
+                "nginx, http-echo) instead\n")
+        return 1
+    code = await _nc_run(ctx, o, openbsd)
+    if not openbsd and o.verbose > 1 and len(o.args) == 2:
+        ctx.err(f"sent {o.sent}, rcvd {o.rcvd}\n")
+    return code
+
+
+async def _nc_run(ctx: Ctx, o: _NcOpts, openbsd: bool) -> int:
+    if len(o.args) != 2:
+        if openbsd:
+            ctx.err("nc: missing port number\n" if len(o.args) == 1 else
+                    "usage: nc [-46CDdFhklNnrStUuvZz] [-I length] [-i interval] [-M ttl]\n")
+            return 1
+        return _bb_usage(ctx, "nc", _BB_NC_USAGE)
+    host, port_s = o.args
+    proto = "udp" if o.udp else "tcp"
+    if not port_s.isdigit() or not 0 < int(port_s) < 65536:
+        ctx.err(f"nc: port number invalid: {port_s}\n" if openbsd else f"nc: bad port '{port_s}'\n")
+        return 1
+    port = int(port_s)
+    ips = resolve_ipv4(ctx.net, host)
+    if ips is None:
+        ctx.err(f"nc: getaddrinfo for host \"{host}\" port {port}: Name does not resolve\n" if openbsd
+                else f"nc: bad address '{host}'\n")
+        return 1
+    ip = ips[0]
+    wait = o.wait if o.wait is not None else DEFAULT_WAIT_CAP
+
+    def failed(why: str) -> int:
+        if openbsd:
+            if o.verbose:
+                where = host if host == ip else f"{host} ({ip})"
+                ctx.err(f"nc: connect to {where} port {port} ({proto}) failed: {why}\n")
+        elif o.verbose > 1 or (o.verbose and why != "Connection refused"):
+            ctx.err(f"nc: {host} ({ip}:{port}): {why}\n")
+        return 1
+
+    def opened() -> None:
+        if openbsd and (o.verbose or o.zero):
+            if o.verbose:
+                shown = f" ({ip})" if host != ip and not o.udp else ""
+                name = _SERVICES.get((proto, port), "*")
+                ctx.err(f"Connection to {host}{shown} {port} port [{proto}/{name}] succeeded!\n")
+        elif not openbsd and o.verbose:
+            ctx.err(f"{host} ({ip}:{port}) open\n")
+
+    if o.udp:
+        return await _nc_udp(ctx, o, ip, port, wait, opened, failed, openbsd)
+    try:
+        reader, writer = await asyncio.wait_for(ctx.net.connect(ip, port, wait), wait + 0.5)
+    except (asyncio.TimeoutError, TimeoutError):
+        return failed("Operation in progress" if openbsd else "Connection timed out")
+    except (ConnectionRefusedError, OSError):
+        return failed("Connection refused")
+    opened()
+    try:
+        if o.zero:
+            return 0
+        data = (ctx.stdin or "").encode()
+        if data:
+            writer.write(data)
+            o.sent += len(data)
+        if not openbsd or o.shutdown:  # busybox nc half-closes at the end of stdin (since 1.22)
+            with contextlib.suppress(OSError, RuntimeError):
+                writer.write_eof()
+        idle = o.wait if o.wait is not None else (o.quit_after if o.quit_after is not None else DEFAULT_WAIT_CAP)
+        got = 0
+        while got < _NC_DATA_MAX:
+            try:
+                chunk = await asyncio.wait_for(reader.read(8192), idle)
+            except (asyncio.TimeoutError, TimeoutError):
+                break
+            except (ConnectionError, OSError):
+                break
+            if not chunk:
+                break
+            got += len(chunk)
+            o.rcvd += len(chunk)
+            await write_out(ctx, chunk.decode("utf-8", "replace"))
+        return 0
+    finally:
+        await _close(writer)
+
+
+async def _nc_udp(ctx: Ctx, o: _NcOpts, ip: str, port: int, wait: float,
+                  opened: Callable[[], None], failed: Callable[[str], int], openbsd: bool) -> int:
+    """UDP: the connect always succeeds (no handshake); a datagram the other side refuses comes back as
+    ICMP port unreachable, which the next read reports (R101)."""
+    flow = ctx.net.udp(ip, port)
+    try:
+        if o.zero:  # a probe datagram, and a short wait for an ICMP refusal
+            flow.send(b"X")
+            try:
+                await flow.recv(min(wait, 1.0))
+            except ConnectionRefusedError:
+                return failed("Connection refused")
+            except TimeoutError:
+                pass
+            opened()
+            return 0
+        opened()
+        text = ctx.stdin or ""
+        if text:
+            flow.send(text.encode())
+            o.sent += len(text.encode())
+        got = 0
+        while got < _NC_DATA_MAX:
+            try:
+                data = await flow.recv(wait)
+            except ConnectionRefusedError:  # busybox: the net side is closed, not an error; openbsd: exit 1
+                if not openbsd and o.verbose > 1:
+                    ctx.err("nc: net read: Connection refused\n")
+                return 1 if openbsd else 0
+            except TimeoutError:
+                break
+            got += len(data)
+            o.rcvd += len(data)
+            await write_out(ctx, data.decode("utf-8", "replace"))
+        return 0
+    finally:
+        flow.close()
+
+
 # --------------------------------------------------------------------------- agnhost's one-shot subcommands
 
 AGNHOST_COMMANDS = ("dns-suffix", "dns-server-list", "etc-hosts")
@@ -2902,7 +3127,7 @@ COMMANDS: dict[str, Callable[[list[str], Ctx], Awaitable[int]]] = {
     "hostname": cmd_hostname, "true": cmd_true, ":": cmd_true, "false": cmd_false, "exit": cmd_exit,
     "test": cmd_test, "[": cmd_test, "grep": cmd_grep, "head": cmd_head, "tail": cmd_tail, "wc": cmd_wc,
     "date": cmd_date, "seq": cmd_seq, "export": cmd_export, "unset": cmd_unset, "cd": cmd_cd,
-    "agnhost": cmd_agnhost,
+    "agnhost": cmd_agnhost, "nc": cmd_nc,
 }
 
 
