@@ -49,6 +49,7 @@ def test_wrong_answers_escalate_to_a_hint_then_the_walker() -> None:
 
 
 def test_the_mystery_needs_its_cluster() -> None:
+    sc._LAST_CLUSTER.pop("mystery", None)  # no cluster used with it in this process
     with pytest.raises(sc.ScenarioError, match="pass the cluster"):
         sc.get("mystery").diagnose("selector")
 
