@@ -315,8 +315,9 @@ def _port_key(ports: list[Obj] | None) -> PortKey:
 
 
 def _sorted_ports(ports: list[Obj]) -> list[Obj]:
-    """Deterministic port order inside a slice (the source orders by hash, R24)."""
-    return sorted(ports, key=lambda p: _port_key([p]))
+    """The port order inside a slice: the Service's, as utils.go getEndpointPorts builds the list from
+    ``service.Spec.Ports`` (R95; slices are grouped by the order-independent key, R24)."""
+    return list(ports)
 
 
 # --------------------------------------------------------------------------- endpoints (R21/R22)

@@ -164,6 +164,8 @@ class Runtime:
             self.controllers.queue["deployment"].add((d["metadata"]["namespace"], d["metadata"]["name"]))
         for r in self.store.iter("apps/replicasets"):
             self.controllers.queue["replicaset"].add((r["metadata"]["namespace"], r["metadata"]["name"]))
+        for e in self.store.iter("/endpoints"):
+            self.controllers.queue["mirroring"].add((e["metadata"]["namespace"], e["metadata"]["name"]))
         for r in self.store.iter("/replicationcontrollers"):
             self.controllers.queue["replicationcontroller"].add((r["metadata"]["namespace"], r["metadata"]["name"]))
         for p in self.store.iter("/pods"):

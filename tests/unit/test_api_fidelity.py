@@ -1,5 +1,5 @@
 """What kube-apiserver and kube-controller-manager add, answered as they answer it (issue #18, the API
-side; rules R85-R99): protobuf DeleteOptions, the Endpoints warning and lifetime, services/status,
+side; rules R85-R95): protobuf DeleteOptions, the Endpoints warning and lifetime, services/status,
 kept clusterIPs, immortal namespaces, ServiceAccounts, ReplicationControllers.
 
 Each test drives a real Runtime (SQLite store, registry, controllers) through the aiohttp API server."""
@@ -18,6 +18,7 @@ from kai_labs.sim.apiserver import tls
 from kai_labs.sim.apiserver.server import ApiServer
 from kai_labs.sim.registry.generic import rt_of
 from kai_labs.sim.runtime import Runtime
+from tests.unit import test_endpointslices as slices
 
 H = {"Authorization": "Bearer tok"}
 PB = "application/vnd.kubernetes.protobuf"
@@ -383,7 +384,8 @@ def test_a_replication_controller_is_served_and_kept_by_its_controller(tmp_path:
                 "v1", "ReplicationController", "web", True)
         rc = rt.store.get("/replicationcontrollers", "default", "web")
         assert rc is not None and rc["status"]["replicas"] == 2 and "terminatingReplicas" not in rc["status"]
-        events = [e for e in rt.store.iter("/events", "default") if e["involvedObject"]["kind"] == "ReplicationController"]
+        events = [e for e in rt.store.iter("/events", "default")
+                  if e["involvedObject"]["kind"] == "ReplicationController"]
         assert {e["reason"] for e in events} == {"SuccessfulCreate"}
         assert {e["source"]["component"] for e in events} == {"replication-controller"}
         # the scale subresource (kubectl scale rc)
@@ -427,3 +429,62 @@ def test_discovery_lists_replication_controllers_like_kube_apiserver(tmp_path: P
         assert "replicationcontrollers/status" in res
 
     run_api(tmp_path, scenario)
+
+
+# -- R94: EndpointSliceMirroring ---------------------------------------------------------------------------
+def test_hand_made_endpoints_of_a_selectorless_service_are_mirrored(tmp_path: Path) -> None:
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        def mirrored(name: str) -> list[dict[str, Any]]:
+            return [s for s in rt.store.iter("discovery.k8s.io/endpointslices", "default")
+                    if s["metadata"]["labels"].get("endpointslice.kubernetes.io/managed-by")
+                    == "endpointslicemirroring-controller.k8s.io"
+                    and s["metadata"]["labels"].get("kubernetes.io/service-name") == name]
+
+        svc = {"metadata": {"name": "ext"}, "spec": {"ports": [{"name": "http", "port": 80}]}}
+        assert (await client.post("/api/v1/namespaces/default/services", headers=H, json=svc)).status == 201
+        ep = {"metadata": {"name": "ext", "labels": {"team": "a"}, "annotations": {"note": "x"}},
+              "subsets": [{"addresses": [{"ip": "192.0.2.1"}, {"ip": "192.0.2.2"}],
+                           "notReadyAddresses": [{"ip": "192.0.2.3"}],
+                           "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]}
+        r = await client.post("/api/v1/namespaces/default/endpoints", headers=H, json=ep)
+        assert r.status == 201
+        uid = (await _json(r))["metadata"]["uid"]
+        rt.controllers.drain()
+        [s] = mirrored("ext")
+        assert s["metadata"]["name"].startswith("ext-") and len(s["metadata"]["name"]) == len("ext-") + 5
+        assert s["metadata"]["labels"] == {"team": "a", "kubernetes.io/service-name": "ext",
+                                           "endpointslice.kubernetes.io/managed-by":
+                                               "endpointslicemirroring-controller.k8s.io"}
+        assert s["metadata"]["annotations"] == {"note": "x"}
+        assert s["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Endpoints", "name": "ext",
+                                                     "uid": uid, "controller": True, "blockOwnerDeletion": True}]
+        assert s["addressType"] == "IPv4"
+        assert s["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+        assert [(e["addresses"], e["conditions"]) for e in s["endpoints"]] == [
+            (["192.0.2.1"], {"ready": True}), (["192.0.2.2"], {"ready": True}), (["192.0.2.3"], {"ready": False})]
+        # the Endpoints change: the slice follows
+        r = await client.patch("/api/v1/namespaces/default/endpoints/ext", data=json.dumps(
+            {"subsets": [{"addresses": [{"ip": "192.0.2.9"}], "ports": [{"name": "http", "port": 8080}]}]}),
+            headers={**H, "Content-Type": "application/merge-patch+json"})
+        assert r.status == 200
+        rt.controllers.drain()
+        [s] = mirrored("ext")
+        assert [e["addresses"] for e in s["endpoints"]] == [["192.0.2.9"]]
+        # the kubernetes Endpoints say skip-mirror: never mirrored
+        assert mirrored("kubernetes") == []
+        # the Service gains a selector: the mirrored slice goes
+        r = await client.patch("/api/v1/namespaces/default/services/ext", data=json.dumps(
+            {"spec": {"selector": {"app": "ext"}}}), headers={**H, "Content-Type": "application/merge-patch+json"})
+        assert r.status == 200
+        rt.controllers.drain()
+        assert mirrored("ext") == []
+
+    run_api(tmp_path, scenario)
+
+
+# -- R95: a slice lists its ports in the Service's order ----------------------------------------------------
+def test_a_multi_port_slice_lists_ports_in_the_services_order() -> None:
+    ports = [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080},
+             {"name": "admin", "port": 81, "protocol": "TCP", "targetPort": 8081}]
+    [s] = slices.fresh(slices.svc(ports=ports), [slices.pod("a")])
+    assert s["endpoints"] and [(p["name"], p["port"]) for p in s["ports"]] == [("http", 8080), ("admin", 8081)]

@@ -32,6 +32,9 @@ from ..storage.store import Event, Obj
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
+from .endpointslicemirroring import LABEL_MANAGED_BY as _MIRROR_LABEL
+from .endpointslicemirroring import MANAGED_BY as MIRROR_MANAGED_BY
+from .endpointslicemirroring import EndpointSliceMirroringController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController, NodeLifecycleSettings
@@ -66,7 +69,7 @@ class Controllers:
         self.queue: dict[str, set[tuple[str, str]]] = {
             "deployment": set(), "replicaset": set(), "service": set(), "namespace": set(),
             "schedule": set(), "gc": set(), "nodelifecycle": set(), "tainteviction": set(),
-            "serviceaccount": set(), "replicationcontroller": set(),
+            "serviceaccount": set(), "replicationcontroller": set(), "mirroring": set(),
         }
         self.deployments = DeploymentController(self.lister, self.client, recorder)
         self.replicasets = ReplicaSetController(self.lister, self.client, recorder)
@@ -75,6 +78,7 @@ class Controllers:
         self.services = ServiceController(self.lister, self.client, recorder)
         self.endpointslices = EndpointSliceController(self.lister, self.client)
         self.endpoints = EndpointsController(self.lister, self.client)
+        self.mirroring = EndpointSliceMirroringController(self.lister, self.client)
         self.gc = GarbageCollector(self.lister, self.client)
         self.namespaces = NamespaceController(self.lister, self.client)
         self.serviceaccounts = ServiceAccountsController(self.lister, self.client)
@@ -88,7 +92,7 @@ class Controllers:
             ("deployment", self.deployments.sync),
             ("replicaset", self.replicasets.sync), ("replicationcontroller", self.replication.sync),
             ("schedule", self.scheduler.schedule),
-            ("service", self.sync_service)]
+            ("service", self.sync_service), ("mirroring", self.mirroring.sync)]
         self.on_work: Callable[[], None] = lambda: None
         # when each Service's slices / ReplicaSet's status were last synced; the syncs put off meanwhile
         self._last_sync: dict[tuple[str, tuple[str, str]], float] = {}
@@ -172,10 +176,15 @@ class Controllers:
                 q["schedule"].update(self.scheduler.unschedulable)
         elif ev.key == "/services":
             q["service"].add((ns, name))
+            q["mirroring"].add((ns, name))
+        elif ev.key == "/endpoints":
+            q["mirroring"].add((ns, name))
         elif ev.key == "discovery.k8s.io/endpointslices":
             svc_name = (md.get("labels") or {}).get("kubernetes.io/service-name")
             if svc_name and (md.get("labels") or {}).get("endpointslice.kubernetes.io/managed-by") == eps.MANAGED_BY:
                 q["service"].add((ns, str(svc_name)))
+            elif svc_name and (md.get("labels") or {}).get(_MIRROR_LABEL) == MIRROR_MANAGED_BY:
+                q["mirroring"].add((ns, str(svc_name)))
         elif ev.key == "/configmaps" and ns == "kube-system" and name == LB_POOL:
             for svc in self.lister.scan("/services"):
                 if svc.get("spec", {}).get("type") == "LoadBalancer":
