@@ -113,7 +113,7 @@ def test_R102_nc_options(argv: list[str], openbsd: bool, bad: str | None) -> Non
     assert o.wait == 2.0
 
 
-def test_R103_agnhost_dns_suffix_and_server_list() -> None:
+def test_R105_agnhost_dns_suffix_and_server_list() -> None:
     fake = FakeNet(World(), "p", POD, "team")
     out: list[str] = []
     image = "registry.k8s.io/e2e-test-images/agnhost:2.53"
