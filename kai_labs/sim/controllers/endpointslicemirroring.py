@@ -101,26 +101,30 @@ class EndpointSliceMirroringController:
                 and (s["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME) == name]
 
     def _should_mirror(self, ns: str, name: str) -> Obj | None:
-        ep = self.lister.get("/endpoints", ns, name)
+        """The Endpoints to mirror (cached, read-only), or None: the Service first, since most have a selector."""
+        svc = self.lister.peek("/services", ns, name)
+        if svc is None or svc["metadata"].get("deletionTimestamp") or svc.get("spec", {}).get("selector") is not None:
+            return None
+        ep = self.lister.peek("/endpoints", ns, name)
         if ep is None or ep["metadata"].get("deletionTimestamp"):
             return None
         if (ep["metadata"].get("labels") or {}).get(LABEL_SKIP_MIRROR) == "true":
             return None
         if LEADER_ANNOTATION in (ep["metadata"].get("annotations") or {}):
             return None
-        svc = self.lister.peek("/services", ns, name)
-        if svc is None or svc["metadata"].get("deletionTimestamp") or svc.get("spec", {}).get("selector") is not None:
-            return None
         return ep
 
     def sync(self, ns: str, name: str) -> None:
-        existing = self.mirrored(ns, name)
         ep = self._should_mirror(ns, name)
+        existing = self.mirrored(ns, name)
+        if ep is None and not existing:
+            return
         want = desired_groups(ep) if ep is not None else []
-        keep: list[Obj] = []
+        keep: list[Obj] = []  # existing slices reused, by identity
         for atype, ports, endpoints in want:
             assert ep is not None
-            match = next((s for s in existing if s not in keep and s.get("addressType") == atype), None)
+            match = next((s for s in existing if all(s is not k for k in keep) and s.get("addressType") == atype),
+                         None)
             body = self._slice(ep, atype, ports, endpoints, match)
             if match is None:
                 self.client.create("EndpointSlice", ns, body)
@@ -131,7 +135,7 @@ class EndpointSliceMirroringController:
                     or (body["metadata"].get("annotations") or {}) != (match["metadata"].get("annotations") or {})):
                 self.client.update("EndpointSlice", ns, match["metadata"]["name"], body)
         for s in existing:
-            if s in keep:
+            if any(s is k for k in keep):
                 continue
             try:
                 self.client.delete("EndpointSlice", ns, s["metadata"]["name"])
