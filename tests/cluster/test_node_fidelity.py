@@ -161,7 +161,8 @@ spec:
   - name: c
     image: {AGN}
     args: ["porter"]
-    env: [{{name: SERVE_PORT_8080, value: foo}}, {{name: SERVE_TCP_PORT_9090, value: bar}}]
+    env: [{{name: SERVE_PORT_8080, value: foo}}, {{name: SERVE_TCP_PORT_9090, value: bar}},
+          {{name: SERVE_UDP_PORT_9091, value: baz}}]
 ---
 apiVersion: v1
 kind: Pod
@@ -193,6 +194,8 @@ def test_R103_R106_agnhost_default_porter_dns_suffix_and_the_e2e_images(cluster,
     for port, value in ((8080, "foo"), (9090, "bar")):
         r = cluster.kubectl("-n", ns, "exec", "bare", "--", "wget", "-qO-", f"http://{ip}:{port}/anything")
         assert (r.returncode, r.stdout) == (0, value), r.stderr
+    r = cluster.kubectl("-n", ns, "exec", "bare", "--", "sh", "-c", f"echo x | nc -u -w 1 {ip} 9091")
+    assert (r.returncode, r.stdout) == (0, "baz"), r.stderr
     # dns-suffix / dns-server-list print the Pod's resolv.conf lists
     r = cluster.kubectl("-n", ns, "exec", "bare", "--", "/agnhost", "dns-suffix")
     assert r.stdout == f"{ns}.svc.cluster.local,svc.cluster.local,cluster.local\n", r.stderr
