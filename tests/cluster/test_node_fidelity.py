@@ -295,3 +295,31 @@ def test_R101_R102_udp_services_and_nc(cluster, namespace):  # type: ignore[no-u
     # DNS over UDP from busybox keeps working (kube-dns's port 53 is UDP)
     r = sh("bb", f"nslookup udp.{ns}.svc.cluster.local")
     assert f"Address: {svc_ip}" in r.stdout, r.stdout
+
+
+def test_R100_netexec_udp_listen_addresses(cluster, namespace):  # type: ignore[no-untyped-def]
+    ns = namespace
+    r = cluster.kubectl("-n", ns, "apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: lo-udp}}
+spec:
+  containers:
+  - {{name: c, image: "{AGN}", args: ["netexec", "--udp-listen-addresses=127.0.0.1"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: other}}
+spec:
+  containers: [{{name: c, image: "{AGN}"}}]
+""")
+    assert r.returncode == 0, r.stderr
+    _ready(cluster, ns, "lo-udp", "other")
+    ip = cluster.kubectl("-n", ns, "get", "pod", "lo-udp", "-o", "jsonpath={.status.podIP}").stdout
+    assert "Started UDP server on port 127.0.0.1 8081" in cluster.kubectl("-n", ns, "logs", "lo-udp").stdout
+    # inside its own Pod, on the loopback: it answers
+    r = cluster.kubectl("-n", ns, "exec", "lo-udp", "--", "sh", "-c", "echo hostname | nc -u -w 1 127.0.0.1 8081")
+    assert (r.returncode, r.stdout) == (0, "lo-udp"), r.stderr
+    # from another Pod to the Pod IP: ICMP port unreachable
+    r = cluster.kubectl("-n", ns, "exec", "other", "--", "sh", "-c", f"echo hostname | nc -u -w 1 {ip} 8081")
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr

@@ -338,6 +338,7 @@ class Program:
     # Pod, the Pod IP only through it (R100)
     listen_host: str = ""
     udp_ports: list[int] = []  # UDP servers (R101): udp_handler_for answers each datagram
+    udp_hosts: list[str] = []  # the UDP sockets' addresses when they differ from listen_host (R100)
 
     def __init__(self, c: Container):
         self.c = c
@@ -371,11 +372,14 @@ class NetExec(Program):
         self.sctp_port = int(flags.get("sctp-port", "-1"))
         self.ports = [self.http_port]
         self.udp_ports = [self.udp_port] if self.udp_port != -1 else []
+        # --udp-listen-addresses: one UDP server per address (netexec.go parseAddresses), "" = any
+        self.udp_hosts = sorted({a.strip() for a in flags.get("udp-listen-addresses", "").split(",") if a.strip()})
 
     def on_start(self) -> None:
         self.c.golog(f"Started HTTP server on port {self.http_port}")
         if self.udp_port != -1:
-            self.c.golog(f"Started UDP server on port  {self.udp_port}")
+            for host in self.udp_hosts or [""]:
+                self.c.golog(f"Started UDP server on port {host} {self.udp_port}")
 
     def handler_for(self, port: int) -> Any:
         return HttpApp(self.route, self.c.net).serve
@@ -1130,12 +1134,12 @@ class Container:
             self._servers.append(server)
             self.bound[port] = path
         for port in self.program.udp_ports:
-            try:
-                self._udp.append(await self.net.listen_udp(port, self.program.udp_handler_for(port),
-                                                           self.program.listen_host))
-            except OSError as e:
-                self.program.bind_failed(e)
-                return
+            for host in self.program.udp_hosts or [self.program.listen_host]:
+                try:
+                    self._udp.append(await self.net.listen_udp(port, self.program.udp_handler_for(port), host))
+                except OSError as e:
+                    self.program.bind_failed(e)
+                    return
         self.program.on_start()
         if not (self.listen_ports or self.program.udp_ports) and not isinstance(self.program, Pause) \
                 and not done.done():
