@@ -98,6 +98,7 @@ class Diagnosis:
     because: str = ""
     nudges: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)  # kubectl that shows what the nudges name
+    next_step: str = ""  # what to do now (after a right answer)
 
     @property
     def right(self) -> bool:
@@ -109,7 +110,7 @@ class Diagnosis:
     def to_dict(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "hop": self.hop, "verdict": self.verdict, "right": self.right,
                 "message": self.message, "because": self.because, "nudges": self.nudges,
-                "commands": self.commands}
+                "commands": self.commands, "next_step": self.next_step}
 
     def _headline(self) -> str:
         return {RIGHT: "✔ Right", WRONG: "✘ Not this hop", UNKNOWN: "? Unknown hop"}[self.verdict]
@@ -118,6 +119,8 @@ class Diagnosis:
         out = [f"{self._headline()}: {self.message}"]
         out += [f"  - {n}" for n in self.nudges]
         out += [f"    $ {c}" for c in self.commands]
+        if self.next_step:
+            out.append(f"Next: {self.next_step}")
         return "\n".join(out)
 
     def __repr__(self) -> str:
@@ -131,7 +134,8 @@ class Diagnosis:
         cmds = "".join(f"<pre style='text-align:left'><code>{e(c)}</code></pre>" for c in self.commands)
         return (f"<div class='kai-diagnosis' role='status' style='text-align:left'>"
                 f"<p><b style='color:{color}'>{e(self._headline())}</b>: {inline_code_html(self.message)}</p>"
-                + (f"<ul>{nudges}</ul>" if nudges else "") + cmds + "</div>")
+                + (f"<ul>{nudges}</ul>" if nudges else "") + cmds
+                + (f"<p><b>Next:</b> {inline_code_html(self.next_step)}</p>" if self.next_step else "") + "</div>")
 
 
 def inline_code_html(text: str) -> str:
@@ -203,10 +207,10 @@ def judge(sc: Any, hop: str, because: str = "", *, count: bool = True) -> Diagno
         elif words and not any(w.lower() in because.lower() for w in words):
             nudges.append("Your reason does not name what shows the break. Look again and say what you saw:")
         cmds = look_commands(sc, h) if nudges and because else []
-        nudges.append("Now fix it, then grade: s.check(c) (or `kai-labs scenario check " f"{name}`). To "
-                      "check your diagnosis against the course's own walk of the path: s.inspect(c).")
-        return Diagnosis(name, h, RIGHT, f"the break is at {h}. There, {WHAT[h]} should hold, and here it does "
-                         "not.", because, nudges, cmds)
+        step = (f"fix it, then grade: s.check(c) (or `kai-labs scenario check {name}`). To compare your diagnosis "
+                f"with the course's own walk of the path: s.inspect(c) (or `kai-labs scenario inspect {name}`).")
+        return Diagnosis(name, h, RIGHT, f"the break is at {h}. What should hold there does not: {WHAT[h]}.",
+                         because, nudges, cmds, step)
     n = _ATTEMPTS.get(name, 0) + 1 if count else _ATTEMPTS.get(name, 0)
     if count:
         _ATTEMPTS[name] = n
