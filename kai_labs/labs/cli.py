@@ -94,7 +94,7 @@ def _run(a: argparse.Namespace) -> int:
     if a.action == "show":
         if a.json:
             print(json.dumps({"name": s.name, "title": s.title, "namespaces": list(s.all_namespaces),
-                              "symptom": s.symptom, "objective": s.objective, "change": s.change,
+                              "symptom": s.symptom, "objective": s.objective,  # not "change": it names the fix
                               "hints": len(s.hints)}, indent=2))
         else:
             print(s.describe())
