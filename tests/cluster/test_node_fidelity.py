@@ -107,7 +107,8 @@ def test_R100_a_listen_address_not_the_pods_fails_to_bind(cluster, namespace):  
     eventually(lambda: cluster.kubectl("-n", ns, "get", "pod", "elsewhere", "-o",
                                        "jsonpath={.status.phase}").stdout == "Failed", timeout=20)
     logs = cluster.kubectl("-n", ns, "logs", "elsewhere").stdout
-    assert "listen tcp 10.1.2.3:8080: bind: cannot assign requested address" in logs, logs
+    assert "[ERR] server exited with: listen tcp 10.1.2.3:8080: bind: cannot assign requested address\n" in logs, logs
+    assert "[INFO] server is listening on 10.1.2.3:8080\n" in logs.splitlines(keepends=True)[0], logs
 
 
 def test_R108_input_piped_at_once_into_run_i_sh_prints_the_output(cluster, namespace):  # type: ignore[no-untyped-def]

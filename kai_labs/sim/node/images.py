@@ -727,8 +727,10 @@ class HttpEcho(Program):
         return HttpApp(self.route, self.c.net).serve
 
     def bind_failed(self, err: OSError) -> None:
-        """http-echo's ListenAndServe error ends the program through log.Fatalf (exit 1)."""
-        self.c.golog(f"[ERR] Error starting server: {err.strerror}")
+        """http-echo logs where it listens, then ListenAndServe's error ends it through log.Fatalf (exit 1)
+        (hashicorp/http-echo main.go)."""
+        self.on_start()
+        self.c.golog(f"[ERR] server exited with: {err.strerror}")
         self.c.exit_soon(1)
 
     async def route(self, req: Request) -> Response:
