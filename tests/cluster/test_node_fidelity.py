@@ -265,7 +265,7 @@ def test_R101_R102_udp_services_and_nc(cluster, namespace):  # type: ignore[no-u
     assert (r.returncode, r.stdout) == (0, "udp-srv"), r.stderr
     r = sh("agn", "echo hostName | nc -v -u -w 2 udp 90")
     assert (r.returncode, r.stdout) == (0, "udp-srv"), r.stderr
-    assert "Connection to udp 90 port [udp/*] succeeded!" in r.stderr, r.stderr
+    assert f"Connection to udp ({svc_ip}) 90 port [udp/*] succeeded!" in r.stderr, r.stderr
     # netexec's /dial over UDP, as e2e's intra-pod checks use it
     r = sh("agn", "wget -qO- 'http://udp:80/dial?request=hostname&protocol=udp&host=udp&port=90&tries=1'")
     assert r.stdout == '{"responses":["udp-srv"]}', (r.stdout, r.stderr)

@@ -3000,7 +3000,7 @@ async def _nc_run(ctx: Ctx, o: _NcOpts, openbsd: bool) -> int:
     def opened() -> None:
         if openbsd and (o.verbose or o.zero):
             if o.verbose:
-                shown = f" ({ip})" if host != ip and not o.udp else ""
+                shown = f" ({ip})" if host != ip else ""  # connection_info(): the address unless -n
                 name = _SERVICES.get((proto, port), "*")
                 ctx.err(f"Connection to {host}{shown} {port} port [{proto}/{name}] succeeded!\n")
         elif not openbsd and o.verbose:
