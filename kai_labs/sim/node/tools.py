@@ -2990,9 +2990,10 @@ async def _nc_run(ctx: Ctx, o: _NcOpts, openbsd: bool) -> int:
 
     def failed(why: str) -> int:
         if openbsd:
-            if o.verbose:
+            if o.verbose:  # Debian's netcat-openbsd (Alpine builds it with its patches): "timed out" on -w
                 where = host if host == ip else f"{host} ({ip})"
-                ctx.err(f"nc: connect to {where} port {port} ({proto}) failed: {why}\n")
+                verb = "timed out" if why == "Operation in progress" else "failed"
+                ctx.err(f"nc: connect to {where} port {port} ({proto}) {verb}: {why}\n")
         elif o.verbose > 1 or (o.verbose and why != "Connection refused"):
             ctx.err(f"nc: {host} ({ip}:{port}): {why}\n")
         return 1
