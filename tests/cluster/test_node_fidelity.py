@@ -289,6 +289,12 @@ def test_R101_R102_udp_services_and_nc(cluster, namespace):  # type: ignore[no-u
     assert r.stderr.startswith(f"nc: {svc_ip} ({svc_ip}:90): Connection refused\nsent 0, rcvd 0\n"), r.stderr
     r = sh("bb", "nc -t udp 80")
     assert r.returncode == 1 and r.stderr.startswith("nc: invalid option -- 't'\nBusyBox v1.36.1"), r.stderr
+    # an address nobody owns: the connect runs out of -w
+    r = sh("agn", "nc -v -w 1 -z 10.244.9.9 80")
+    assert r.returncode == 1
+    assert "nc: connect to 10.244.9.9 port 80 (tcp) timed out: Operation in progress\n" in r.stderr, r.stderr
+    r = sh("bb", "nc -v -w 1 10.244.9.9 80")
+    assert r.returncode == 1 and r.stderr.startswith("nc: 10.244.9.9 (10.244.9.9:80): Connection timed out\n")
     # stdin piped to a TCP server: the HTTP answer comes back
     r = sh("bb", "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 2 udp 80")
     assert r.returncode == 0 and r.stdout.startswith("HTTP/1.1 200 OK") and r.stdout.endswith("udp-srv"), r.stdout
