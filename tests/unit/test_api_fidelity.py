@@ -488,3 +488,33 @@ def test_a_multi_port_slice_lists_ports_in_the_services_order() -> None:
              {"name": "admin", "port": 81, "protocol": "TCP", "targetPort": 8081}]
     [s] = slices.fresh(slices.svc(ports=ports), [slices.pod("a")])
     assert s["endpoints"] and [(p["name"], p["port"]) for p in s["ports"]] == [("http", 8080), ("admin", 8081)]
+
+
+def _msg(*fields: bytes) -> bytes:
+    return b"".join(fields)
+
+
+def _map_entry(num: int, key: str, value: str) -> bytes:
+    return _bytes_field(num, _bytes_field(1, key.encode()) + _bytes_field(2, value.encode()))
+
+
+def test_a_replication_controller_in_protobuf_is_created(tmp_path: Path) -> None:
+    """client-go (e2e's framework) creates ReplicationControllers in protobuf."""
+    labels = _map_entry(11, "app", "pb")  # ObjectMeta.labels
+    container = _msg(_bytes_field(1, b"c"), _bytes_field(2, b"nginx"))
+    template = _msg(_bytes_field(1, labels), _bytes_field(2, _bytes_field(2, container)))
+    spec = _msg(_int_field(1, 1), _map_entry(2, "app", "pb"), _bytes_field(3, template))
+    raw = _msg(_bytes_field(1, _bytes_field(1, b"pb")), _bytes_field(2, spec))
+    body = b"k8s\x00" + _bytes_field(1, _bytes_field(1, b"v1") + _bytes_field(2, b"ReplicationController")) + \
+        _bytes_field(2, raw)
+
+    async def scenario(client: TestClient, rt: Runtime) -> None:
+        r = await client.post("/api/v1/namespaces/default/replicationcontrollers", data=body,
+                              headers={**H, "Content-Type": PB})
+        assert r.status == 201, await r.text()
+        rc = await _json(r)
+        assert rc["spec"]["selector"] == {"app": "pb"} and rc["spec"]["replicas"] == 1
+        rt.controllers.drain()
+        assert [p["metadata"]["labels"] for p in rt.store.iter("/pods", "default")] == [{"app": "pb"}]
+
+    run_api(tmp_path, scenario)
