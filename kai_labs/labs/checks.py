@@ -94,6 +94,8 @@ def service_kept(ctx: Context) -> CheckResult:
             f"Service {sc.service} has no selector: its endpoints would have to be written by hand and would "
             "freeze today's Pod IPs.", "a selector that matches the Pods", "no selector",
             "Give the Service a selector that matches the Pods of Deployment " f"{sc.intended}.")
+    # clients dial a Service's port; targetPort is where the Pods receive it (types.go, ServicePort.Port and
+    # ServicePort.TargetPort): a changed port is a different Service for every client that already uses it
     was = original(ctx).get(("Service", ctx.ns, sc.service))
     moved = _ports_moved(was, svc) if was else []
     if moved:
@@ -509,6 +511,9 @@ def changed(ctx: Context) -> list[str]:
 
 
 def _container_port_changed(ctx: Context, was: dict[Key, kube.Obj], now: dict[Key, kube.Obj]) -> CheckResult | None:
+    """containerPort renumbered while the app's arguments stayed: a container's ports list is "primarily
+    informational" and declaring or omitting one opens nothing (staging/src/k8s.io/api/core/v1/types.go,
+    Container.Ports); only a named targetPort or probe port reads it."""
     for key, dep in was.items():
         cur = now.get(key)
         if key[0] != "Deployment" or cur is None:
