@@ -330,3 +330,37 @@ spec:
     # from another Pod to the Pod IP: ICMP port unreachable
     r = cluster.kubectl("-n", ns, "exec", "other", "--", "sh", "-c", f"echo hostname | nc -u -w 1 {ip} 8081")
     assert (r.returncode, r.stdout) == (1, ""), r.stderr
+
+
+def test_R109_a_port_whose_process_ended_is_refused_not_silent(cluster, namespace):  # type: ignore[no-untyped-def]
+    ns = namespace
+    r = cluster.kubectl("-n", ns, "apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: two}}
+spec:
+  restartPolicy: Never
+  containers:
+  - {{name: app, image: "{AGN}", args: ["netexec", "--http-port=8080", "--udp-port=8081"]}}
+  - {{name: side, image: busybox, command: ["sleep", "3600"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: cli}}
+spec:
+  containers: [{{name: c, image: "{AGN}"}}]
+""")
+    assert r.returncode == 0, r.stderr
+    _ready(cluster, ns, "two", "cli")
+    ip = cluster.kubectl("-n", ns, "get", "pod", "two", "-o", "jsonpath={.status.podIP}").stdout
+    r = cluster.kubectl("-n", ns, "exec", "cli", "--", "wget", "-qO-", f"http://{ip}:8080/exit?code=0")
+    eventually(lambda: "terminated" in cluster.kubectl(
+        "-n", ns, "get", "pod", "two", "-o", "jsonpath={.status.containerStatuses[?(@.name=='app')].state}").stdout,
+        timeout=20)
+    # the Pod's network namespace stays (its other container runs): the kernel answers a closed port with a
+    # TCP reset, and a UDP datagram with ICMP port unreachable
+    r = cluster.kubectl("-n", ns, "exec", "cli", "--", "nc", "-v", "-w", "3", "-z", ip, "8080")
+    assert r.returncode == 1
+    assert f"nc: connect to {ip} port 8080 (tcp) failed: Connection refused" in r.stderr, r.stderr
+    r = cluster.kubectl("-n", ns, "exec", "cli", "--", "sh", "-c", f"echo hostname | nc -u -w 3 {ip} 8081")
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr  # refused at once (a timeout would exit 0)

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import datetime as _dt
 import html
+import os
 import random
 import re
 import time
@@ -1179,14 +1180,24 @@ class Container:
         counts the container's memory."""
         self._log.flush()
         self.cgroup.detach()
+        done = self._future()
+        first = not done.done()
+        # the process's sockets go with it; the Pod's sandbox stays (its other containers, its IP), so the
+        # kernel answers the port with a TCP reset / ICMP port unreachable from now on: the socket files go
+        # too, else a connection would find a file nobody accepts on, which the fabric takes for a node that
+        # is gone (R109). Only the first exit unlinks: a later stop must not remove a restart's sockets.
+        paths = [p for p in self.bound.values() if isinstance(p, str)]
+        paths += [n for t in self._udp if isinstance(n := t.get_extra_info("sockname"), str) and n]
         for s in self._servers:
             s.close()
         self._servers = []
         for t in self._udp:
             t.close()
         self._udp = []
-        done = self._future()
-        if not done.done():
+        if first:
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
             done.set_result(code & 0xFF)
 
     def exit_soon(self, code: int) -> None:
