@@ -6,7 +6,7 @@ hints as formatted text. Lesson 02: the revealing cell's committed output is col
 answered the prediction and runs the cell.
 
 Screenshots land in artifacts/browser/; with KAI_LABS_UPDATE_DOC_IMAGES=1 the walk's pictures are also
-written to docs/img/ (a test run never rewrites committed files otherwise).
+written to docs/images/ (a test run never rewrites committed files otherwise).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from .conftest import (
 
 pytestmark = pytest.mark.browser
 
-DOC_IMG = ROOT / "docs" / "img"
+DOC_IMG = ROOT / "docs" / "images"
 
 
 def step(page: Any, name: str, locator: Any = None) -> Path:
