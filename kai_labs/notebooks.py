@@ -72,13 +72,16 @@ def clean(nb: Any) -> Any:
     for k in list(nb.metadata):
         if k not in keep_nb:
             del nb.metadata[k]
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
-    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = dict(LANGUAGE_INFO)
     count = 0
     for cell in nb.cells:
         for k in list(cell.metadata):
             if k not in ("tags", "jupyter"):  # jupyter: outputs_hidden / source_hidden, chosen by the author
                 del cell.metadata[k]
+        if cell.cell_type == "code" and (cell.metadata.get("jupyter") or {}).get("outputs_hidden"):
+            # JupyterLab writes nbformat's older key beside it on every save: committed so, a save changes nothing
+            cell.metadata["collapsed"] = True
         if cell.cell_type == "code":
             count += 1
             cell.execution_count = count
@@ -139,6 +142,35 @@ def run(paths: Sequence[Path], seed: str = SEED) -> int:
         path.write_text(text)
         print(f"wrote {path} ({time.monotonic() - t0:.1f}s)")
     return 1 if failed else 0
+
+
+# the course's notebooks: what they commit as kernelspec and language_info (clean() writes it, and the
+# server's pre-save hook keeps it, so opening and saving a notebook never changes it)
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
+LANGUAGE_INFO = {"name": "python"}
+COURSE_FOLDERS = frozenset({"lessons", "exercises", "solutions"})
+PRE_SAVE_HOOK = "kai_labs.notebooks.keep_course_metadata"
+
+
+def keep_course_metadata(model: dict[str, Any], path: str, contents_manager: Any = None, **_: Any) -> None:
+    """Jupyter server pre-save hook (``ContentsManager.pre_save_hook``): a course notebook keeps its
+    committed kernelspec and language_info when JupyterLab saves it.
+
+    As soon as its kernel starts, JupyterLab writes what the kernel reports into language_info (the
+    exact Python version, mimetype, lexer...) and autosave then writes the file: a learner who only
+    opened a lesson would find it modified, and `git pull` would conflict. Only notebooks in a
+    lessons/, exercises/ or solutions/ folder, still on the course's kernel, are touched; outputs and
+    everything the learner wrote are saved as they are."""
+    content = model.get("content")
+    if model.get("type") != "notebook" or not isinstance(content, dict):
+        return
+    if Path(path).parent.name not in COURSE_FOLDERS:
+        return
+    md = content.setdefault("metadata", {})
+    if (md.get("kernelspec") or {}).get("name", KERNEL) != KERNEL:
+        return  # the learner chose another kernel: theirs to keep
+    md["kernelspec"] = dict(KERNELSPEC)
+    md["language_info"] = dict(LANGUAGE_INFO)
 
 
 def lab_settings_path(prefix: str | None = None) -> Path:
@@ -203,8 +235,10 @@ def install_terminal_settings(prefix: str | None = None) -> Path | None:
 
 def install_lab_settings(prefix: str | None = None) -> Path:
     """Merge kai-labs' JupyterLab overrides into the environment's overrides.json (other keys are kept),
-    and set up the course's terminals (install_terminal_settings)."""
+    set up the course's terminals (install_terminal_settings) and the server's pre-save hook that keeps
+    the course notebooks' metadata (keep_course_metadata)."""
     install_terminal_settings(prefix)
+    _merge_json(server_config_path(prefix), {"ContentsManager": {"pre_save_hook": PRE_SAVE_HOOK}})
     path = lab_settings_path(prefix)
     _merge_json(path, LAB_OVERRIDES)
     return path

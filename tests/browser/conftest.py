@@ -165,7 +165,8 @@ def lab_server() -> Iterator[Lab]:
         for d, existed in checkpoints.items():  # JupyterLab makes one when it opens a notebook
             if not existed:
                 shutil.rmtree(d, ignore_errors=True)
-    saved = [line for line in log.read_text(errors="replace").splitlines() if "Saving file at" in line]
+    saved = [line for line in log.read_text(errors="replace").splitlines()
+             if "Saving file at" in line and "Saving file at /artifacts/" not in line]  # test copies may be
     assert not saved, f"JupyterLab wrote files in the repository: {saved}"
 
 

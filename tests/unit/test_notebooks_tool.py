@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
+from kai_labs import notebooks
 from kai_labs.notebooks import LAB_OVERRIDES, clean, install_lab_settings, lab_settings_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,3 +69,30 @@ def test_lessons_have_one_kernelspec_and_documented_tags_only() -> None:
         assert nb.metadata["kernelspec"]["name"] == "python3", path.name
         for cell in nb.cells:
             assert set(cell.metadata.get("tags", [])) <= allowed, (path.name, cell.metadata.get("tags"))
+
+
+def test_the_pre_save_hook_keeps_a_course_notebooks_metadata(tmp_path: Path) -> None:
+    """What JupyterLab saves for a lesson after its kernel started: language_info as the kernel reports
+    it. The hook puts back what the course commits; a learner's own notebook or kernel is left alone."""
+    reported = {"name": "python", "version": "3.12.4", "mimetype": "text/x-python",
+                "codemirror_mode": {"name": "ipython", "version": 3}, "pygments_lexer": "ipython3"}
+
+    def model() -> dict[str, Any]:
+        return {"type": "notebook", "content": {"metadata": {"kernelspec": dict(notebooks.KERNELSPEC),
+                                                             "language_info": dict(reported)}, "cells": []}}
+
+    lesson = model()
+    notebooks.keep_course_metadata(lesson, "lessons/02-anatomy-of-a-service.ipynb")
+    assert lesson["content"]["metadata"] == {"kernelspec": notebooks.KERNELSPEC,
+                                             "language_info": notebooks.LANGUAGE_INFO}
+    mine = model()
+    notebooks.keep_course_metadata(mine, "my-notes/try.ipynb")
+    assert mine["content"]["metadata"]["language_info"] == reported
+    other_kernel = model()
+    other_kernel["content"]["metadata"]["kernelspec"]["name"] = "julia-1.10"
+    notebooks.keep_course_metadata(other_kernel, "exercises/02-wrong-targetport.ipynb")
+    assert other_kernel["content"]["metadata"]["language_info"] == reported
+    # install-lab-settings sets the hook in the environment's server config
+    notebooks.install_lab_settings(str(tmp_path))
+    conf = json.loads(notebooks.server_config_path(str(tmp_path)).read_text())
+    assert conf["ContentsManager"]["pre_save_hook"] == notebooks.PRE_SAVE_HOOK
