@@ -1,4 +1,4 @@
-"""Nodes and images as a real node runs them (issue #18, rules R100-R114): the host part of a listen address,
+"""Nodes and images as a real node runs them (issue #18, rules R100-R109): the host part of a listen address,
 agnhost's default command, Pods bound to the control-plane node, piped input to `kubectl run -i -- sh`."""
 
 from __future__ import annotations

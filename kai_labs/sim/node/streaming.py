@@ -338,7 +338,7 @@ async def _attach(rt: Runtime, pod: dict[str, Any], container: str, app: images.
             def stdin_closed() -> None:
                 # the client's end of input (kubectl half-closes stdin once a pipe is read out) closes the
                 # container's stdin with stdinOnce; the session still receives what the shell prints for
-                # the lines already read, until the process ends or the client hangs up (R114)
+                # the lines already read, until the process ends or the client hangs up (R108)
                 if shell_prog.stdin_once:
                     shell_prog.shell.close_stdin()
 
