@@ -24,6 +24,7 @@ from .inspect import EndpointView, PodView, Trace
 RED = "#cf222e"
 DIM = "#8c959f"
 GREEN = "#1a7f37"
+BLUE = "#0969da"  # the packet walk's current hop
 MAX_PODS = 12  # more than this: Pods and endpoints collapse into summary nodes
 FONT = "Helvetica"
 
@@ -202,11 +203,13 @@ def _wrap(text: str, width: int = 42, max_lines: int = 4) -> str:
 
 
 class _Edges:
-    """Draws edges; the edges of the broken hop red and bold, the first of them saying BROKEN."""
+    """Draws edges; the edges of the broken hop red and bold, the first of them saying BROKEN; the edges
+    of a highlighted hop (the packet walk's current step) blue and bold."""
 
-    def __init__(self, g: Any, broken: str | None) -> None:
+    def __init__(self, g: Any, broken: str | None, highlight: str | None = None) -> None:
         self.g = g
         self.broken = broken
+        self.highlight = highlight
         self.told: list[str] = []
 
     def __call__(self, a: str, b: str, hops: tuple[str, ...], label: str = "", **kw: str) -> None:
@@ -215,17 +218,20 @@ class _Edges:
             self.told.append(a)
             self.g.edge(a, b, label="\n".join(x for x in (label, why) if x), color=RED, fontcolor=RED,
                         penwidth="2.5", style="bold")
+        elif self.highlight is not None and self.highlight in hops:
+            self.g.edge(a, b, label=label, color=BLUE, fontcolor=BLUE, penwidth="2.5", style="bold")
         else:
             self.g.edge(a, b, label=label, **kw)
 
 
-def draw(trace: Trace, max_pods: int = MAX_PODS, legend: bool = True) -> Diagram:
-    """Draw ``trace``: the first broken link is red, and its reason is spelled out under the title."""
+def draw(trace: Trace, max_pods: int = MAX_PODS, legend: bool = True, highlight: str | None = None) -> Diagram:
+    """Draw ``trace``: the first broken link is red, and its reason is spelled out under the title.
+    ``highlight`` (a walker hop, e.g. "targetPort") draws that hop's links blue: the packet walk's step."""
     g: Any = diagram_class()(name=_nid("service", f"{trace.namespace}_{trace.service}"))
-    g.alt_text = alt_text(trace)
+    g.alt_text = alt_text(trace) + (f" Highlighted: the {highlight} hop." if highlight else "")
     _graph_attrs(g, trace)
     d = trace.diagnosis
-    edge = _Edges(g, d.hop if d else None)
+    edge = _Edges(g, d.hop if d else None, highlight)
     if _client_and_service(g, trace, edge):
         selected = sorted((p for p in trace.pods if p.selected), key=lambda p: p.name)
         others = sorted((p for p in trace.pods if not p.selected), key=lambda p: p.name)

@@ -124,10 +124,19 @@ class PacketWalk:
         out = w.HTML()
         back, nxt = w.Button(description="Back"), w.Button(description="Next")
 
+        diagram = w.HTML()
+        drawn: dict[str, str] = {}  # hop -> the diagram's HTML, drawn once
+
         def show() -> None:
             out.value = self.step_html(shown[pos["i"]])
             back.disabled = pos["i"] == 0
             nxt.disabled = pos["i"] == len(shown) - 1
+            hop = self.steps[shown[pos["i"]]].diagram_hop  # that step's links drawn blue
+            if self.trace is not None:
+                with contextlib.suppress(Exception):  # no Graphviz: the steps still work
+                    if hop not in drawn:
+                        drawn[hop] = diagram_html(draw(self.trace, highlight=hop))
+                    diagram.value = drawn[hop]
 
         def move(delta: int) -> None:
             pos["i"] = max(0, min(len(shown) - 1, pos["i"] + delta))
@@ -136,11 +145,7 @@ class PacketWalk:
         back.on_click(lambda _: move(-1))
         nxt.on_click(lambda _: move(1))
         show()
-        parts: list[Any] = [w.HBox([back, nxt]), out]
-        if self.trace is not None:
-            with contextlib.suppress(Exception):  # no Graphviz: the steps still work
-                parts.append(w.HTML(diagram_html(draw(self.trace))))
-        return w.VBox(parts)
+        return w.VBox([w.HBox([back, nxt]), out, diagram])
 
     def _ipython_display_(self) -> None:
         from IPython.display import display  # late: only in a notebook

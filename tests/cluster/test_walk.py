@@ -10,6 +10,9 @@ A headless Service has no ClusterIP and no rules, so its wrong port shows only a
 
 from __future__ import annotations
 
+import base64
+import re
+
 import pytest
 
 from kai_labs.clusters.base import ClusterError
@@ -60,16 +63,24 @@ def test_walk_widget_steps_next_and_back(cluster) -> None:  # type: ignore[no-un
     s = scenarios.get("wrong-targetport").reset(cluster)
     w = cluster.net.walk("http://web/", namespace=s.namespace)
     box = w.widget()
-    buttons, html = box.children[0], box.children[1]
+    buttons, html, diagram = box.children
     back, nxt = buttons.children
     assert "Step 1/5" in html.value and back.disabled
+    # the Service's diagram follows the step: the step's hop is drawn blue (and the broken one stays red)
+    assert "Highlighted: the dns hop." in diagram.value
     for _ in range(4):
         nxt.click()
     assert "Step 5/5" in html.value and "failed" in html.value and nxt.disabled
     assert html.value.count("3px solid") == 1 and "kai-walk-path" in html.value  # the packet's hop outlined
     assert "-> dnat -> [X reply]" in w.step_text(4)
+    assert "Highlighted: the app hop." in diagram.value
     back.click()
-    assert "Step 4/5" in html.value
+    assert "Step 4/5" in html.value and "Highlighted: the targetPort hop." in diagram.value
+    back.click()
+    back.click()
+    back.click()  # step 1, DNS: the client -> Service link drawn blue (the broken targetPort links stay red)
+    svg = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", diagram.value).group(1)).decode()  # type: ignore[union-attr]
+    assert "#0969da" in svg and "#cf222e" in svg
 
 
 @pytest.mark.parametrize("url", ["http://web:99999/", "http://:80/", "web:port"])
