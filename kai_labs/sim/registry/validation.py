@@ -812,6 +812,14 @@ def _validate_template(spec: dict[str, Any], sel: dict[str, Any] | None, sel_ok:
         if not matches:
             errs.append(invalid("spec.template.metadata.labels", _safe(tmeta.get("labels")),
                                 "`selector` does not match template `labels`"))
+    validate_replicated_template(template, tmeta, labels, "ReplicaSet", errs)
+
+
+def validate_replicated_template(template: dict[str, Any], tmeta: dict[str, Any], labels: dict[str, str] | None,
+                                 kind: str, errs: Errs) -> None:
+    """What ValidatePodTemplateSpecForReplicaSet and ...ForRC check after the selector: the template's
+    labels and annotations, its pod spec, restartPolicy Always, no activeDeadlineSeconds (``kind`` names
+    the controller in that message)."""
     if labels:
         errs.extend(validate_labels(labels, "spec.template.labels"))  # sic: the source's path
     annotations = _get_str_map(tmeta, "annotations", "spec.template.annotations", errs)
@@ -825,7 +833,7 @@ def _validate_template(spec: dict[str, Any], sel: dict[str, Any] | None, sel_ok:
                                 ["Always"]))
     if tspec.get("activeDeadlineSeconds") is not None:
         errs.append(forbidden("spec.template.spec.activeDeadlineSeconds",
-                              "activeDeadlineSeconds in ReplicaSet is not Supported"))
+                              f"activeDeadlineSeconds in {kind} is not Supported"))
 
 
 def _validate_workload_selector(spec: dict[str, Any], errs: Errs) -> tuple[dict[str, Any] | None, bool]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from ...apimachinery.errors import forbidden, invalid, required
+from ...apimachinery.errors import invalid, required
 from ..defaults import _child_map, _default_template
 from ..strategy import CONDITIONS_PATCH_KEYS, ResourceType, Strategy, patch_keys_at, pod_template_patch_keys, register
 from ..table import (
@@ -42,12 +42,10 @@ from ..validation import (
     _get_str_map,
     _meta_errs,
     _nonneg,
-    _ns_ordered,
     _safe,
     name_is_dns_subdomain,
-    validate_annotations,
     validate_labels,
-    validate_pod_spec,
+    validate_replicated_template,
 )
 
 Obj = dict[str, Any]
@@ -92,20 +90,7 @@ def validate(obj: Obj, old: Obj | None) -> Errs:
     if selector and any(tlabels.get(k) != v for k, v in selector.items()):
         errs.append(invalid("spec.template.metadata.labels", _safe(tmeta.get("labels")),
                             "`selector` does not match template `labels`"))
-    if tlabels:
-        errs.extend(validate_labels(tlabels, "spec.template.labels"))
-    annotations = _get_str_map(tmeta, "annotations", "spec.template.annotations", errs)
-    if annotations:
-        errs.extend(validate_annotations(annotations, "spec.template.annotations"))
-    tspec = _get_map(template, "spec", "spec.template.spec", errs) or {}
-    validate_pod_spec(tspec, "spec.template.spec", errs)
-    restart = tspec.get("restartPolicy")
-    if restart != "Always":
-        errs.append(_ns_ordered("spec.template.spec.restartPolicy", _safe(restart if restart is not None else ""),
-                                ["Always"]))
-    if tspec.get("activeDeadlineSeconds") is not None:
-        errs.append(forbidden("spec.template.spec.activeDeadlineSeconds",
-                              "activeDeadlineSeconds in ReplicationController is not Supported"))
+    validate_replicated_template(template, tmeta, tlabels, "ReplicationController", errs)
     return errs
 
 
