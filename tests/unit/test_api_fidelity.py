@@ -19,6 +19,7 @@ from kai_labs.sim.apiserver.server import ApiServer
 from kai_labs.sim.registry.generic import rt_of
 from kai_labs.sim.runtime import Runtime
 from tests.unit import test_endpointslices as slices
+from tests.unit import test_protobuf as pb
 
 H = {"Authorization": "Bearer tok"}
 PB = "application/vnd.kubernetes.protobuf"
@@ -37,38 +38,16 @@ def run_api(tmp_path: Path, scenario: Scenario) -> None:
     asyncio.run(main())
 
 
-# -- a minimal protobuf encoder for the request bodies client-go sends ----------------------------------
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _bytes_field(num: int, data: bytes) -> bytes:
-    return _varint(num << 3 | 2) + _varint(len(data)) + data
-
-
-def _int_field(num: int, v: int) -> bytes:
-    return _varint(num << 3) + _varint(v)
-
-
 def delete_options_pb(*, grace: int | None = None, propagation: str = "", dry_run: bool = False) -> bytes:
     """What client-go's protobuf codec writes for a metav1.DeleteOptions (k8s\\x00 + runtime.Unknown)."""
     raw = b""
     if grace is not None:
-        raw += _int_field(1, grace)
+        raw += pb.vi(1, grace)
     if propagation:
-        raw += _bytes_field(4, propagation.encode())
+        raw += pb.s(4, propagation)
     if dry_run:
-        raw += _bytes_field(5, b"All")
-    type_meta = _bytes_field(1, b"v1") + _bytes_field(2, b"DeleteOptions")
-    return b"k8s\x00" + _bytes_field(1, type_meta) + _bytes_field(2, raw)
+        raw += pb.s(5, "All")
+    return pb.envelope("v1", "DeleteOptions", raw)
 
 
 async def _json(r: Any) -> dict[str, Any]:
@@ -490,23 +469,14 @@ def test_a_multi_port_slice_lists_ports_in_the_services_order() -> None:
     assert s["endpoints"] and [(p["name"], p["port"]) for p in s["ports"]] == [("http", 8080), ("admin", 8081)]
 
 
-def _msg(*fields: bytes) -> bytes:
-    return b"".join(fields)
-
-
-def _map_entry(num: int, key: str, value: str) -> bytes:
-    return _bytes_field(num, _bytes_field(1, key.encode()) + _bytes_field(2, value.encode()))
-
-
 def test_a_replication_controller_in_protobuf_is_created(tmp_path: Path) -> None:
     """client-go (e2e's framework) creates ReplicationControllers in protobuf."""
-    labels = _map_entry(11, "app", "pb")  # ObjectMeta.labels
-    container = _msg(_bytes_field(1, b"c"), _bytes_field(2, b"nginx"))
-    template = _msg(_bytes_field(1, labels), _bytes_field(2, _bytes_field(2, container)))
-    spec = _msg(_int_field(1, 1), _map_entry(2, "app", "pb"), _bytes_field(3, template))
-    raw = _msg(_bytes_field(1, _bytes_field(1, b"pb")), _bytes_field(2, spec))
-    body = b"k8s\x00" + _bytes_field(1, _bytes_field(1, b"v1") + _bytes_field(2, b"ReplicationController")) + \
-        _bytes_field(2, raw)
+    labels = pb.entry(11, "app", pb.s(2, "pb"))  # ObjectMeta.labels
+    container = pb.s(1, "c") + pb.s(2, "nginx")
+    template = pb.m(1, labels) + pb.m(2, pb.m(2, container))
+    spec = pb.vi(1, 1) + pb.entry(2, "app", pb.s(2, "pb")) + pb.m(3, template)
+    raw = pb.m(1, pb.s(1, "pb")) + pb.m(2, spec)
+    body = pb.envelope("v1", "ReplicationController", raw)
 
     async def scenario(client: TestClient, rt: Runtime) -> None:
         r = await client.post("/api/v1/namespaces/default/replicationcontrollers", data=body,
