@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kai_labs.clusters import embedded as cl  # noqa: E402
+from tests.helpers import fill  # noqa: E402  (the tests' full-disk filler)
 
 NS = "default"
 PATH = f"/api/v1/namespaces/{NS}/configmaps"
@@ -146,22 +147,6 @@ def watcher(api: Api, seen: set[str], stop: threading.Event) -> None:
             time.sleep(0.1)
         finally:
             c.close()
-
-
-def fill(d: Path) -> Path:
-    """One file takes every free byte of d's filesystem (delete it to free the space)."""
-    f = d / "filler"
-    fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for chunk in (1 << 20, 1 << 16, 1 << 12, 1 << 9, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * chunk)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    return f
 
 
 def main() -> int:
