@@ -32,6 +32,7 @@ _MODEL_FOR_KIND = {
     ("apps/v1", "Deployment"): "V1Deployment",
     ("apps/v1", "ReplicaSet"): "V1ReplicaSet",
     ("coordination.k8s.io/v1", "Lease"): "V1Lease",
+    ("networking.k8s.io/v1", "NetworkPolicy"): "V1NetworkPolicy",
     ("autoscaling/v1", "Scale"): "V1Scale",
 }
 

@@ -22,7 +22,8 @@ class NamespaceController:
                           ("/services", "Service"), ("/pods", "Pod"), ("/configmaps", "ConfigMap"),
                           ("discovery.k8s.io/endpointslices", "EndpointSlice"), ("/endpoints", "Endpoints"),
                           ("/serviceaccounts", "ServiceAccount"), ("/events", "Event"),
-                          ("coordination.k8s.io/leases", "Lease")):
+                          ("coordination.k8s.io/leases", "Lease"),
+                          ("networking.k8s.io/networkpolicies", "NetworkPolicy")):
             for o in list(self.lister.iter(key, name)):
                 left += 1
                 if o["metadata"].get("deletionTimestamp"):
