@@ -197,7 +197,9 @@ COLUMNS: list[Column] = [
 
 def print_row(obj: Obj, now: datetime.datetime) -> Row:
     """printNetworkPolicy: the name, metav1.FormatLabelSelector(spec.podSelector), the age."""
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        spec = {}
     return {"cells": [obj_name(obj), format_label_selector(spec.get("podSelector") or {}), age(obj, now)]}
 
 
