@@ -4,7 +4,6 @@ conditions, revision history cleanup."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -19,18 +18,37 @@ REVISION = "deployment.kubernetes.io/revision"
 COMPONENT = "deployment-controller"
 
 
-def template_hash(template: Obj, collisions: int = 0) -> str:
-    """A stable short hash of a pod template (the role of ComputeHash in
-    pkg/controller/controller_utils.go; the value differs from Go's, the use is the same)."""
-    data = json.dumps(template, sort_keys=True, separators=(",", ":")) + str(collisions)
-    digest = hashlib.sha256(data.encode()).digest()
-    alphabet = "bcdfghjklmnpqrstvwxz2456789"
-    n = int.from_bytes(digest[:8], "big")
-    out = ""
-    for _ in range(10):
-        out += alphabet[n % len(alphabet)]
-        n //= len(alphabet)
-    return out
+# k8s.io/apimachinery/pkg/util/rand: the alphabet of random and safe-encoded strings (no vowels, no 0/1/3).
+SAFE_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def fnv32a(data: bytes) -> int:
+    """FNV-1a, 32 bits (Go's hash/fnv New32a): the hash ComputeHash feeds the template into."""
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def safe_encode(s: str) -> str:
+    """apimachinery/pkg/util/rand SafeEncodeString: each character c becomes alphanums[ord(c) % 27]."""
+    return "".join(SAFE_ALPHANUMS[ord(c) % len(SAFE_ALPHANUMS)] for c in s)
+
+
+def template_hash(template: Obj, collision_count: int | None = None) -> str:
+    """The pod-template-hash, shaped as pkg/controller/controller_utils.go ComputeHash makes it: FNV-32a
+    over the template, then the collision count (when the Deployment has one) as 8 little-endian bytes,
+    and the hash's DECIMAL text safe-encoded, one character per digit. So a hash is 1-10 characters of
+    ``4 5 6 7 8 9 b c d f`` (the images of '0'-'9'), almost always 9 or 10 (``web-7c5ddbdf54``).
+
+    Upstream feeds FNV the template as printed by a go-spew deep-hash printer (pkg/util/hash
+    DeepHashObject) over Go structs; that text cannot be reproduced byte for byte from JSON, so we hash
+    canonical JSON instead: the value differs from a real cluster's for the same template, the shape,
+    the alphabet and the stability (same template, same hash) are Kubernetes'."""
+    hasher = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    if collision_count is not None:
+        hasher += (collision_count & 0xFFFFFFFF).to_bytes(4, "little") + bytes(4)
+    return safe_encode(str(fnv32a(hasher)))
 
 
 def int_or_percent(v: Any, total: int, round_up: bool) -> int:
