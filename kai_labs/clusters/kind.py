@@ -35,12 +35,21 @@ COURSE_IMAGES = [
 # and the lessons then show the same rules and verdicts on both (kind >= 0.24: networking.kubeProxyMode).
 KUBE_PROXY_MODE = "nftables"
 
-KIND_CONFIG = """\
+# The Service and Pod ranges, stated although they are kind's defaults (kind pkg/apis/config/v1alpha4
+# default.go: serviceSubnet 10.96.0.0/16, podSubnet 10.244.0.0/16): the embedded cluster uses the same two
+# (kai_labs/sim/registry/allocators.py), so ClusterIPs, Pod IPs and kube-dns's 10.96.0.10 read alike on both
+# even if kind's defaults move.
+SERVICE_SUBNET = "10.96.0.0/16"
+POD_SUBNET = "10.244.0.0/16"
+
+KIND_CONFIG = f"""\
 kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
-name: {name}
+name: {{name}}
 networking:
   kubeProxyMode: "nftables"
+  serviceSubnet: "{SERVICE_SUBNET}"
+  podSubnet: "{POD_SUBNET}"
 nodes:
 - role: control-plane
 - role: worker

@@ -124,7 +124,7 @@ def proxy_config(cluster: Any) -> dict[str, str]:
     return out
 
 
-# The Service ranges clusters start with: kind's 10.96.0.0/16, kubeadm's default 10.96.0.0/12 (the embedded one's).
+# The Service ranges clusters start with: kind's 10.96.0.0/16, kubeadm's default 10.96.0.0/12.
 SERVICE_CIDRS = ("10.96.0.0/16", "10.96.0.0/12")
 
 

@@ -385,7 +385,7 @@ def test_R17_selector_errors_on_flat_path() -> None:
 
 def test_cluster_ip_outside_service_range_is_refused_by_the_allocator_alone() -> None:
     expected = ('spec.clusterIPs: Invalid value: ["10.0.0.1"]: failed to allocate IP 10.0.0.1: the provided IP '
-                "(10.0.0.1) is not in the valid range. The range of valid IPs is 10.96.0.0/12")
+                "(10.0.0.1) is not in the valid range. The range of valid IPs is 10.96.0.0/16")
     assert cluster_ip_range_error("10.0.0.1").render() == expected
     # allocation runs before ValidateService: the bad name is not reported alongside
     assert check_agg("Service", svc(name="1web", clusterIP="10.0.0.1", ports=[port()])) == expected
@@ -393,9 +393,10 @@ def test_cluster_ip_outside_service_range_is_refused_by_the_allocator_alone() ->
 
 def test_cluster_ip_range_edges() -> None:
     assert check("Service", svc(clusterIP="10.96.0.1", ports=[port()])) == []
-    assert check("Service", svc(clusterIP="10.111.255.254", ports=[port()])) == []
-    assert check("Service", svc(clusterIP="10.112.0.1", ports=[port()])) == [
-        cluster_ip_range_error("10.112.0.1").render()]
+    assert check("Service", svc(clusterIP="10.96.255.254", ports=[port()])) == []
+    # kind's Service range is 10.96.0.0/16 (the /12 kubeadm defaults to would take 10.97-10.111)
+    assert check("Service", svc(clusterIP="10.97.0.1", ports=[port()])) == [
+        cluster_ip_range_error("10.97.0.1").render()]
 
 
 def test_cluster_ip_must_be_a_valid_ip() -> None:

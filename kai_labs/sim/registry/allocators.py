@@ -21,8 +21,21 @@ from ..storage.store import Store
 # no confusable characters), five characters long.
 ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 
-SERVICE_CIDR = ipaddress.IPv4Network("10.96.0.0/12")
+# kind's defaults (sigs.k8s.io/kind pkg/apis/config/v1alpha4 default.go: serviceSubnet 10.96.0.0/16,
+# podSubnet 10.244.0.0/16), which kind hands to kubeadm as --service-cluster-ip-range.
+SERVICE_CIDR = ipaddress.IPv4Network("10.96.0.0/16")
 POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
+
+
+def service_range_offset(network: ipaddress.IPv4Network) -> int:
+    """The size of the static lower band of a Service range (pkg/registry/core/service/ipallocator
+    calculateRangeOffset, min(max(16, size/16), 256)): dynamic ClusterIPs are taken from above it first,
+    so addresses a user asks for by hand (kube-dns's 10.96.0.10) rarely collide. 256 for a /16, and 0
+    for a range smaller than 16 addresses."""
+    size = network.num_addresses
+    if size < 16:
+        return 0
+    return min(max(16, size // 16), 256)
 NODE_PORT_RANGE = (30000, 32767)
 
 
@@ -44,6 +57,24 @@ class Picks:
             ip = str(network.network_address + reserved + (start + i) % size)
             if ip not in used:
                 return ip
+        raise RuntimeError(f"range {network} is full")
+
+    def pick_service_ip(self, network: ipaddress.IPv4Network, used: set[str], *key: object) -> str:
+        """A ClusterIP as the Service IP allocator picks one (pkg/registry/core/service/ipallocator,
+        randomScanStrategyWithOffset): a free address of the upper band (above the static band, see
+        :func:`service_range_offset`), chosen by hash of key where upstream draws at random; only when the
+        upper band is full, one of the lower band. The network address and the broadcast address are never
+        given; the first usable address (10.96.0.1) is the kubernetes Service's."""
+        base = int(network.network_address) + 1
+        size = network.num_addresses - 2  # no network, no broadcast address
+        offset = min(service_range_offset(network), size)
+        start = int.from_bytes(self._digest("ip", str(network), *key)[:8], "big")
+        for lo, hi in ((offset, size), (0, offset)):
+            width = hi - lo
+            for i in range(width):
+                ip = str(ipaddress.IPv4Address(base + lo + (start + i) % width))
+                if ip not in used:
+                    return ip
         raise RuntimeError(f"range {network} is full")
 
 

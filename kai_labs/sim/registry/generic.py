@@ -335,8 +335,8 @@ class Api:
                             "spec.clusterIPs", [ip],
                             f"failed to allocate IP {ip}: provided IP is already allocated")])
             elif not ip:
-                ip = self.ids.pick_ip(SERVICE_CIDR, self._used_cluster_ips() | {KUBERNETES_IP, DNS_IP}, 1,
-                                      path_ns, md["name"])
+                ip = self.ids.pick_service_ip(SERVICE_CIDR, self._used_cluster_ips() | {KUBERNETES_IP, DNS_IP},
+                                              path_ns, md["name"])
             spec["clusterIP"] = ip
             spec["clusterIPs"] = [ip]
         want_node_ports = stype == "NodePort" or (

@@ -20,6 +20,7 @@ from typing import Any
 
 from ....k8s.validation import is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_port_num
 from ...apimachinery.errors import FieldError, duplicate, forbidden, invalid, not_supported, required
+from ..allocators import SERVICE_CIDR
 from ..defaults import _as_list, _as_map, _child_map, _empty, _is_int, _maps
 from ..strategy import CONDITIONS_PATCH_KEYS, ResourceType, Strategy, patch_keys_at, register
 from ..table import (
@@ -239,7 +240,7 @@ def _drop_type_dependent_fields(spec: dict[str, Any], ospec: dict[str, Any]) -> 
                 spec.pop(key, None)
 
 
-SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/12"
+SERVICE_CLUSTER_IP_RANGE = str(SERVICE_CIDR)  # one range for the allocator and validation (allocators.py)
 
 
 _SERVICE_NET = ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE)
@@ -249,7 +250,7 @@ _KUBELET_PORT = 10250
 
 
 def cluster_ip_in_range(ip: str) -> bool:
-    """True when ``ip`` is allocatable from 10.96.0.0/12 (network and broadcast are reserved)."""
+    """True when ``ip`` is allocatable from the Service range, 10.96.0.0/16 (network and broadcast are reserved)."""
     parsed = _parse_ip(ip)
     if not isinstance(parsed, ipaddress.IPv4Address) or parsed not in _SERVICE_NET:
         return False
@@ -375,7 +376,7 @@ def validate_service_allocation(obj: dict[str, Any]) -> Errs:
     ValidateService: initIPFamilyFields pre-validates the clusterIP fields
     (ValidateServiceClusterIPsRelatedFields) and checks the families against a
     single-stack IPv4 cluster, then allocIPs rejects a requested clusterIP that
-    is outside 10.96.0.0/12. Each stage answers alone. Sources:
+    is outside the Service range (10.96.0.0/16). Each stage answers alone. Sources:
     pkg/registry/core/service/storage/alloc.go (initIPFamilyFields, allocIPs).
     Node ports are not checked here (the server's allocator owns them).
     """
