@@ -262,10 +262,13 @@ class Runtime:
 
     def _node(self, name: str, index: int) -> dict[str, Any]:
         control = index == 0
+        # The labels a kind node's kubelet registers with (pkg/kubelet/kubelet_node_status.go
+        # initialNode: hostname, os, arch and their beta twins) and, on the control plane, the two kubeadm
+        # adds. No topology.kubernetes.io/zone: kind has no cloud provider to set one, so its EndpointSlices
+        # carry no zone; a lesson that teaches topology labels its nodes itself.
         labels = {
             "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-            "topology.kubernetes.io/zone": f"zone-{'abc'[index % 3]}",
         }
         if control:
             labels["node-role.kubernetes.io/control-plane"] = ""
