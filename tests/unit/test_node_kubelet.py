@@ -4,6 +4,7 @@ without sleeping; status written through the registry's status path; the Node's 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -201,3 +202,38 @@ def test_a_chatty_containers_log_keeps_its_newest_ten_mebibytes() -> None:
     assert buf.lines[-1][1].startswith("001999")
     buf.rotate()
     assert buf.size == 0 and len(buf.previous) > 600
+
+
+def test_R122_pod_ips_are_handed_out_in_order_on_a_node(tmp_path: Path) -> None:
+    """host-local IPAM: the first Pod of the Node's /24 gets .2 (.1 is the gateway), the next .3, .4."""
+    async def body(w: World) -> None:
+        for i, name in enumerate(("first", "second", "third")):
+            w.pod(name, {"name": "app", "image": "nginx"})
+            await w.until(lambda n=name: bool(w.status(n).get("podIP")))  # type: ignore[misc]
+            assert w.status(name)["podIP"] == f"10.244.3.{i + 2}"
+        # host-local's last_reserved_ip.0, in the cluster home beside the network's sockets
+        assert (tmp_path / "ipam" / "n1" / "last_reserved_ip.0").read_text() == "10.244.3.4"
+    run(tmp_path, body)
+
+
+def test_R122_host_local_continues_after_the_last_reserved_and_reuses_only_after_wrapping(tmp_path: Path) -> None:
+    net = ipaddress.IPv4Network("10.244.7.0/29")  # .2-.6 (.0 network, .1 gateway, .7 broadcast)
+    ipam = kl.HostLocal(tmp_path)
+    used: set[str] = set()
+    for want in ("10.244.7.2", "10.244.7.3", "10.244.7.4"):
+        ip = ipam.allocate("n1", net, used)
+        assert ip == want
+        used.add(ip)
+    used.discard("10.244.7.3")  # its Pod was deleted: the address is not given again before the range wraps
+    assert ipam.allocate("n1", net, used) == "10.244.7.5"
+    used.add("10.244.7.5")
+    # a restarted node (a new allocator over the same state) carries on where the last one stopped
+    again = kl.HostLocal(tmp_path)
+    assert again.allocate("n1", net, used) == "10.244.7.6"
+    used.add("10.244.7.6")
+    assert again.allocate("n1", net, used) == "10.244.7.3"  # wrapped: the freed address, the first free one
+    used.add("10.244.7.3")
+    # another node keeps its own state
+    assert again.allocate("n2", ipaddress.IPv4Network("10.244.8.0/24"), set()) == "10.244.8.2"
+    with pytest.raises(RuntimeError, match="no IP addresses available"):
+        again.allocate("n1", net, used)

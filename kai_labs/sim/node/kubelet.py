@@ -16,9 +16,11 @@ import datetime as dt
 import hashlib
 import ipaddress
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..apimachinery import errors
@@ -35,7 +37,6 @@ IMAGE_BACKOFF_INITIAL = 10.0  # backOffPeriod (pkg/kubelet/kubelet.go), doubled 
 ERR_PULL_SHOWN = 1.0  # how long a failed pull shows ErrImagePull before the next sync says ImagePullBackOff
 
 LOG_MAX_BYTES = 10 << 20  # a container's log kept for `kubectl logs`: containerLogMaxSize (10Mi by default)
-RELEASED_KEEP = 128  # recently freed Pod IPs kept out of use (a /24 has 252 for at most 110 Pods)
 
 
 def _ts(t: float | None = None) -> str:
@@ -776,6 +777,68 @@ class IpPicker(Protocol):
     def pick_ip(self, network: ipaddress.IPv4Network, used: set[str], reserved: int, *key: object) -> str: ...
 
 
+class HostLocal:
+    """A node's Pod IP allocator, as the host-local IPAM plugin that kind's CNI (kindnet) delegates to
+    (containernetworking/plugins plugins/ipam/host-local/backend/allocator/allocator.go, range_iter.go):
+    the range is the Node's podCIDR without its network address, its gateway (.1) and its broadcast
+    address, so the first Pod gets .2, the next .3, and so on. The iterator starts just after the last
+    address it reserved (remembered per range in ``last_reserved_ip.0``), skips addresses in use and
+    wraps round at the end of the range: an address a Pod gave back is handed out again only after the
+    range wrapped (a deleted Pod's IP is not reused at once, unlike a random pick).
+
+    State: host-local keeps ``/var/lib/cni/networks/<network>/last_reserved_ip.0`` on the node's disk;
+    here ``<dir>/<node>/last_reserved_ip.0`` (``<home>/ipam``), so a restarted node process carries on
+    where it stopped. The addresses in use are not kept in files (host-local has one per address): they
+    are the Pod IPs the kubelet knows (the API's Pods and the live sandboxes)."""
+
+    FILE = "last_reserved_ip.0"
+
+    def __init__(self, state_dir: Path | None) -> None:
+        self.state_dir = state_dir
+        self.last: dict[str, int] = {}  # node -> last reserved address (as an int), when not on disk
+
+    def _file(self, node: str) -> Path | None:
+        if self.state_dir is None or not node or "/" in node or node.startswith("."):
+            return None
+        return self.state_dir / node / self.FILE
+
+    def last_reserved(self, node: str) -> int | None:
+        path = self._file(node)
+        if path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                return int(ipaddress.IPv4Address(path.read_text().strip()))
+        return self.last.get(node)
+
+    def _remember(self, node: str, ip: int) -> None:
+        self.last[node] = ip
+        path = self._file(node)
+        if path is None:
+            return
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(str(ipaddress.IPv4Address(ip)))
+            os.replace(tmp, path)
+
+    def allocate(self, node: str, cidr: ipaddress.IPv4Network, used: set[str]) -> str:
+        """The next free address after the last reserved one, wrapping round; RuntimeError when full."""
+        first = int(cidr.network_address) + 2  # .1 is the gateway (host-local reserves it)
+        last = int(cidr.broadcast_address) - 1
+        if last < first:
+            raise RuntimeError(f"no IP addresses available in range set: {cidr}")
+        size = last - first + 1
+        prev = self.last_reserved(node)
+        start = prev + 1 if prev is not None and first <= prev <= last else first
+        for i in range(size):
+            ip = first + (start - first + i) % size
+            text = str(ipaddress.IPv4Address(ip))
+            if text not in used:
+                self._remember(node, ip)
+                return text
+        raise RuntimeError(f"no IP addresses available in range set: {ipaddress.IPv4Address(first)}-"
+                           f"{ipaddress.IPv4Address(last)}")
+
+
 class Recording(Protocol):
     def event(self, obj: Obj, etype: str, reason: str, message: str, component: str,
               host: str = "", field_path: str = "") -> None: ...
@@ -783,8 +846,8 @@ class Recording(Protocol):
 
 class Kubelet:
     def __init__(self, ids: IpPicker, net: Network, rec: Recording, nodes: list[str], *,
-                 lister: Reader, client: Writer, clock: Clock | None = None) -> None:
-        self.ids = ids  # the host-local IPAM's choice of address (seeded, so a seeded cluster repeats)
+                 lister: Reader, client: Writer, clock: Clock | None = None, ipam_dir: Path | None = None) -> None:
+        self.ids = ids  # seeded choices (Pod IPs no longer use them: see HostLocal)
         self.lister = lister  # reads: the informer cache
         self.client = client  # writes: through the API server
         self.clock: Clock = clock or RealClock()
@@ -793,11 +856,9 @@ class Kubelet:
         self.nodes = set(nodes)
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self.ips: dict[str, tuple[str, str]] = {}  # Pod IP in use -> (namespace, name)
-        # Recently released Pod IPs, oldest first. The host-local IPAM plugin (containernetworking/plugins,
-        # ipam/host-local: it allocates after the last reserved address) hands a freed address out again
-        # only after going round its range; picking freely would give a new Pod an IP that a Pod deleted a
-        # second ago had, and a client holding the old IP would reach the wrong Pod.
-        self.released: collections.OrderedDict[str, None] = collections.OrderedDict()
+        # Pod IPs in order per node, as host-local hands them out; its last_reserved_ip files beside the
+        # network's sockets (<home>/ipam), so they outlive a node process as host-local's outlive a reboot.
+        self.ipam = HostLocal(ipam_dir if ipam_dir is not None else net.sockets.root.parent / "ipam")
         for p in self.lister.scan("/pods"):
             if p.get("status", {}).get("podIP"):
                 self.ips[p["status"]["podIP"]] = (p["metadata"]["namespace"], p["metadata"]["name"])
@@ -815,10 +876,6 @@ class Kubelet:
             if ev.type == "DELETED":
                 if self.ips.get(ip) == key:
                     del self.ips[ip]
-                    self.released.pop(ip, None)
-                    self.released[ip] = None
-                    while len(self.released) > RELEASED_KEEP:
-                        self.released.popitem(last=False)
             else:
                 self.ips[ip] = key
         if ev.type == "DELETED":
@@ -879,12 +936,7 @@ class Kubelet:
         if existing and ipaddress.ip_address(existing) in cidr and existing not in self.net.pods:
             return str(existing)
         used = set(self.net.pods) | set(self.ips)
-        key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
-        try:  # not an address a Pod gave up recently, while the range has others (see self.released)
-            ip = self.ids.pick_ip(cidr, used | set(self.released), 2, *key)
-        except RuntimeError:  # a crowded node: reuse as host-local would after wrapping round
-            ip = self.ids.pick_ip(cidr, used, 2, *key)
-        self.released.pop(ip, None)
+        ip = self.ipam.allocate(pod["spec"]["nodeName"], cidr, used)
         self.ips[ip] = (pod["metadata"]["namespace"], pod["metadata"]["name"])
         return ip
 
