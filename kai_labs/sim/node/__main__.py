@@ -253,8 +253,22 @@ async def run(home: Path, name: str, server: str, seed: int, parent: int, ctx: s
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     watch = loop.create_task(_orphaned(parent, stop))
+    # a TERM while still starting (the cluster stopped right after `up`: the informers wait for an API that
+    # is going away) ends the start at once rather than after the supervisor's grace and a KILL
+    starting = loop.create_task(node.start())
+    stopped = loop.create_task(stop.wait())
+    await asyncio.wait([starting, stopped], return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await starting
+        watch.cancel()
+        log.info("node %s stopped while starting", name)
+        await node.stop()
+        return 0
+    stopped.cancel()
     try:
-        await node.start()
+        starting.result()
     except Exception as e:
         log.error("node %s could not start: %s", name, e)
         return 1
