@@ -41,6 +41,7 @@ PATHS = {
     "/namespaces": "/api/v1/namespaces",
     "/configmaps": "/api/v1/configmaps",
     "discovery.k8s.io/endpointslices": "/apis/discovery.k8s.io/v1/endpointslices",
+    "networking.k8s.io/networkpolicies": "/apis/networking.k8s.io/v1/networkpolicies",  # the node's CNI enforces them
 }
 EVENTS_QUEUE = 1000  # client-go's broadcaster queue (maxQueuedEvents)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import itertools
 import json
 import os
@@ -30,11 +31,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ...k8s import netlogic
+from ...k8s import netlogic, netpol
 from ..storage.store import Event, Obj
 
 DNS_IP = "10.96.0.10"
+NETPOL_KEY = "networking.k8s.io/networkpolicies"
 _NET_KEYS = {"/services", "discovery.k8s.io/endpointslices", "/pods", "/nodes", "/namespaces"}
+_POLICY_KEYS = {NETPOL_KEY, "/namespaces"}
+# The cluster DNS server as NetworkPolicy sees it: kind's CoreDNS Pod (kube-system, k8s-app=kube-dns, its
+# named ports dns/dns-tcp/metrics, on the control-plane node). The embedded DNS answers in-process, so this
+# is the backend that a Pod's query to 10.96.0.10:53 is judged against after kube-proxy's DNAT (R115).
+DNS_PEER = netpol.Peer("10.244.0.2", "kube-system", "coredns", {"k8s-app": "kube-dns"},
+                       (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP")), "172.18.0.2")
+DNS_TIMEOUT = 5.0  # musl's resolver gives up after its timeout (5 s by default): what a blocked lookup waits
 _PROXY_LINE_MAX = 108  # the PROXY protocol v1 line's bound (haproxy's proxy-protocol.txt)
 _SUN_PATH_MAX = 100  # sockaddr_un.sun_path is 108 bytes on Linux; longer paths go through /proc/self/fd
 
@@ -147,11 +156,92 @@ class Network:
         self.rng = random.Random(seed)
         self.affinity = netlogic.Affinity(time.monotonic)
         self._ports = itertools.count(33000 + self.rng.randrange(20000))  # ephemeral source ports
+        self._policies: tuple[list[Obj], dict[str, dict[str, str]]] | None = None
+        self._noted: dict[str, Any] = {}  # pod IP -> the (labels, ports) its sandbox note carries
         source.subscribe(self._on_event)
 
     def _on_event(self, ev: Event) -> None:
         if ev.key in _NET_KEYS:
             self._snap = None
+        if ev.key in _POLICY_KEYS:
+            self._policies = None
+        if ev.key == "/pods" and self.pods and ev.type != "DELETED":
+            self._refresh_note(ev.obj)
+
+    # -- NetworkPolicy ----------------------------------------------------------
+    def policies(self) -> tuple[list[Obj], dict[str, dict[str, str]]]:
+        """Every NetworkPolicy and each namespace's labels (the node's informers, or the store)."""
+        if self._policies is None:
+            pols = list(self.source.iter(NETPOL_KEY))
+            nss = {n["metadata"]["name"]: dict(n["metadata"].get("labels") or {})
+                   for n in self.source.iter("/namespaces")}
+            self._policies = (pols, nss)
+        return self._policies
+
+    def peer_of(self, ip: str) -> netpol.Peer:
+        """What the policies know of an address: a Pod (namespace, labels, named ports, node), else just the IP.
+        A node process reads another node's Pod from its sandbox note, fresh each time (a relabel there is
+        seen at once); its own Pods and the control plane's come from their informers."""
+        pod: Obj | None = None
+        if self.peers and ip not in self.pods:
+            with contextlib.suppress(OSError, ValueError):
+                pod = json.loads((self.sockets.root / ip / "pod.json").read_text())
+        if pod is None and ip:
+            pod = self.snapshot().pod_by_ip(ip)
+        peer = netpol.pod_peer(pod) if isinstance(pod, dict) else None
+        return peer if peer is not None and peer.ip == ip else netpol.Peer(ip)
+
+    def judge(self, r: netlogic.Route, source_ip: str | None, protocol: str = "TCP") -> netlogic.Route:
+        """The Route with the NetworkPolicy decision on the flow kube-proxy forwards (R114): a denied flow is
+        dropped (the client times out, as Calico and Cilium drop by default), and the reason says why."""
+        if r.action != "forward" or r.endpoint is None:
+            return r
+        pols, nss = self.policies()
+        if not pols:
+            return r
+        d = netpol.decide(pols, nss, self.peer_of(source_ip or ""), self.peer_of(r.endpoint[1]), protocol,
+                          r.endpoint[2])
+        rule = ",".join(x for x in (r.rule, d.rule) if x)
+        if d.allowed:
+            return dataclasses.replace(r, reason=f"{r.reason}; {d.reason}", rule=rule) if d.reason else r
+        return dataclasses.replace(r, action="drop", reason=f"{r.reason}; {d.reason}: the packets are dropped",
+                                   rule=rule)
+
+    def dns_denied(self, source_ip: str) -> netpol.Decision | None:
+        """R115: a Pod whose egress policies do not let it reach kube-dns on UDP 53 gets no DNS answer."""
+        pols, nss = self.policies()
+        if not pols:
+            return None
+        d = netpol.decide(pols, nss, self.peer_of(source_ip), DNS_PEER, "UDP", 53)
+        return None if d.allowed else d
+
+    def _note_fields(self, pod: Obj) -> tuple[dict[str, str], list[Obj]]:
+        return dict((pod.get("metadata") or {}).get("labels") or {}), netpol.compact_ports(pod)
+
+    def _write_note(self, ip: str, labels: dict[str, str], ports: list[Obj], host_ip: str | None) -> None:
+        path = self.sockets.root / ip / "pod.json"
+        try:
+            note = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        note.setdefault("metadata", {})["labels"] = labels
+        note.setdefault("spec", {})["containers"] = [{"name": "ports", "ports": ports}]
+        if host_ip:
+            note.setdefault("status", {})["hostIP"] = host_ip
+        tmp = path.with_name("pod.json.tmp")
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps(note))
+            os.replace(tmp, path)
+            self._noted[ip] = (labels, ports)
+
+    def _refresh_note(self, pod: Obj) -> None:
+        """Keep this node's Pods' notes in step with their labels (kubectl label pod ...)."""
+        ip = (pod.get("status") or {}).get("podIP")
+        if not ip or ip not in self.pods or self.pods[ip].name != pod["metadata"].get("name"):
+            return
+        labels, ports = self._note_fields(pod)
+        if self._noted.get(ip) != (labels, ports):
+            self._write_note(ip, labels, ports, (pod.get("status") or {}).get("hostIP"))
 
     def snapshot(self) -> netlogic.Snapshot:
         if self._snap is None:
@@ -188,9 +278,18 @@ class Network:
     def register(self, ip: str, sockets: PodSockets, pod: Obj | None = None) -> None:
         self.sockets.sandbox_up(ip, pod)
         self.pods[ip] = sockets
+        if pod is not None:  # what the other nodes' policies need: labels, named ports, the node's IP
+            full = next((p for p in self.source.iter("/pods", sockets.namespace)
+                         if p["metadata"].get("name") == sockets.name), None)
+            node = next((n for n in self.source.iter("/nodes") if n["metadata"].get("name") == sockets.node), None)
+            host = next((a.get("address") for a in ((node or {}).get("status") or {}).get("addresses") or []
+                         if a.get("type") == "InternalIP"), None)
+            labels, ports = self._note_fields(full or pod)
+            self._write_note(ip, labels, ports, host)
 
     def unregister(self, ip: str) -> None:
         self.pods.pop(ip, None)
+        self._noted.pop(ip, None)
         self.sockets.sandbox_down(ip)
 
     async def listen(self, ip: str, port: int, handler: Handler, bind: str = ANY
@@ -236,7 +335,7 @@ class Network:
         Raises ConnectionRefusedError (REJECT, nothing listening) or TimeoutError
         (DROP, nobody owns the address, the Pod's node is down) after waiting ``timeout``.
         """
-        r = self.route(f"{ip}:{port}", namespace, source_node, source_ip)
+        r = self.judge(self.route(f"{ip}:{port}", namespace, source_node, source_ip), source_ip)
         if r.action == "reject":
             raise _with_route(ConnectionRefusedError(r.reason), r)
         if r.action != "forward" or r.endpoint is None:
@@ -301,7 +400,8 @@ class Network:
         src = "127.0.0.1" if loopback else (source_ip or "10.244.0.1")
         if loopback:
             return UdpFlow(self, src, (ip, port), source_ip or ip, port, binds=(ANY, LOOPBACK))
-        r = self.route(f"{ip}:{port}", namespace, source_node, source_ip, protocol="UDP")
+        r = self.judge(self.route(f"{ip}:{port}", namespace, source_node, source_ip, protocol="UDP"), source_ip,
+                       "UDP")
         if r.action != "forward" or r.endpoint is None:
             flow = UdpFlow(self, src, (ip, port), None, port)
             flow.rejected = r.action == "reject"  # kube-proxy's REJECT answers UDP with ICMP port unreachable
@@ -422,7 +522,15 @@ class PodNetView:
         self.dns_ip = DNS_IP
 
     def resolve(self, name: str, qtype: str = "A") -> netlogic.DnsAnswer:
+        """Cluster DNS as this Pod asks it; a Pod whose egress policies cut it off from kube-dns gets no answer
+        (rcode TIMEOUT: its resolver's queries are dropped, R115)."""
+        if self.net.dns_denied(self.pod_ip) is not None:
+            return netlogic.DnsAnswer("TIMEOUT", [], name, [])
         return self.net.resolve(name, self.namespace, qtype)
+
+    def dns_timeout(self) -> float:
+        """Seconds a lookup waits before it fails: 0 when kube-dns answers, else the resolver's timeout."""
+        return DNS_TIMEOUT if self.net.dns_denied(self.pod_ip) is not None else 0.0
 
     def resolv_conf(self) -> str:
         return netlogic.resolv_conf(self.namespace, DNS_IP)

@@ -17,6 +17,8 @@ from ..apimachinery import errors
 from . import http1
 from .fabric import Network
 
+DEFAULT_SOURCE = "10.244.1.254"  # the address cluster.net's requests come from when no client Pod is named
+
 
 def _str(body: dict[str, Any], key: str, default: str | None = None) -> str:
     v = body.get(key, default)
@@ -48,7 +50,8 @@ def route(net: Network, body: dict[str, Any]) -> dict[str, Any]:
     if src_node is not None and not isinstance(src_node, str) or src_ip is not None and not isinstance(src_ip, str):
         raise errors.bad_request("source_node and source_ip must be strings")
     try:
-        return _route_dict(net.route(dest, ns, src_node, src_ip))
+        # the flow kube-proxy forwards, then NetworkPolicy's word on it (R114), for the client cluster.net acts as
+        return _route_dict(net.judge(net.route(dest, ns, src_node, src_ip), src_ip or DEFAULT_SOURCE))
     except ValueError as e:
         raise errors.bad_request(f"bad destination {dest!r}: expected host:port, e.g. web:80 ({e})") from None
 
@@ -79,10 +82,13 @@ async def curl(net: Network, body: dict[str, Any], default_node: str) -> dict[st
     except ValueError:
         raise errors.bad_request(f"bad port in {url}") from None
     src_node = body.get("source_node") or default_node
-    src_ip = body.get("source_ip") or "10.244.1.254"
+    src_ip = body.get("source_ip") or DEFAULT_SOURCE
     started = time.monotonic()
     if _is_ip(host):
         ip = host
+    elif (denied := net.dns_denied(src_ip)) is not None:
+        return {"ok": False, "status": None, "body": "", "error": "dns", "backend": None,
+                "detail": f"Could not resolve host: {host} (its DNS queries to kube-dns are dropped: {denied.reason})"}
     else:
         ans = net.resolve(host, ns, "A")
         ips = [r.data for r in ans.answers if r.type == "A"]

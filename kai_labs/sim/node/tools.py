@@ -2185,6 +2185,14 @@ def resolve_ipv4(net: Any, host: str) -> list[str] | None:
     return ips or None
 
 
+async def dns_wait(net: Any) -> None:
+    """A lookup whose queries a NetworkPolicy drops fails only after the resolver's timeout (R115)."""
+    wait = getattr(net, "dns_timeout", None)
+    secs = wait() if callable(wait) else 0.0
+    if secs > 0:
+        await asyncio.sleep(secs)
+
+
 def _is_ipv4(text: str) -> bool:
     parts = text.split(".")
     return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
@@ -2435,6 +2443,7 @@ async def _curl_request(st: CurlState, url: str) -> tuple[int, HttpResponse | No
         return st.fail(3, "URL rejected: No host part in the URL"), None
     ips = resolve_ipv4(ctx.net, host)
     if ips is None:
+        await dns_wait(ctx.net)
         st.info(f"* Could not resolve host: {host}")
         return st.fail(6, f"Could not resolve host: {host}"), None
     if not _is_ipv4(host):
@@ -2692,6 +2701,7 @@ async def _wget_one(o: WgetOpts, raw: str, ctx: Ctx) -> int:
         return 1
     ips = resolve_ipv4(ctx.net, host)
     if ips is None:
+        await dns_wait(ctx.net)
         ctx.err(f"wget: bad address '{host}'\n")
         return 1
     ip = ips[0]
@@ -2832,7 +2842,8 @@ async def cmd_nslookup(argv: list[str], ctx: Ctx) -> int:
         return _bb_usage(ctx, "nslookup", "[-type=QUERY_TYPE] [-debug] HOST [DNS_SERVER]")
     name = _strip_dot(args[0])
     server = args[1] if len(args) == 2 else ctx.net.dns_ip
-    if server != ctx.net.dns_ip:
+    blocked = getattr(ctx.net, "dns_timeout", None)
+    if server != ctx.net.dns_ip or (callable(blocked) and blocked() > 0):  # no server, or policy drops (R115)
         await asyncio.sleep(min(timeout, 5.0))
         ctx.out(";; connection timed out; no servers could be reached\n\n")
         return 1
@@ -2982,6 +2993,7 @@ async def _nc_run(ctx: Ctx, o: _NcOpts, openbsd: bool) -> int:
     port = int(port_s)
     ips = resolve_ipv4(ctx.net, host)
     if ips is None:
+        await dns_wait(ctx.net)
         ctx.err(f"nc: getaddrinfo for host \"{host}\" port {port}: Name does not resolve\n" if openbsd
                 else f"nc: bad address '{host}'\n")
         return 1
