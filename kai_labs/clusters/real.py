@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import api_message
-from ..k8s import netlogic
+from ..k8s import netlogic, netpol
 from . import kind
 from .base import CURL_IMAGE, DNS_IMAGE, Cluster, ClusterError, DnsAnswer, DnsRecord, HttpResult, Route
 from .embedded import attach, claim_home, home_for
@@ -445,7 +445,52 @@ class PodNet(RulesMixin):
         if r.action == "forward" and len(r.candidates) > 1:
             reason += (f"; the real kube-proxy picks at random among the {len(r.candidates)} eligible endpoints: "
                        + ", ".join(f"{p} {ip}:{port}" for p, ip, port in r.candidates))
-        return Route(r.action, r.endpoint, reason, r.service, r.error)
+        action, error = r.action, r.error
+        if r.action == "forward" and r.endpoint is not None:
+            d = self._policy_decision(snap, source_ip, r.endpoint[1], r.endpoint[2],
+                                      _namespaces_for(namespace, host))
+            if d is not None and d.reason:
+                reason += f"; {d.reason}"
+                if not d.allowed:
+                    action, error = "drop", "timeout"
+                    reason += " (if the cluster's network plugin enforces NetworkPolicy: kindnet before kind v0.24 "
+                    reason += "and flannel do not, and then the packets pass)"
+        return Route(action, r.endpoint, reason, r.service, error)
+
+    def _policy_decision(self, snap: Any, source_ip: str | None, dest_ip: str, port: int,
+                         namespaces: list[str]) -> netpol.Decision | None:
+        """NetworkPolicy's word on the flow after DNAT (R114), from the policies and namespaces the API shows;
+        None when they cannot be read."""
+        from kubernetes import client  # late: the official client is slow to import
+
+        api = client.NetworkingV1Api(self.cluster.api_client())
+
+        def load(resp: Any) -> list[dict[str, Any]]:
+            return list(json.loads(resp.data).get("items") or [])
+
+        try:
+            pols = load(api.list_network_policy_for_all_namespaces(_preload_content=False))
+        except Exception as e:  # noqa: BLE001 - confined to some namespaces: read theirs
+            if _api_error(e) != 403:
+                return None
+            pols = []
+            for ns in namespaces:
+                with contextlib.suppress(Exception):
+                    pols += load(api.list_namespaced_network_policy(ns, _preload_content=False))
+        if not pols:
+            return None
+        labels: dict[str, dict[str, str]] = {}
+        try:
+            for o in load(self.cluster.core().list_namespace(_preload_content=False)):
+                labels[o["metadata"]["name"]] = dict(o["metadata"].get("labels") or {})
+        except Exception:  # noqa: BLE001 - no namespace list: the name label every namespace carries
+            labels = {ns: {"kubernetes.io/metadata.name": ns} for ns in namespaces}
+
+        def peer(ip: str | None) -> netpol.Peer:
+            pod = snap.pod_by_ip(ip) if ip else None
+            return (netpol.pod_peer(pod) if pod is not None else None) or netpol.Peer(ip or "")
+
+        return netpol.decide(pols, labels, peer(source_ip), peer(dest_ip), "TCP", port)
 
     def _snapshot(self, namespaces: list[str]) -> Any:
         core, disc = self.cluster.core(), self.cluster.discovery()
