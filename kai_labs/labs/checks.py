@@ -103,7 +103,8 @@ def service_kept(ctx: Context) -> CheckResult:
         return CheckResult(
             name, "port", False,
             f"Service {sc.service}'s port changed from {before} to {after}: clients dial the Service's port "
-            f"(http://{sc.service} means port 80), so they now reach nothing. The port in the Pod that traffic is "
+            f"(http://{sc.service}" + ("" if before == 80 else f":{before}") + f" means port {before}), so they now "
+            "reach nothing. The port in the Pod that traffic is "
             "sent to is targetPort.", f"port {before}", f"port {after}",
             f"Put port {before} back (kubectl edit svc {sc.service} -n {ctx.ns}); if traffic must go to another "
             "port in the Pod, change targetPort.")
@@ -233,7 +234,8 @@ def client_url(ctx: Context) -> CheckResult:
     return CheckResult(
         name, "client", False,
         f"{cs.env}={url} points at {what}: use the Service's DNS name.",
-        "a Service DNS name", url, "Use web.<namespace> (or the full web.<namespace>.svc.cluster.local).")
+        "a Service DNS name", url,
+        f"Use {ctx.scenario.service}.<namespace> (or the full {ctx.scenario.service}.<namespace>.svc.cluster.local).")
 
 
 def service_fqdn(host: str, client_ns: str, domain: str = "cluster.local") -> str:

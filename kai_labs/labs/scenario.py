@@ -23,13 +23,13 @@ from typing import Any
 import yaml
 
 from . import diagnose as diag
-from . import kube, ui
+from . import kube, ui, vary
 from .apply import apply_manifest
 from .checks import fingerprint
 from .draw import Diagram, draw
 from .grade import Grade, grade
 from .inspect import Client, Trace, inspect
-from .learners import prefix_namespaces
+from .learners import learner, prefix_namespaces
 from .spec import ClientSpec, ScenarioError, client_url_from
 
 __all__ = ["SCENARIO_DIR", "CATALOG", "ClientSpec", "HintBox", "Scenario", "ScenarioError", "all_scenarios",
@@ -69,6 +69,8 @@ class Scenario:
     minutes: int = 10
     path: Path = SCENARIO_DIR
     variant_of: str | None = None
+    vary_key: int = 0  # which values (names, labels, ports): 0 is the files as they are (see :mod:`.vary`)
+    values: dict[str, str] = field(default_factory=dict)  # default token -> this variant's (empty: default)
 
     # ------------------------------------------------------------------ text
     @property
@@ -103,6 +105,14 @@ class Scenario:
         A mystery needs its cluster (the break is chosen when it is created): pass ``cluster=c``, or create,
         inspect or check it in this kernel first. Nothing in the cluster changes."""
         eff = self
+        if not self.variants:
+            # a scenario created with other values (an explicit vary) is judged in those
+            known = cluster if cluster is not None else _LAST_CLUSTER.get(self.name)
+            if known is not None:
+                try:
+                    eff = self.recorded(known)
+                except Exception:  # noqa: BLE001 - a cluster that went away: judge in this scenario's values
+                    eff = self
         if self.variants:
             cluster = cluster if cluster is not None else _LAST_CLUSTER.get(self.name)
             if cluster is None:
@@ -120,13 +130,14 @@ class Scenario:
 
     # ------------------------------------------------------------------ manifests
     def manifests(self, variant: str | None = None) -> str:
-        """The manifests text (for ``mystery``: the chosen variant, rendered into this namespace)."""
-        text = _prefixed(self.path, (self.path / "manifests.yaml").read_text())
+        """The manifests text in this scenario's values (for ``mystery``: the chosen variant, rendered into this
+        namespace). The Namespace records a varied scenario's values (``v<k>``), opaque like the mystery's case."""
+        text = _render(self.path, "manifests.yaml", self.values)
         if not self.variants:
-            return text
+            return _annotate(text, vary.encode(None, self.vary_key)) if self.vary_key else text
         if variant is None:
             return text
-        base = get(variant)
+        base = _scenario(variant, self.vary_key)
         docs = [d for d in yaml.safe_load_all(base.manifests()) if d]
         out = [d for d in yaml.safe_load_all(text) if d]
         for d in docs:
@@ -135,16 +146,17 @@ class Scenario:
             d["metadata"]["namespace"] = self.namespace
             out.append(d)
         # opaque, so `kubectl get ns -o yaml` does not give the answer away; variant() maps it back
-        out[0].setdefault("metadata", {}).setdefault("annotations", {})[VARIANT_ANNOTATION] = _case_id(variant)
+        out[0].setdefault("metadata", {}).setdefault("annotations", {})[VARIANT_ANNOTATION] = vary.encode(
+            _case_id(variant), self.vary_key)
         return yaml.safe_dump_all(out, sort_keys=False)
 
     def solution_ops(self, variant: str | None = None) -> list[list[str]]:
         if self.variants:
             if variant is None:
                 raise ScenarioError("mystery: create the scenario first (the variant is chosen then)")
-            base = get(variant)
+            base = _scenario(variant, self.vary_key)
             return [[a.replace(base.namespace, self.namespace) for a in op] for op in base.solution_ops()]
-        data = yaml.safe_load(_prefixed(self.path, (self.path / "solution.yaml").read_text())) or []
+        data = yaml.safe_load(_render(self.path, "solution.yaml", self.values)) or []
         return [list(map(str, op["kubectl"])) for op in data]
 
     # ------------------------------------------------------------------ cluster
@@ -152,26 +164,66 @@ class Scenario:
         """For ``mystery``: which variant is running (read from its namespace's annotation)."""
         if not self.variants:
             return None
-        ns = kube.get_namespace(cluster, self.namespace)
-        if ns is None:
-            return None
-        v = ((ns.get("metadata") or {}).get("annotations") or {}).get(VARIANT_ANNOTATION)
+        v, _ = self._recorded(cluster)
         if not v:
             return None
         return next((name for name in self.variants if v in (name, _case_id(name))), None)
 
+    def _recorded(self, cluster: Any) -> tuple[str | None, int | None]:
+        """(the mystery's case, the values variant k) recorded on the namespace; k is None when the namespace
+        does not exist (nothing recorded yet), 0 when it exists with the default values."""
+        ns = kube.get_namespace(cluster, self.namespace)
+        if ns is None:
+            return None, None
+        return vary.decode(((ns.get("metadata") or {}).get("annotations") or {}).get(VARIANT_ANNOTATION))
+
+    def with_values(self, k: int) -> Scenario:
+        """This scenario in values variant ``k`` (0: the files as they are), in the same namespaces."""
+        if k == self.vary_key:
+            return self
+        out = _scenario(self.name, k, _learner_of(self))
+        if out.namespace != self.namespace:  # rebased elsewhere (workshop.scenario_for): keep those namespaces
+            out = replace(out, namespace=self.namespace, namespaces=self.namespaces, client=self.client)
+        return out
+
+    def recorded(self, cluster: Any) -> Scenario:
+        """This scenario with the values its namespace records (a later process, another kernel, the CLI: the
+        same names and ports as when it was created); itself when it is not created yet."""
+        _, k = self._recorded(cluster)
+        return self if k is None else self.with_values(k)
+
     def effective(self, cluster: Any) -> Scenario:
         """The scenario whose checks apply (a mystery's running variant, rebased into its namespace)."""
-        v = self.variant(cluster)
+        me = self.recorded(cluster)
+        v = me.variant(cluster)
         if not v:
-            return self
-        base = get(v)
-        return replace(base, name=self.name, namespace=self.namespace, namespaces=(), title=self.title,
-                       symptom=self.symptom, objective=self.objective, hints=self.hints, debrief=self.debrief,
-                       path=self.path, variants=self.variants, variant_of=v)
+            return me
+        base = _scenario(v, me.vary_key)
+        # the mystery's own text names the app too: it follows the break's values
+        t = base.values
+        return replace(base, name=me.name, namespace=me.namespace, namespaces=(), title=me.title,
+                       symptom=vary.render(me.symptom, t), objective=vary.render(me.objective, t),
+                       hints=tuple(vary.render(h, t) for h in me.hints), debrief=vary.render(me.debrief, t),
+                       path=me.path, variants=me.variants, variant_of=v)
 
-    def create(self, cluster: Any, seed: int | None = None, wait: bool = True, timeout: float = 20.0) -> Scenario:
-        """Create the scenario's objects that are missing (idempotent: existing objects are left as they are)."""
+    def create(self, cluster: Any, seed: int | None = None, wait: bool = True, timeout: float = 20.0,
+               vary: int | None = None) -> Scenario:
+        """Create the scenario's objects that are missing (idempotent: existing objects are left as they are).
+
+        ``seed`` picks a mystery's break; ``vary`` the values (names, labels, ports: 0 is the files as they are,
+        any other number another variant; see :mod:`.vary`). Without ``vary``, a scenario already created keeps
+        the values its namespace records, and a new one takes this scenario's (a workshop learner's own
+        variant, else the default). Returns the scenario in the values it was created with, so its hints and
+        texts match the cluster."""
+        _LAST_CLUSTER[self.name] = cluster
+        _, have = self._recorded(cluster)
+        if have is not None and vary is not None and _vary_key(vary) != have:
+            raise ScenarioError(f"scenario {self.name} already exists with other values; reset it to change "
+                                f"them (`kai-labs scenario reset {self.name} --vary {vary}`)")
+        me = self.with_values(have if have is not None else self.vary_key if vary is None else _vary_key(vary))
+        return me._create(cluster, seed, wait, timeout)
+
+    def _create(self, cluster: Any, seed: int | None, wait: bool, timeout: float) -> Scenario:
         _LAST_CLUSTER[self.name] = cluster
         variant = None
         if self.variants:
@@ -213,24 +265,27 @@ class Scenario:
                 raise ScenarioError(f"namespace {ns} was not created by kai-labs; refusing to delete it")
             cluster.kubectl("delete", "namespace", ns, "--wait=true", timeout=60)
 
-    def reset(self, cluster: Any, seed: int | None = None, wait: bool = True) -> Scenario:
-        """Back to the broken state: delete the scenario's namespaces and create it again."""
+    def reset(self, cluster: Any, seed: int | None = None, wait: bool = True, vary: int | None = None) -> Scenario:
+        """Back to the broken state: delete the scenario's namespaces and create it again (with the same break
+        and values unless ``seed`` or ``vary`` asks for others)."""
+        _, have = self._recorded(cluster)
+        me = self.with_values(_vary_key(vary) if vary is not None else have if have is not None else self.vary_key)
         keep_variant = self.variant(cluster) if self.variants and seed is None else None
         self.delete(cluster)
         if keep_variant:
-            seed = None
-            text = self.manifests(keep_variant)
+            text = me.manifests(keep_variant)
             r = cluster.kubectl("apply", "-f", "-", input=text)
             if r.returncode != 0:
                 raise ScenarioError(f"could not reset scenario {self.name}: {r.stderr.strip()}")
             if wait:
-                self.wait(cluster)
-            return self
-        return self.create(cluster, seed=seed, wait=wait)
+                me.wait(cluster)
+            return me
+        return me._create(cluster, seed, wait, 20.0)
 
     def solve(self, cluster: Any, wait: bool = True) -> None:
         """Apply the reference fix (for instructors, tests and the CLI; never shown to learners)."""
-        for op in self.solution_ops(self.variant(cluster)):
+        me = self.recorded(cluster)
+        for op in me.solution_ops(me.variant(cluster)):
             r = cluster.kubectl(*op)
             if r.returncode != 0:
                 raise ScenarioError(f"the reference fix for {self.name} failed: {r.stderr.strip()}")
@@ -239,6 +294,7 @@ class Scenario:
             self.wait(cluster)
 
     def client_url(self, cluster: Any) -> str | None:
+        """The URL the scenario's client calls now (None when it has no client)."""
         eff = self.effective(cluster)
         if eff.client is None:
             return None
@@ -348,13 +404,64 @@ def _bases(path: Path) -> list[str]:
     return out
 
 
-def _prefixed(path: Path, text: str) -> str:
+def _prefixed(path: Path, text: str, learner_id: str | None = None) -> str:
     """In a workshop (KAI_LABS_LEARNER set), every namespace the scenario names carries the learner's prefix."""
-    return prefix_namespaces(text, _bases(path))
+    return prefix_namespaces(text, _bases(path), learner_id)
 
 
-def _load(path: Path) -> Scenario:
-    spec = yaml.safe_load(_prefixed(path, (path / "spec.yaml").read_text()))
+def _render(path: Path, filename: str, values: dict[str, str], learner_id: str | None = None) -> str:
+    """One of the scenario's files in these values (:func:`.vary.render`), namespaces prefixed for the learner."""
+    return _prefixed(path, vary.render((path / filename).read_text(), values), learner_id)
+
+
+def _annotate(text: str, value: str | None) -> str:
+    """The manifests with the Namespace (their first document) annotated with the variant it was made from.
+
+    Inserted as text under the first ``metadata:`` so the file keeps its comments (they point at the break)
+    and its layout; a Namespace that already has annotations is re-dumped instead."""
+    if not value:
+        return text
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    if docs and docs[0].get("kind") == "Namespace" and not (docs[0].get("metadata") or {}).get("annotations"):
+        out = re.sub(r"(?m)^metadata:\n", lambda m: f"metadata:\n  annotations:\n    {VARIANT_ANNOTATION}: "
+                     f"{json.dumps(value)}\n", text, count=1)
+        if [d for d in yaml.safe_load_all(out) if d][0]["metadata"].get("annotations") == {VARIANT_ANNOTATION: value}:
+            return out
+    docs[0].setdefault("metadata", {}).setdefault("annotations", {})[VARIANT_ANNOTATION] = value
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+def _vary_table(path: Path) -> dict[str, tuple[str, ...]]:
+    return vary.parse((yaml.safe_load((path / "spec.yaml").read_text()) or {}).get("vary"))
+
+
+def _varies(path: Path) -> bool:
+    """Whether the scenario has values to vary (its own ``vary``, or a mystery's breaks)."""
+    spec = yaml.safe_load((path / "spec.yaml").read_text()) or {}
+    return bool(spec.get("vary") or spec.get("variants"))
+
+
+def _vary_key(n: int) -> int:
+    try:
+        return vary.seed_key(int(n))
+    except (TypeError, ValueError) as e:
+        raise ScenarioError(f"vary: {e}") from None
+
+
+def _learner_of(sc: Scenario) -> str | None:
+    """The workshop learner whose namespaces ``sc`` is in (None outside a workshop), read from the prefix."""
+    spec = yaml.safe_load((sc.path / "spec.yaml").read_text()) or {}
+    base = str(spec.get("namespace", ""))
+    if base and sc.namespace.endswith("-" + base) and sc.namespace != base:
+        return sc.namespace[: -len(base) - 1]
+    return None
+
+
+def _load(path: Path, k: int = 0, learner_id: str | None = None) -> Scenario:
+    """The scenario in ``path`` in values variant ``k`` (0: the files as they are), namespaces prefixed for
+    ``learner_id`` (default: this process's learner)."""
+    vals = vary.values(path.name, k, _vary_table(path))
+    spec = yaml.safe_load(_render(path, "spec.yaml", vals, learner_id))
     checks = tuple((next(iter(c)), dict(next(iter(c.values())) or {})) for c in spec.get("checks") or [])
     client = ClientSpec(**spec["client"]) if spec.get("client") else None
     return Scenario(
@@ -365,10 +472,11 @@ def _load(path: Path) -> Scenario:
         keep=tuple(spec.get("keep") or ()), keep_ports=tuple(spec.get("keep_ports") or ()),
         keep_headless=bool(spec.get("keep_headless")), diagnosis=spec.get("diagnosis"),
         diagnose_spec=dict(spec.get("diagnose") or {}),
-        variants=tuple(spec.get("variants") or ()), minutes=int(spec.get("minutes", 10)), path=path)
+        variants=tuple(spec.get("variants") or ()), minutes=int(spec.get("minutes", 10)), path=path,
+        vary_key=k if (vals or spec.get("variants")) else 0, values=vals)
 
 
-_CACHE: dict[str, Scenario] = {}
+_CACHE: dict[tuple[str, int, str | None], Scenario] = {}
 
 
 def names() -> list[str]:
@@ -381,14 +489,24 @@ def names() -> list[str]:
 
 def get(name: str) -> Scenario:
     """The scenario called ``name``; an unknown name suggests the closest one."""
-    if name not in _CACHE:
-        path = SCENARIO_DIR / name
-        if not re.fullmatch(r"[a-z0-9-]+", name) or not (path / "spec.yaml").exists():
-            close = difflib.get_close_matches(name, names(), n=1, cutoff=0.4)
-            tip = f"; did you mean {close[0]}?" if close else ""
-            raise ScenarioError(f"no scenario named {name!r}{tip} (known: {', '.join(names())})")
-        _CACHE[name] = _load(path)
-    return _CACHE[name]
+    path = SCENARIO_DIR / name
+    if not re.fullmatch(r"[a-z0-9-]+", name) or not (path / "spec.yaml").exists():
+        close = difflib.get_close_matches(name, names(), n=1, cutoff=0.4)
+        tip = f"; did you mean {close[0]}?" if close else ""
+        raise ScenarioError(f"no scenario named {name!r}{tip} (known: {', '.join(names())})")
+    who = learner()
+    # a workshop learner gets their own values, derived from (scenario, learner): the same in every process
+    k = vary.learner_key(name, who) if who and _varies(path) else 0
+    return _scenario(name, k, who)
+
+
+def _scenario(name: str, k: int, learner_id: str | None = None) -> Scenario:
+    """Scenario ``name`` in values variant ``k`` (cached: the files are read once per variant)."""
+    who = learner_id if learner_id is not None else learner()
+    key = (name, k, who)
+    if key not in _CACHE:
+        _CACHE[key] = _load(SCENARIO_DIR / name, k, who)
+    return _CACHE[key]
 
 
 def all_scenarios() -> list[Scenario]:
