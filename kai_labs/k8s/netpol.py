@@ -1,4 +1,4 @@
-"""NetworkPolicy decisions: is this flow allowed, by which policy, or denied because of which (R99, R110-R116).
+"""NetworkPolicy decisions: is this flow allowed, by which policy, or denied because of which (R99, R110-R115).
 
 Pure: the caller passes the policies, the namespaces' labels and the two ends of the flow; nothing here does
 I/O or reads a clock. The embedded network (``sim/network/fabric.py``) and the real-cluster path
@@ -25,6 +25,8 @@ the upstream "netpol" e2e matrix, test/e2e/network/netpol/network_policy.go):
   port that the destination does not define matches nothing.
 - R114: both ends are judged: the client's egress and the server's ingress, after a Service's DNAT
   (backend Pod IP and targetPort); replies of an allowed connection pass (conntrack).
+- R115 (the embedded network, ``fabric.py``): a Pod's DNS query is a UDP flow to kube-dns's backend (kind's
+  CoreDNS Pod: kube-system, k8s-app=kube-dns, port 53); when its egress policies drop it, the lookup times out.
 """
 
 from __future__ import annotations
