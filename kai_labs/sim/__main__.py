@@ -178,9 +178,17 @@ async def serve(home: Path, name: str, seed: int | None, port: int | None) -> in
     # workers join after its control plane answers
     rt.start_nodes_soon(zygote)
     threading.Thread(target=_preload, daemon=True).start()
-    tls.write_private(home / "kubeconfig", kubeconfig_text(name, bound, token, (home / "ca.crt").read_bytes()))
-    tls.write_private(info_file, json.dumps({"pid": os.getpid(), "port": bound, "name": name,
-                                          "seed": rt.ids.seed}) + "\n")
+    try:
+        tls.write_private(home / "kubeconfig", kubeconfig_text(name, bound, token, (home / "ca.crt").read_bytes()))
+        tls.write_private(info_file, json.dumps({"pid": os.getpid(), "port": bound, "name": name,
+                                              "seed": rt.ids.seed}) + "\n")
+    except OSError:
+        # a full disk (or a file in the way): stop what started, in order, before saying so (main); left to
+        # asyncio.run's cancellation, the zygote's half-made process kept this process alive
+        await rt.stop_nodes()
+        await runner.cleanup()
+        await rt.stop()
+        raise
     logging.getLogger("kai_labs").info("cluster %s serving on 127.0.0.1:%s", name, bound)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -278,6 +286,12 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(serve(home, a.name, a.seed, a.port))
     except (StoreError, errors.DiskFull) as e:  # the store cannot start as it is: one sentence, no traceback
         print(f"kai-labs: {store_sentence(e, a.name)}", file=sys.stderr)
+        return RC_STORE
+    except OSError as e:  # a file of the home could not be written: one sentence too
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            print(f"kai-labs: {errors.disk_full(str(home)).message}", file=sys.stderr)
+        else:
+            print(f"kai-labs: cannot write {e.filename or home}: {e.strerror or e}", file=sys.stderr)
         return RC_STORE
     except NotPrivate as e:
         print(f"kai-labs: {e}", file=sys.stderr)

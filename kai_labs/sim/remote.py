@@ -147,7 +147,11 @@ class Cache:
         for key in self.keys:
             self._synced[key] = asyncio.Event()
             self._tasks.append(asyncio.get_running_loop().create_task(self._reflect(key)))
-        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self._synced.values())), timeout)
+        async def synced() -> None:  # one coroutine, not a gather: cancelled (a node stopped while starting),
+            for e in list(self._synced.values()):  # a gather logged "exception was never retrieved"
+                await e.wait()
+
+        await asyncio.wait_for(synced(), timeout)
 
     async def stop(self) -> None:
         for t in self._tasks:

@@ -66,6 +66,7 @@ class Runtime:
         self.kubelets = KubeletClient(SocketDir(home / "kubelet"))
         self.machines = Machines(home, self.ids.seed)  # the node processes: start_nodes, once the API serves
         self._nodes_starting: asyncio.Future[None] | None = None
+        self._zygote_starting: asyncio.Future[None] | None = None
         self.controllers = Controllers(self.api, self.rec, lambda: set(self.nodes),
                                        settings=NodeLifecycleSettings.from_env(), ca_bundle=self._ca_bundle)
         self._drain_scheduled = False
@@ -193,14 +194,20 @@ class Runtime:
     def start_nodes_soon(self, zygote: asyncio.Future[None]) -> None:
         """start_nodes in the background, once the zygote (started early) is there."""
         async def go() -> None:
-            await zygote
+            # shielded: stopping the nodes cancels this, and a zygote cancelled halfway through its process's
+            # creation waited for that process forever (asyncio.run never ended on an error at start)
+            await asyncio.shield(zygote)
             await self.start_nodes()
 
+        self._zygote_starting = zygote
         self._nodes_starting = asyncio.ensure_future(go())
 
     async def stop_nodes(self) -> None:
         if self._nodes_starting is not None and not self._nodes_starting.done():
             self._nodes_starting.cancel()
+        if self._zygote_starting is not None:  # let it finish starting, so that shutdown stops it
+            with contextlib.suppress(Exception, asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._zygote_starting), 10.0)
         await self.machines.shutdown()
 
     async def stop(self) -> None:

@@ -343,3 +343,36 @@ def test_two_ups_at_once_start_one_cluster(tmp_path: Path) -> None:
         assert _sim_processes(tmp_path / "lc") == [pid]
     finally:
         kai("cluster", "down", "--name", "lc", home=tmp_path)
+
+
+def test_up_that_cannot_write_its_kubeconfig_says_so_and_leaves_no_process(tmp_path: Path) -> None:
+    """A write that fails once the API serves (a full disk, a file in the way) used to leave the process
+    waiting forever on its half-started node zygote; `up` gave up after 60 s and killed it."""
+    import time
+
+    assert kai("cluster", "up", "--name", "lc", home=tmp_path).returncode == 0
+    assert kai("cluster", "down", "--name", "lc", home=tmp_path).returncode == 0
+    (tmp_path / "lc" / "kubeconfig.tmp").mkdir()  # write_private's temporary file cannot be created
+    t = time.monotonic()
+    r = kai("cluster", "up", "--name", "lc", home=tmp_path)
+    took = time.monotonic() - t
+    assert r.returncode != 0
+    assert f"cannot write {tmp_path / 'lc' / 'kubeconfig.tmp'}: Is a directory" in r.stderr, r.stderr
+    assert "did not answer" not in r.stderr and "Traceback" not in r.stderr
+    assert took < 30, took  # the orderly stop, not up's 60 s patience
+    st = kai("cluster", "status", "--name", "lc", home=tmp_path)
+    assert st.returncode == 1 and "not running" in st.stdout
+    leftover = subprocess.run(["pgrep", "-f", f"--home {tmp_path / 'lc'}"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", leftover.stdout
+
+
+def test_down_right_after_up_stops_the_nodes_that_are_still_starting(tmp_path: Path) -> None:
+    """A node told to stop while it starts (or while it is forked) stops then, not after the grace and a
+    KILL: no node log says "ready" after the control plane logged the TERM."""
+    assert kai("cluster", "up", "--name", "lc", home=tmp_path).returncode == 0
+    assert kai("cluster", "down", "--name", "lc", home=tmp_path).returncode == 0
+    log = (tmp_path / "lc" / "cluster.log").read_text().splitlines()
+    term = [ln[:23] for ln in log if "received SIGTERM" in ln][-1]
+    for f in (tmp_path / "lc" / "nodes").glob("lc-*.log"):
+        late = [ln for ln in f.read_text().splitlines() if " ready" in ln and ln[:23] > term]
+        assert late == [], (f.name, late)

@@ -298,6 +298,11 @@ def _child(home: Path, name: str, server: str, seed: int, zygote: int, ctx: ssl.
         with contextlib.suppress(ValueError, OSError):  # the machine's memory: a backstop under the Pods' budgets
             resource.setrlimit(resource.RLIMIT_AS, (NODE_MEMORY, resource.getrlimit(resource.RLIMIT_AS)[1]))
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # the zygote's TERM handler (close stdin) would make a TERM that comes before run() installs its own
+        # do nothing: the node then started anyway and was KILLed after the grace. Until then, TERM ends it;
+        # one sent while we were being forked waited, blocked, until now (the zygote blocks it around fork)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
@@ -367,7 +372,10 @@ def zygote(home: Path, seed: int) -> int:
                 parts = line.decode(errors="replace").split(maxsplit=2)  # the server may be a path with spaces
                 if len(parts) == 3 and parts[0] == "spawn":
                     sys.stdout.flush()
+                    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
                     pid = os.fork()
+                    if pid != 0:
+                        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                     if pid == 0:
                         if parts[2].startswith("https://"):
                             ctx = tls.client_context(home)
