@@ -164,6 +164,12 @@ def main() -> int:
 
         # kubelet's maxPods is 110, as on kind: 1,000 Pods need more than two workers. Nodes annotated
         # kai-labs.dev/kubelet=embedded are run by the embedded kubelet (kwok marks its nodes the same way).
+        st = cl.status("bench")
+        assert st.pid
+        time.sleep(1.0)  # the nodes' start-up burst is over (they trim their heaps then)
+        idle_procs = tree(st.pid)
+        idle = sum(smaps_mb(p, "Pss") for p in idle_procs)
+        idle_cp = smaps_mb(st.pid, "Pss")
         nodes = "".join(f"---\napiVersion: v1\nkind: Node\nmetadata:\n  name: extra-worker{i}\n  annotations:\n"
                         f"    kai-labs.dev/kubelet: embedded\n" for i in range(8))
         t = time.perf_counter()
@@ -173,18 +179,30 @@ def main() -> int:
         while not all_ready(c, [f"extra-worker{i}" for i in range(8)]):
             time.sleep(0.02)
         line("8 more embedded Nodes: apply -> all Ready", f"{time.perf_counter() - t:.2f} s", "reference")
+        time.sleep(1.0)
+        joined = sum(smaps_mb(p, "Pss") for p in tree(st.pid))
+        joined_cp = smaps_mb(st.pid, "Pss")
+        per_node = (joined - joined_cp - (idle - idle_cp)) / 8
         kubectl(kc, "apply", "-f", "-", stdin="apiVersion: v1\nkind: Namespace\nmetadata: {name: big}\n")
         t = time.perf_counter()
         kubectl(kc, "-n", "big", "apply", "-f", "-", stdin=WEB.replace("REPLICAS", "1000"))
         while not settled(c, "big", 1000):
             time.sleep(0.02)
         big = time.perf_counter() - t
-        st = cl.status("bench")
-        assert st.pid
         line("1,000 Pods behind one Service: apply -> settled", f"{big:.2f} s", "< 2 s")
+        time.sleep(2.0)
         procs = tree(st.pid)
         pss = sum(smaps_mb(p, "Pss") for p in procs)
         line(f"memory with 1,000 Pods: {len(procs)} processes, sum of PSS", f"{pss:.0f} MB", "< 200 MB")
+        # where it goes: the cluster as `up` leaves it, each node process more, each Pod (in the control
+        # plane's store and caches, and in its node: the kubelet's worker, the emulated program, the informer)
+        cp = smaps_mb(st.pid, "Pss")
+        line(f"  the cluster idle ({len(idle_procs)} processes: control plane, zygote, 3 nodes)", f"{idle:.0f} MB",
+             "reference")
+        line("  each more node process, idle", f"{per_node:.1f} MB", "reference")
+        line("  each Pod, in the control plane", f"{(cp - joined_cp) / 1000 * 1024:.0f} KB", "reference")
+        line("  each Pod, in the node processes",
+             f"{(pss - cp - (joined - joined_cp)) / 1000 * 1024:.0f} KB", "reference")
         line("  control plane process RSS", f"{rss_mb(st.pid):.0f} MB", "reference")
         line("  node processes RSS, largest", f"{max(rss_mb(p) for p in procs[1:]):.0f} MB", "reference")
         r = c.net.curl("http://web/hostname", "big")
