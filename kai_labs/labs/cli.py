@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add("show", "symptom, objective and the scenario's manifests").add_argument("--json", action="store_true")
     c = add("create", "create the scenario (idempotent)")
     c.add_argument("--seed", type=int, default=None, help="mystery: which break to pick")
+    c.add_argument("--vary", type=int, default=None, metavar="N",
+                   help="which names, labels and ports (0: as in the files; default: a workshop learner's own, else 0)")
     g = add("diagnose", "say which hop is broken, before you fix it (exit 0 only when right)")
     g.add_argument("hop", help="one of the walker's hops: " + ", ".join(HOPS))
     g.add_argument("--because", default="", help="why: what you saw, and which command showed it")
@@ -53,7 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     k.add_argument("--timeout", type=float, default=None, help="seconds to wait for the cluster to converge")
     h = add("hint", "show hint N (1-3)")
     h.add_argument("n", type=int, nargs="?", default=1)
-    add("reset", "back to the broken state").add_argument("--seed", type=int, default=None)
+    r = add("reset", "back to the broken state")
+    r.add_argument("--seed", type=int, default=None, help="mystery: pick the break again")
+    r.add_argument("--vary", type=int, default=None, metavar="N", help="other names, labels and ports (see create)")
     add("solve", "apply the reference fix (instructors)")
     a = add("apply", "apply your fix from a YAML file into the scenario's namespace")
     a.add_argument("-f", "--filename", required=True)
@@ -91,6 +95,8 @@ def _run(a: argparse.Namespace) -> int:
                 print(f"{r['name']:<22} {r['title']}  ({r['namespace']})")
         return 0
     s = sc.get(a.scenario)
+    if a.action in ("show", "hint"):
+        s = _as_created(a, s)
     if a.action == "show":
         if a.json:
             print(json.dumps({"name": s.name, "title": s.title, "namespaces": list(s.all_namespaces),
@@ -110,13 +116,13 @@ def _run(a: argparse.Namespace) -> int:
     c = _cluster(a)
     if a.action == "create":
         t0 = time.monotonic()
-        s.create(c, seed=a.seed)
+        s = s.create(c, seed=a.seed, vary=a.vary)
         print(f"scenario {s.name} is ready in namespace {', '.join(s.all_namespaces)} "
               f"({time.monotonic() - t0:.2f}s)\n")
         print(s.describe())
         return 0
     if a.action == "reset":
-        s.reset(c, seed=a.seed)
+        s.reset(c, seed=a.seed, vary=a.vary)
         print(f"scenario {s.name} is back to its broken state")
         return 0
     if a.action == "delete":
@@ -158,6 +164,15 @@ def _run(a: argparse.Namespace) -> int:
         print(json.dumps(g.to_dict(), indent=2) if a.json else str(g))
         return 0 if g.passed else 1
     raise sc.ScenarioError(f"unknown action {a.action}")
+
+
+def _as_created(a: argparse.Namespace, s: sc.Scenario) -> sc.Scenario:
+    """``s`` in the names and ports its namespace records, when a cluster answers (hints and manifests then name
+    what the learner sees); ``s`` as it is without a cluster or before ``create``."""
+    try:
+        return s.recorded(_cluster(a))
+    except Exception:  # noqa: BLE001 - show and hint work without a cluster
+        return s
 
 
 def _need_created(c: Any, s: sc.Scenario) -> None:
