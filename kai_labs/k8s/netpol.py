@@ -31,6 +31,7 @@ the upstream "netpol" e2e matrix, test/e2e/network/netpol/network_policy.go):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -143,8 +144,10 @@ def isolating(policies: Iterable[Obj], pod: Peer, direction: str) -> list[Obj]:
 
 # --------------------------------------------------------------------------- peers and ports
 
+@functools.lru_cache(maxsize=1024)
 def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    """A cidr as the API accepted it (host bits allowed: ParseCIDRSloppy masks them)."""
+    """A cidr as the API accepted it (host bits allowed: ParseCIDRSloppy masks them); memoized, as every flow
+    checks the same few blocks."""
     try:
         parts = text.split("/")
         if len(parts) == 2 and "." in parts[0]:
@@ -154,11 +157,18 @@ def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | Non
         return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _addr(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+
+
 def ip_block_matches(block: Obj, ip: str) -> bool:
     """R112: ``ip`` inside cidr and outside every except."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
+    addr = _addr(ip)
+    if addr is None:
         return False
     net = parse_cidr(str(block.get("cidr") or ""))
     if net is None or addr.version != net.version or addr not in net:
