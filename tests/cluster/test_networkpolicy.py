@@ -201,3 +201,54 @@ def test_enforced_ingress_egress_dns_udp_and_explained(cluster, namespace):  # t
     assert "download timed out" in r.stderr
     route = cluster.net.route(f"web.{ns}:80", ns, source_ip=client_ip)
     assert route.action == "drop" and "isolate client for egress" in route.reason
+
+
+INGRESS = """
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: CLASS}
+spec:
+  controller: k8s.io/ingress-nginx
+  parameters: {kind: IngressParameters, apiGroup: k8s.example.com, name: p}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec:
+  ingressClassName: CLASS
+  tls: [{hosts: [a.example.com], secretName: tls}]
+  rules:
+  - host: a.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+  - host: b.example.com
+    http:
+      paths:
+      - {path: /api, pathType: Exact, backend: {service: {name: api, port: {name: http}}}}
+"""
+
+
+def test_ingress_and_ingressclass_served_as_objects(cluster, namespace):  # type: ignore[no-untyped-def]
+    cls = f"c-{namespace}"
+    try:
+        cluster.kubectl("-n", namespace, "apply", "-f", "-", input=INGRESS.replace("CLASS", cls), check=True)
+        rows = cluster.kubectl("-n", namespace, "get", "ing", check=True).stdout.splitlines()
+        assert rows[0].split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
+        assert rows[1].split()[:5] == ["web", cls, "a.example.com,b.example.com", "80,", "443"]
+        rows = cluster.kubectl("get", "ingressclass", cls, check=True).stdout.splitlines()
+        assert rows[0].split() == ["NAME", "CONTROLLER", "PARAMETERS", "AGE"]
+        assert rows[1].split()[:3] == [cls, "k8s.io/ingress-nginx", "IngressParameters.k8s.example.com/p"]
+        params = json.loads(cluster.kubectl("get", "ingressclass", cls, "-o", "json", check=True).stdout)
+        assert params["spec"]["parameters"]["scope"] == "Cluster"  # SetDefaults_IngressClass
+        bare = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: bare}\nspec: {}\n"
+        bad = cluster.kubectl("-n", namespace, "apply", "-f", "-", input=bare)
+        assert bad.stderr == ('The Ingress "bare" is invalid: spec: Invalid value: []networking.IngressRule(nil): '
+                              "either `defaultBackend` or `rules` must be specified\n")
+        moved = cluster.kubectl("apply", "-f", "-", input=(
+            f"apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {{name: {cls}}}\n"
+            "spec: {controller: example.com/other}\n"))
+        assert (f'The IngressClass "{cls}" is invalid: spec.controller: Invalid value: "example.com/other": '
+                "field is immutable") in moved.stderr
+    finally:
+        cluster.kubectl("delete", "ingressclass", cls, "--ignore-not-found")

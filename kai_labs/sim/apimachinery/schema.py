@@ -33,6 +33,8 @@ _MODEL_FOR_KIND = {
     ("apps/v1", "ReplicaSet"): "V1ReplicaSet",
     ("coordination.k8s.io/v1", "Lease"): "V1Lease",
     ("networking.k8s.io/v1", "NetworkPolicy"): "V1NetworkPolicy",
+    ("networking.k8s.io/v1", "Ingress"): "V1Ingress",
+    ("networking.k8s.io/v1", "IngressClass"): "V1IngressClass",
     ("autoscaling/v1", "Scale"): "V1Scale",
 }
 

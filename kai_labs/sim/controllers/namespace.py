@@ -23,7 +23,8 @@ class NamespaceController:
                           ("discovery.k8s.io/endpointslices", "EndpointSlice"), ("/endpoints", "Endpoints"),
                           ("/serviceaccounts", "ServiceAccount"), ("/events", "Event"),
                           ("coordination.k8s.io/leases", "Lease"),
-                          ("networking.k8s.io/networkpolicies", "NetworkPolicy")):
+                          ("networking.k8s.io/networkpolicies", "NetworkPolicy"),
+                          ("networking.k8s.io/ingresses", "Ingress")):
             for o in list(self.lister.iter(key, name)):
                 left += 1
                 if o["metadata"].get("deletionTimestamp"):
