@@ -4,8 +4,9 @@ Under a seed, every generated value is a pure function of (seed, what is being
 named, how many times that was named before in the same namespace). Counters are
 kept in the store's meta table, per namespace, and dropped when the namespace
 is deleted, so re-running a notebook on a fresh namespace prints the same
-names, IPs and ports. Without a seed, a random one is chosen at first start and
-kept with the cluster's state.
+names, ClusterIPs and ports. Without a seed, a random one is chosen at first start and
+kept with the cluster's state. Pod IPs are not drawn here: each node hands them out in order, as
+host-local IPAM does (kai_labs/sim/node/kubelet.py HostLocal), so they follow the order Pods start in.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ NODE_PORT_RANGE = (30000, 32767)
 
 
 class Picks:
-    """Seeded choices that need no storage: a node's host-local IPAM uses them in its own process."""
+    """Seeded choices that need no storage (a node process gets one too, from the cluster's seed)."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
