@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from ....k8s.validation import (
@@ -22,7 +21,7 @@ from ....k8s.validation import (
     is_valid_port_name,
     is_valid_port_num,
 )
-from ...apimachinery.errors import FieldError, invalid, not_supported, required
+from ...apimachinery.errors import invalid, not_supported, required
 from ..strategy import ResourceType, Strategy, register
 from ..table import Column, Row, age, age_col, col, name_col, obj_name
 from ..validation import (
@@ -37,23 +36,13 @@ from ..validation import (
     name_is_dns1035_label,
     name_is_dns_subdomain,
 )
+from .networkpolicy import GoValueError
 
 Obj = dict[str, Any]
 _PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]  # sets.NewString(...).List(): sorted
 _BAD_SEQUENCES = ["//", "/./", "/../", "%2f", "%2F"]
 _BAD_SUFFIXES = ["/..", "/."]
 _CLASS_ANNOTATION = "kubernetes.io/ingress.class"
-
-
-@dataclass(frozen=True)
-class GoValueError(FieldError):
-    """A field error whose value Go prints with ``%#v`` (a typed nil slice: ``[]networking.IngressRule(nil)``),
-    which no JSON rendering gives."""
-
-    go_value: str = ""
-
-    def body(self) -> str:
-        return f"Invalid value: {self.go_value}: {self.detail}"
 
 
 def _is_ip(text: str) -> bool:

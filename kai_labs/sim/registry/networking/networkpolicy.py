@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from ....k8s.validation import is_valid_port_name, is_valid_port_num
-from ...apimachinery.errors import forbidden, invalid, required
+from ...apimachinery.errors import FieldError, forbidden, invalid, required
 from ..defaults import _maps
 from ..strategy import ResourceType, Strategy, register
 from ..table import Column, Row, age, age_col, col, format_label_selector, name_col, obj_name
@@ -43,6 +45,17 @@ _PROTOCOLS = ["TCP", "UDP", "SCTP"]  # the literal order ValidateNetworkPolicyPo
 _POLICY_TYPES = ["Ingress", "Egress"]
 _CIDR_MSG = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 _SLOPPY_V4_CIDR = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,3})")
+
+
+@dataclass(frozen=True)
+class GoValueError(FieldError):
+    """A field error whose value Go prints with ``%#v`` (``[]networking.PolicyType{"Ingress", ...}``, a typed nil
+    slice ``[]networking.IngressRule(nil)``), which no JSON rendering gives."""
+
+    go_value: str = ""
+
+    def body(self) -> str:
+        return f"Invalid value: {self.go_value}: {self.detail}"
 
 
 def default(obj: Obj) -> None:
@@ -175,7 +188,8 @@ def validate(obj: Obj, old: Obj | None) -> Errs:
                 _validate_peer(peer, f"{rp}.{peers}[{j}]", allowed, errs)
     types = _get_str_list(spec, "policyTypes", "spec.policyTypes", errs) or []
     if len(types) > len(_POLICY_TYPES):
-        errs.append(invalid("spec.policyTypes", types, "may not specify more than two policyTypes"))
+        go = "[]networking.PolicyType{" + ", ".join(json.dumps(t) for t in types) + "}"
+        errs.append(GoValueError("Invalid", "spec.policyTypes", None, "may not specify more than two policyTypes", go))
         return errs
     for i, t in enumerate(types):
         if t not in _POLICY_TYPES:
