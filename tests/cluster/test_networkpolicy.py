@@ -252,3 +252,29 @@ def test_ingress_and_ingressclass_served_as_objects(cluster, namespace):  # type
                 "field is immutable") in moved.stderr
     finally:
         cluster.kubectl("delete", "ingressclass", cls, "--ignore-not-found")
+
+
+def test_a_relabelled_pod_on_another_node_is_judged_by_its_new_labels(cluster, namespace):  # type: ignore[no-untyped-def]
+    """The client's node reads the server's labels from the sandbox note its own node keeps current (R99)."""
+    ns = namespace
+    cluster.kubectl("-n", ns, "apply", "-f", "-", input=APP, check=True)
+    assert cluster.kubectl("-n", ns, "rollout", "status", "deploy/web", "--timeout=60s").returncode == 0
+    assert cluster.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/client", "--timeout=60s").returncode == 0
+    pods = json.loads(cluster.kubectl("-n", ns, "get", "pods", "-o", "json", check=True).stdout)["items"]
+    client_node = next(p["spec"]["nodeName"] for p in pods if p["metadata"]["name"] == "client")
+    far = [p for p in pods if (p["metadata"].get("labels") or {}).get("app") == "web"
+           and p["spec"]["nodeName"] != client_node]
+    if not far:
+        pytest.skip("both web Pods landed on the client's node")
+    name, ip = far[0]["metadata"]["name"], far[0]["status"]["podIP"]
+
+    def reach() -> str:
+        return cluster.kubectl("-n", ns, "exec", "client", "--", "wget", "-qO-", "-T", "1",
+                               f"http://{ip}:8080/hostname", timeout=30).stdout
+    cluster.kubectl("-n", ns, "apply", "-f", "-", check=True,
+                    input=_policy("lock", "  podSelector: {matchLabels: {locked: 'yes'}}\n"))
+    assert reach() == name
+    cluster.kubectl("-n", ns, "label", "pod", name, "locked=yes", check=True)
+    eventually(lambda: reach() == "")
+    cluster.kubectl("-n", ns, "label", "pod", name, "locked-", check=True)
+    eventually(lambda: reach() == name)
