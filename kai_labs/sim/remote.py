@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import ssl
 import time
@@ -29,7 +28,7 @@ import aiohttp
 
 from .events import identity, new_event
 from .registry.generic import now_iso
-from .storage.store import Event, Obj, clone
+from .storage.store import Event, Obj, clone, decode, encode
 
 log = logging.getLogger("kai_labs.remote")
 
@@ -79,13 +78,13 @@ class ApiConnection:
 
     async def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
                       timeout: float = 10.0) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
+        data = None if body is None else encode(body).encode()
         headers = {"Content-Type": content_type} if data is not None else {}
         async with self._session().request(method, self.server + path, data=data, headers=headers,
                                            timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             text = await resp.read()
             try:
-                return resp.status, json.loads(text) if text else None
+                return resp.status, decode(text) if text else None
             except ValueError:
                 return resp.status, None
 
@@ -243,7 +242,7 @@ class Cache:
                     line, buf = buf.split(b"\n", 1)
                     if not line.strip():
                         continue
-                    ev = json.loads(line)
+                    ev = decode(line)  # objects the informer keeps: orjson's shared keys (storage/store.py)
                     etype, obj = ev.get("type"), ev.get("object") or {}
                     if etype == "ERROR":
                         return None if obj.get("code") == 410 else rv

@@ -80,6 +80,17 @@ def _scrub(v: Any) -> Any:
     return v
 
 
+def decode(data: str | bytes) -> Any:
+    """JSON as the store reads it (orjson where it can: a quarter less memory per decoded object than the
+    standard library, as its keys are shared between objects, and several times faster)."""
+    return _loads(data)
+
+
+def encode(obj: Any) -> str:
+    """JSON as the store writes it (orjson where it can)."""
+    return _dumps(obj)
+
+
 def clone(obj: Obj) -> Obj:
     """A deep copy of a JSON-shaped object (several times faster than copy.deepcopy)."""
     out: Obj = _loads(_dumps(obj))
