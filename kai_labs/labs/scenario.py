@@ -71,6 +71,7 @@ class Scenario:
     variant_of: str | None = None
     vary_key: int = 0  # which values (names, labels, ports): 0 is the files as they are (see :mod:`.vary`)
     values: dict[str, str] = field(default_factory=dict)  # default token -> this variant's (empty: default)
+    learner_id: str | None = None  # the workshop learner whose namespaces the files are rendered into
 
     # ------------------------------------------------------------------ text
     @property
@@ -132,12 +133,12 @@ class Scenario:
     def manifests(self, variant: str | None = None) -> str:
         """The manifests text in this scenario's values (for ``mystery``: the chosen variant, rendered into this
         namespace). The Namespace records a varied scenario's values (``v<k>``), opaque like the mystery's case."""
-        text = _render(self.path, "manifests.yaml", self.values)
+        text = _render(self.path, "manifests.yaml", self.values, self.learner_id)
         if not self.variants:
             return _annotate(text, vary.encode(None, self.vary_key)) if self.vary_key else text
         if variant is None:
             return text
-        base = _scenario(variant, self.vary_key)
+        base = _scenario(variant, self.vary_key, self.learner_id)
         docs = [d for d in yaml.safe_load_all(base.manifests()) if d]
         out = [d for d in yaml.safe_load_all(text) if d]
         for d in docs:
@@ -154,9 +155,9 @@ class Scenario:
         if self.variants:
             if variant is None:
                 raise ScenarioError("mystery: create the scenario first (the variant is chosen then)")
-            base = _scenario(variant, self.vary_key)
+            base = _scenario(variant, self.vary_key, self.learner_id)
             return [[a.replace(base.namespace, self.namespace) for a in op] for op in base.solution_ops()]
-        data = yaml.safe_load(_render(self.path, "solution.yaml", self.values)) or []
+        data = yaml.safe_load(_render(self.path, "solution.yaml", self.values, self.learner_id)) or []
         return [list(map(str, op["kubectl"])) for op in data]
 
     # ------------------------------------------------------------------ cluster
@@ -189,8 +190,16 @@ class Scenario:
     def recorded(self, cluster: Any) -> Scenario:
         """This scenario with the values its namespace records (a later process, another kernel, the CLI: the
         same names and ports as when it was created); itself when it is not created yet."""
-        _, k = self._recorded(cluster)
-        return self if k is None else self.with_values(k)
+        case, k = self._recorded(cluster)
+        if k is None:
+            return self
+        me = self.with_values(k)
+        v = next((n for n in me.variants if case in (n, _case_id(n))), None) if case else None
+        t = _scenario(v, me.vary_key, me.learner_id).values if v else {}
+        if t:  # a mystery's own text names the app too: it follows the running break's values
+            me = replace(me, symptom=vary.render(me.symptom, t), objective=vary.render(me.objective, t),
+                         hints=tuple(vary.render(h, t) for h in me.hints), debrief=vary.render(me.debrief, t))
+        return me
 
     def effective(self, cluster: Any) -> Scenario:
         """The scenario whose checks apply (a mystery's running variant, rebased into its namespace)."""
@@ -198,12 +207,9 @@ class Scenario:
         v = me.variant(cluster)
         if not v:
             return me
-        base = _scenario(v, me.vary_key)
-        # the mystery's own text names the app too: it follows the break's values
-        t = base.values
+        base = _scenario(v, me.vary_key, me.learner_id)
         return replace(base, name=me.name, namespace=me.namespace, namespaces=(), title=me.title,
-                       symptom=vary.render(me.symptom, t), objective=vary.render(me.objective, t),
-                       hints=tuple(vary.render(h, t) for h in me.hints), debrief=vary.render(me.debrief, t),
+                       symptom=me.symptom, objective=me.objective, hints=me.hints, debrief=me.debrief,
                        path=me.path, variants=me.variants, variant_of=v)
 
     def create(self, cluster: Any, seed: int | None = None, wait: bool = True, timeout: float = 20.0,
@@ -221,7 +227,8 @@ class Scenario:
             raise ScenarioError(f"scenario {self.name} already exists with other values; reset it to change "
                                 f"them (`kai-labs scenario reset {self.name} --vary {vary}`)")
         me = self.with_values(have if have is not None else self.vary_key if vary is None else _vary_key(vary))
-        return me._create(cluster, seed, wait, timeout)
+        out = me._create(cluster, seed, wait, timeout)
+        return out.recorded(cluster) if out.variants else out
 
     def _create(self, cluster: Any, seed: int | None, wait: bool, timeout: float) -> Scenario:
         _LAST_CLUSTER[self.name] = cluster
@@ -279,8 +286,9 @@ class Scenario:
                 raise ScenarioError(f"could not reset scenario {self.name}: {r.stderr.strip()}")
             if wait:
                 me.wait(cluster)
-            return me
-        return me._create(cluster, seed, wait, 20.0)
+            return me.recorded(cluster)
+        out = me._create(cluster, seed, wait, 20.0)
+        return out.recorded(cluster) if out.variants else out
 
     def solve(self, cluster: Any, wait: bool = True) -> None:
         """Apply the reference fix (for instructors, tests and the CLI; never shown to learners)."""
@@ -461,7 +469,8 @@ def _load(path: Path, k: int = 0, learner_id: str | None = None) -> Scenario:
     """The scenario in ``path`` in values variant ``k`` (0: the files as they are), namespaces prefixed for
     ``learner_id`` (default: this process's learner)."""
     vals = vary.values(path.name, k, _vary_table(path))
-    spec = yaml.safe_load(_render(path, "spec.yaml", vals, learner_id))
+    who = learner_id or learner()
+    spec = yaml.safe_load(_render(path, "spec.yaml", vals, who))
     checks = tuple((next(iter(c)), dict(next(iter(c.values())) or {})) for c in spec.get("checks") or [])
     client = ClientSpec(**spec["client"]) if spec.get("client") else None
     return Scenario(
@@ -473,7 +482,7 @@ def _load(path: Path, k: int = 0, learner_id: str | None = None) -> Scenario:
         keep_headless=bool(spec.get("keep_headless")), diagnosis=spec.get("diagnosis"),
         diagnose_spec=dict(spec.get("diagnose") or {}),
         variants=tuple(spec.get("variants") or ()), minutes=int(spec.get("minutes", 10)), path=path,
-        vary_key=k if (vals or spec.get("variants")) else 0, values=vals)
+        vary_key=k if (vals or spec.get("variants")) else 0, values=vals, learner_id=who)
 
 
 _CACHE: dict[tuple[str, int, str | None], Scenario] = {}

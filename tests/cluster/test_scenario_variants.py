@@ -22,6 +22,7 @@ import pytest
 
 from kai_labs.labs import diagnose as dg
 from kai_labs.labs import scenario as sc
+from kai_labs.labs import vary, workshop
 
 pytestmark = pytest.mark.cluster
 
@@ -137,3 +138,63 @@ def test_reset_keeps_the_values_and_default_comes_back_with_vary_0(cluster: Any)
     assert back.values == {} and back is sc.get("wrong-targetport")
     ns = json.loads(cluster.kubectl("get", "ns", back.namespace, "-o", "json").stdout)
     assert sc.VARIANT_ANNOTATION not in (ns["metadata"].get("annotations") or {})
+
+
+def test_a_workshop_learner_gets_their_own_variant_and_the_instructor_grades_it(
+        cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """KAI_LABS_LEARNER=ann: her scenario has her values (from (scenario, ann)), in her namespace; the instructor
+    (no learner id) grades it in those values, wrong fix included, through workshop.scenario_for."""
+    name = "wrong-targetport"
+    monkeypatch.setenv("KAI_LABS_LEARNER", "ann")
+    try:
+        s = sc.get(name).reset(cluster)
+        assert s.namespace == "ann-lab-wrong-targetport" and s.vary_key == vary.learner_key(name, "ann")
+        v = s.values
+        dep = json.loads(cluster.kubectl("get", "deploy", v["web"], "-n", s.namespace, "-o", "json").stdout)
+        assert dep["spec"]["template"]["spec"]["containers"][0]["args"] == ["netexec", f"--http-port={v['3000']}"]
+        r = cluster.kubectl(*_json_patch("deploy", v["web"], CONTAINER_PORT, int(v["3000"])), "-n", s.namespace)
+        assert r.returncode == 0, r.stderr
+        s.wait(cluster)
+        monkeypatch.delenv("KAI_LABS_LEARNER")
+        g = workshop.scenario_for(sc.get(name), "ann").check(cluster, timeout=8)
+        assert not g.passed
+        assert any(f"from {v['8080']} to {v['3000']}" in r.message for r in g.results if not r.passed), str(g)
+        monkeypatch.setenv("KAI_LABS_LEARNER", "ann")
+        sc.get(name).solve(cluster)
+        monkeypatch.delenv("KAI_LABS_LEARNER")
+        g = workshop.scenario_for(sc.get(name), "ann").check(cluster)
+        assert g.passed, str(g)
+    finally:
+        cluster.kubectl("delete", "namespace", "ann-lab-wrong-targetport", "--wait=false")
+
+
+def test_the_mystery_composes_its_break_with_values(cluster: Any) -> None:
+    """mystery: the seed picks the break, vary the values; both recorded on one opaque annotation, and a
+    Scenario that knows neither grades, diagnoses and solves in them."""
+    s = sc.get("mystery").reset(cluster, seed=1, vary=K)
+    plain = sc.get("mystery")
+    v = plain.variant(cluster)
+    assert v in plain.variants
+    note = json.loads(cluster.kubectl("get", "ns", s.namespace, "-o", "json").stdout)["metadata"]["annotations"]
+    case, k = vary.decode(note[sc.VARIANT_ANNOTATION])
+    assert k == K and case and v not in case
+    eff = plain.effective(cluster)
+    assert eff.variant_of == v and eff.values and eff.values == sc._scenario(v, K).values
+    name = eff.values["web"]
+    assert eff.service == name and f"http://{name}" in eff.symptom and "web" not in eff.symptom.split()
+    assert json.loads(cluster.kubectl("get", "svc", name, "-n", s.namespace, "-o", "json").stdout)
+    # what create returned, and the CLI's hints, name the app as it runs
+    assert s.hints == eff.hints and any(f"'{name}'" in h for h in s.hints), s.hints
+    r = _cli("hint", "mystery", "2")
+    assert r.returncode == 0 and f"c.inspect('{name}', 'lab-mystery')" in r.stdout, r.stdout + r.stderr
+    g = plain.check(cluster, timeout=8)
+    assert not g.passed, str(g)
+    assert plain.diagnose(str(eff.diagnosis), cluster=cluster).right
+    r = cluster.kubectl("label", "svc", name, f"team={name}", "-n", s.namespace)
+    assert r.returncode == 0, r.stderr
+    g = plain.check(cluster, timeout=8)
+    assert any(f"You put team={name} on Service {name}" in r.message for r in g.results), str(g)
+    cluster.kubectl("label", "svc", name, "team-", "-n", s.namespace, check=True)
+    plain.solve(cluster)
+    g = plain.check(cluster)
+    assert g.passed, str(g)
