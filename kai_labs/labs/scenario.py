@@ -38,6 +38,7 @@ __all__ = ["SCENARIO_DIR", "CATALOG", "ClientSpec", "HintBox", "Scenario", "Scen
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 VARIANT_ANNOTATION = "kai-labs.dev/case"
 SCENARIO_LABEL = "kai-labs.dev/scenario"
+VARY_ENV = "KAI_LABS_VARY"
 
 
 def _case_id(variant: str) -> str:
@@ -128,6 +129,11 @@ class Scenario:
     def diagnosis_form(self, cluster: Any = None) -> Any:
         """The diagnosis as a small form (a dropdown of hops, a reason, a button); answers as diagnose() does."""
         return diag.form(lambda hop, because: self.diagnose(hop, because=because, cluster=cluster))
+
+    def render(self, text: str) -> str:
+        """Course text written for the default scenario (``kubectl get svc web -n lab-wrong-targetport``) in this
+        scenario's names, ports and namespaces: for notebooks and tools that quote commands."""
+        return _prefixed(self.path, vary.render(text, self.values), self.learner_id)
 
     # ------------------------------------------------------------------ manifests
     def manifests(self, variant: str | None = None) -> str:
@@ -504,8 +510,10 @@ def get(name: str) -> Scenario:
         tip = f"; did you mean {close[0]}?" if close else ""
         raise ScenarioError(f"no scenario named {name!r}{tip} (known: {', '.join(names())})")
     who = learner()
-    # a workshop learner gets their own values, derived from (scenario, learner): the same in every process
-    k = vary.learner_key(name, who) if who and _varies(path) else 0
+    # a workshop learner gets their own values, derived from (scenario, learner): the same in every process;
+    # KAI_LABS_VARY=0 keeps the files' values for everyone (a workshop whose notebooks quote them literally)
+    off = os.environ.get(VARY_ENV, "").strip() == "0"
+    k = vary.learner_key(name, who) if who and not off and _varies(path) else 0
     return _scenario(name, k, who)
 
 

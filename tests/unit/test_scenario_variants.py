@@ -186,3 +186,22 @@ def test_seed_keys() -> None:
         vary.seed_key(-1)
     with pytest.raises(sc.ScenarioError):
         sc._vary_key(-3)
+
+
+def test_kai_labs_vary_0_keeps_the_files_values_in_a_workshop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAI_LABS_LEARNER", "ann")
+    monkeypatch.setenv(sc.VARY_ENV, "0")
+    s = sc.get("wrong-targetport")
+    assert s.vary_key == 0 and s.service == "web" and s.namespace == "ann-lab-wrong-targetport"
+
+
+def test_render_puts_course_text_into_the_scenarios_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "kubectl logs deploy/web -n lab-wrong-targetport  # listens on 3000, not 8080"
+    assert sc.get("wrong-targetport").render(text) == text
+    s = sc._scenario("wrong-targetport", 4)
+    v = s.values
+    assert s.render(text) == f"kubectl logs deploy/{v['web']} -n lab-wrong-targetport  # listens on {v['3000']}, " \
+        f"not {v['8080']}"
+    monkeypatch.setenv("KAI_LABS_LEARNER", "ann")
+    mine = sc.get("wrong-targetport")
+    assert mine.render(text).startswith(f"kubectl logs deploy/{mine.values['web']} -n ann-lab-wrong-targetport")
