@@ -10,6 +10,7 @@ reaches learner output.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import os
@@ -185,10 +186,14 @@ class Scenario:
         return vary.decode(((ns.get("metadata") or {}).get("annotations") or {}).get(VARIANT_ANNOTATION))
 
     def with_values(self, k: int) -> Scenario:
-        """This scenario in values variant ``k`` (0: the files as they are), in the same namespaces."""
-        if k == self.vary_key:
+        """This scenario in values variant ``k`` (0: the files as they are), in the same namespaces.
+
+        A scenario rebased into a learner's namespaces from outside (the instructor's ``workshop.scenario_for``)
+        is reloaded as that learner's, so the manifests its wrong-fix recognisers compare with are hers."""
+        who = _learner_of(self)
+        if k == self.vary_key and who == self.learner_id:
             return self
-        out = _scenario(self.name, k, _learner_of(self))
+        out = _scenario(self.name, k, who)
         if out.namespace != self.namespace:  # rebased elsewhere (workshop.scenario_for): keep those namespaces
             out = replace(out, namespace=self.namespace, namespaces=self.namespaces, client=self.client)
         return out
@@ -464,11 +469,15 @@ def _vary_key(n: int) -> int:
 
 def _learner_of(sc: Scenario) -> str | None:
     """The workshop learner whose namespaces ``sc`` is in (None outside a workshop), read from the prefix."""
-    spec = yaml.safe_load((sc.path / "spec.yaml").read_text()) or {}
-    base = str(spec.get("namespace", ""))
+    base = _base_namespace(sc.path)
     if base and sc.namespace.endswith("-" + base) and sc.namespace != base:
         return sc.namespace[: -len(base) - 1]
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _base_namespace(path: Path) -> str:
+    return str((yaml.safe_load((path / "spec.yaml").read_text()) or {}).get("namespace", ""))
 
 
 def _load(path: Path, k: int = 0, learner_id: str | None = None) -> Scenario:

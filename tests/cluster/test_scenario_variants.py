@@ -198,3 +198,23 @@ def test_the_mystery_composes_its_break_with_values(cluster: Any) -> None:
     plain.solve(cluster)
     g = plain.check(cluster)
     assert g.passed, str(g)
+
+
+def test_the_instructor_recognises_a_wrong_fix_in_a_learners_default_variant(
+        cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """workshop.scenario_for rebases the scenario into ann's namespaces; before variants its wrong-fix recognisers
+    compared with the unprefixed manifests, so ann's containerPort change read as "had no effect"."""
+    name = "wrong-targetport"
+    monkeypatch.setenv("KAI_LABS_LEARNER", "ann")
+    monkeypatch.setenv(sc.VARY_ENV, "0")
+    try:
+        s = sc.get(name).reset(cluster)
+        assert s.values == {} and s.namespace == "ann-lab-wrong-targetport"
+        r = cluster.kubectl(*_json_patch("deploy", "web", CONTAINER_PORT, 3000), "-n", s.namespace)
+        assert r.returncode == 0, r.stderr
+        s.wait(cluster)
+        monkeypatch.delenv("KAI_LABS_LEARNER")
+        g = workshop.scenario_for(sc.get(name), "ann").check(cluster, timeout=8)
+        assert any("containerPort of Deployment web from 8080 to 3000" in r.message for r in g.results), str(g)
+    finally:
+        cluster.kubectl("delete", "namespace", "ann-lab-wrong-targetport", "--wait=false")
