@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kai_labs.k8s import validation
 from kai_labs.labs import checks, diagnose, vary
 from kai_labs.labs import scenario as sc
 
@@ -205,3 +206,19 @@ def test_render_puts_course_text_into_the_scenarios_values(monkeypatch: pytest.M
     monkeypatch.setenv("KAI_LABS_LEARNER", "ann")
     mine = sc.get("wrong-targetport")
     assert mine.render(text).startswith(f"kubectl logs deploy/{mine.values['web']} -n ann-lab-wrong-targetport")
+
+
+@pytest.mark.parametrize("name", VARIED)
+def test_every_alternative_is_valid_where_kubernetes_puts_it(name: str) -> None:
+    """A name alternative becomes a Deployment/Service name (DNS-1035 label, the stricter of the two), a label
+    value and, in named-port-mismatch, a container port name (IANA_SVC_NAME, at most 15 characters); a number
+    becomes a port (1-65535). The project's validators carry upstream's (k8s.io/apimachinery
+    pkg/util/validation/validation.go: IsDNS1035Label, IsValidLabelValue, IsValidPortName, IsValidPortNum)."""
+    for tok, alts in sc._vary_table(sc.SCENARIO_DIR / name).items():
+        for a in alts:
+            if tok.isdigit():
+                assert a.isdigit() and not validation.is_valid_port_num(int(a)), (tok, a)
+            else:
+                assert not validation.is_dns1035_label(a), (tok, a)
+                assert not validation.is_valid_label_value(a), (tok, a)
+                assert not validation.is_valid_port_name(a), (tok, a)
