@@ -96,3 +96,23 @@ def test_the_pre_save_hook_keeps_a_course_notebooks_metadata(tmp_path: Path) -> 
     notebooks.install_lab_settings(str(tmp_path))
     conf = json.loads(notebooks.server_config_path(str(tmp_path)).read_text())
     assert conf["ContentsManager"]["pre_save_hook"] == notebooks.PRE_SAVE_HOOK
+
+
+def test_the_sanitizer_drops_kubectls_cancelled_watch_log_and_nothing_else() -> None:
+    """kubectl wait can log a cancelled watch when its condition is met while the watch opens (a client
+    race): nbval must drop that line from a fresh output, as parsed by nbval itself (an empty replacement
+    needs the space after "replace:", which an editor could strip)."""
+    import re
+
+    from nbval.plugin import get_sanitize_patterns
+
+    cfg = (Path(__file__).resolve().parents[2] / "lessons" / "nbval-sanitize.cfg").read_text()
+    patterns = dict(get_sanitize_patterns(cfg))
+    rx = next(r for r in patterns if "Failed to watch" in r)
+    assert patterns[rx] == ""
+    fresh = ('deployment.apps/web configured\r\nE1207 23:44:03.274623   32228 reflector.go:205] "Failed to watch" '
+             'err="Get \\"https://127.0.0.1:1/apis/apps/v1/deployments\\": context canceled" type="*v1.Deployment"\n'
+             'refused\n')
+    assert re.sub(rx, "", fresh) == "deployment.apps/web configured\r\nrefused\n"
+    other = 'E1207 23:44:03.274623   32228 reflector.go:205] "Failed to watch" err="forbidden"\n'
+    assert re.sub(rx, "", other) == other  # a real watch error still shows
