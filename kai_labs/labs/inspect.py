@@ -465,10 +465,12 @@ def app_step(w: Walk) -> Step:
         if not r.ok and r.status is None:
             failed.append(f"{e.pod} ({e.address}:{num}: {r.error})")
             if len(failed) == 1:
-                log_hint = _listen_hint(w.cluster, w.namespace, e.pod or "")
+                pod = next((p for p in w.selected if kube.name(p) == e.pod), None)
+                names = [str(c.get("name")) for c in ((pod or {}).get("spec") or {}).get("containers") or []]
+                log_hint = _listen_hint(w.cluster, w.namespace, e.pod or "", names)
     if failed:
         return Step("app", title, FAILED, f"nothing answers on the targetPort: {', '.join(failed)}"
-                    + (f"; the app's log says: {log_hint}" if log_hint else ""),
+                    + (f"; the app's log says: {log_hint}" if log_hint else "") + loopback_note(log_hint),
                     f"kubectl logs {failed[0].split(' ')[0]} {w.ns_flag}", {"failed": failed})
     return Step("app", title, OK,
                 f"the Pods answer on their targetPort ({', '.join(sorted(set(map(str, w.resolved.values()))))})",
@@ -613,9 +615,36 @@ def _probe_failure(cluster: Any, namespace: str, pod: str) -> str:
     return str(last.get("message", "")).strip()
 
 
-def _listen_hint(cluster: Any, namespace: str, pod: str) -> str:
-    text = kube.pod_log_tail(cluster, namespace, pod, 20)
-    for line in text.splitlines():
-        if re.search(r"port \d+|listen", line, re.I):
-            return line.strip()[-100:]
+def _listen_hint(cluster: Any, namespace: str, pod: str, containers: list[str] | None = None) -> str:
+    """The first log line that says where the app listens. A Pod with several containers (an app and a sidecar)
+    has no default log stream for the API (it answers 400 without ``container``), so each container's log is
+    read in turn, the app's (first) one first."""
+    texts = [kube.pod_log_tail(cluster, namespace, pod, 20)] if not containers or len(containers) < 2 else [
+        _container_log_tail(cluster, namespace, pod, c) for c in containers]
+    for text in texts:
+        for line in text.splitlines():
+            if re.search(r"port \d+|listen", line, re.I):
+                return line.strip()[-100:]
     return ""
+
+
+def _container_log_tail(cluster: Any, namespace: str, pod: str, container: str, lines: int = 20) -> str:
+    try:
+        resp = cluster.core().read_namespaced_pod_log(pod, namespace, container=container, tail_lines=lines,
+                                                      _preload_content=False)
+        return str(resp.data.decode(errors="replace"))
+    except Exception:  # noqa: BLE001 - a hint only: no log, no hint
+        return ""
+
+
+# an app bound to the loopback address is reached only from inside its own Pod (R100)
+_LOOPBACK = re.compile(r"(?<![\d.])(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+")
+
+
+def loopback_note(log_line: str) -> str:
+    """The course's sentence when the app's log says it listens on a loopback address (else "")."""
+    m = _LOOPBACK.search(log_line)
+    if not m:
+        return ""
+    return (f"; it listens on {m.group(0)}, the Pod's own loopback: only the Pod's containers reach it, and "
+            f"connections to the Pod IP are refused. The app must listen on every address (0.0.0.0) or the Pod IP")

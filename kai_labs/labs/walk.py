@@ -290,6 +290,10 @@ def _reply(cluster: Any, pw: PacketWalk, key: str | None, ip: str, port: int, po
         ns = key.split("/")[0]
         hint = (f" The Service sends traffic to port {port}, but the app in the Pod listens on another port: "
                 f"kubectl logs {pod} -n {ns} says which; point targetPort at it.") if pod else ""
+        if pod and "loopback" in (r.detail or ""):
+            # the port is right, the address is not: the app is bound to 127.0.0.1 (R100)
+            hint = (f" The app listens on port {port}, but on the Pod's loopback address only: kubectl logs {pod} "
+                    f"-n {ns} says where; it must listen on every address (0.0.0.0).")
     pw.steps.append(WalkStep("reply", "the reply", FAILED,
                              f"{who} does not answer on {port}: {r.error or 'no answer'}.{hint}",
                              [f"GET http://{ip}:{port}/ -> {r.error}: {r.detail}".rstrip(": ")]))

@@ -109,6 +109,13 @@ def investigate(me: Learner, ns: str, client_ns: str, client: str | None) -> tup
         patch = json.dumps([{"op": "replace", "path": "/spec/template/spec/containers/0/args", "value": args}])
         return ("readiness", f"the Pods are not Ready: the probe checks {want}, the app listens on {listens}",
                 [f"kubectl patch deploy web -n {ns} --type=json -p '{patch}'"])
+    loop = re.search(r"listening on (127\.\d+\.\d+\.\d+|localhost):(\d+)", log)
+    if loop:
+        # ready endpoints, the right port, yet refused: the app is bound to the Pod's loopback
+        args = [a.replace(f"{loop.group(1)}:", ":") for a in container.get("args") or []]
+        patch = json.dumps([{"op": "replace", "path": "/spec/template/spec/containers/0/args", "value": args}])
+        return ("app", f"the app's log says it is listening on {loop.group(1)}:{loop.group(2)}, the Pod's loopback",
+                [f"kubectl patch deploy web -n {ns} --type=json -p '{patch}'"])
     tp = sp.get("targetPort")
     if isinstance(tp, str):
         cnames = [p.get("name") for p in container.get("ports") or []]

@@ -59,6 +59,8 @@ WRONG: list[tuple[str, str, list[list[str]], str, str]] = [
      [["set", "env", "deploy/frontend", "WEB_URL=http://web:80/hostname"]], "dns", "had no effect on the path"),
     ("mystery", "the label on the Service object instead of its selector",
      [["label", "svc", "web", "team=web"]], "selector", "metadata.labels"),
+    ("localhost-only", "targetPort moved: the port was right, the address is not",
+     [_json_patch("svc", "web", "/spec/ports/0/targetPort", 8080)], "app", "had no effect on the path"),
 ]
 
 
