@@ -73,6 +73,17 @@ WRONG: dict[str, WrongFix] = {
 NAMES = [n for n in sc.names() if n in WRONG]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _default_values_after(cluster: Any) -> Any:
+    """create and reset keep the values a namespace records: delete the varied ones afterwards, so the next
+    module's scenarios (test_wrong_fixes: ``kubectl label svc web``) start from the files' values again."""
+    yield
+    for name in sc.names():
+        s = sc.get(name)
+        if s._recorded(cluster)[1]:
+            s.delete(cluster)
+
+
 def _ns_for(s: sc.Scenario, op: list[str]) -> str:
     if s.client is not None and any("frontend" in a for a in op):
         return s.client.namespace
