@@ -8,6 +8,7 @@ against found. Checks never create, change or delete anything.
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import shlex
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from ..errors import friendly
+from ..k8s import netpol
 from . import kube
 from .spec import client_url_from
 
@@ -422,6 +424,100 @@ def traffic(ctx: Context, requests: int = 6, timeout: float = 1.0) -> CheckResul
                        f"{', '.join(sorted(hit))}.", exp, found)
 
 
+def network_policies(cluster: Any, namespace: str) -> list[kube.Obj] | None:
+    """The NetworkPolicies of ``namespace`` as the API serves them (None when they cannot be read: no
+    networking.k8s.io/v1 on the cluster, or no right to list them)."""
+    try:
+        api = importlib.import_module("kubernetes.client").NetworkingV1Api(cluster.api_client())
+        return kube.items(api.list_namespaced_network_policy(namespace, _preload_content=False))
+    except Exception:  # noqa: BLE001 - unreadable policies: the caller says so in words
+        return None
+
+
+@check("ingress_isolation_kept")
+def ingress_isolation_kept(ctx: Context, policy: str = "default-deny-ingress",
+                           allowed: dict[str, str] | None = None) -> CheckResult:
+    """The namespace's default deny still isolates every Pod for ingress, and no policy lets in more than the
+    ``allowed`` Pods: judged by the policies' own semantics (k8s/netpol.py: R99, R110, R111) for a Pod of the
+    namespace without those labels and for a Pod of another namespace, on the intended Pods' ports."""
+    name = "Default deny kept"
+    sc = ctx.scenario
+    exp = f"NetworkPolicy {policy} isolates every Pod for ingress; only Pods labelled {_sel(allowed)} get in"
+    pols = network_policies(ctx.cluster, ctx.ns)
+    if pols is None:
+        return CheckResult(name, "networkpolicy", False, f"the NetworkPolicies of {ctx.ns} cannot be read.", exp,
+                           "unreadable")
+    deny = next((p for p in pols if kube.name(p) == policy), None)
+    spec = (deny or {}).get("spec") or {}
+    if deny is None or spec.get("podSelector") not in ({}, None) or "Ingress" not in netpol.policy_types(deny):
+        found = "missing" if deny is None else f"podSelector {spec.get('podSelector')}, policyTypes " \
+            f"{netpol.policy_types(deny)}"
+        return CheckResult(
+            name, "networkpolicy", False,
+            f"NetworkPolicy {policy} no longer isolates every Pod of {ctx.ns} for ingress ({found}). The "
+            "security rollout stays: add a policy that allows what must get in, instead of removing the deny.",
+            exp, found, f"Put {policy} back (podSelector {{}}, policyTypes [Ingress]) and add an allow policy.")
+    ns_obj = kube.get_namespace(ctx.cluster, ctx.ns) or {}
+    labels = {ctx.ns: {"kubernetes.io/metadata.name": ctx.ns, **kube.labels(ns_obj)},
+              "other": {"kubernetes.io/metadata.name": "other"}}
+    strangers = [netpol.Peer("10.244.250.1", ctx.ns, "a Pod without those labels", {"app": "stranger"}),
+                 netpol.Peer("10.244.250.2", "other", "a Pod of another namespace", dict(allowed or {}))]
+    for pod in ctx.snap.pods_of(sc.intended):
+        dst = netpol.pod_peer(pod)
+        if dst is None:
+            continue
+        for c in pod["spec"].get("containers") or []:
+            for cp in c.get("ports") or []:
+                port = int(cp.get("containerPort", 0))
+                for src in strangers:
+                    d = netpol.decide(pols, labels, src, dst, str(cp.get("protocol") or "TCP"), port)
+                    if d.allowed:
+                        return CheckResult(
+                            name, "networkpolicy", False,
+                            f"{src.name} now reaches Pod {kube.name(pod)} on {port}: {d.reason}. Let in only the "
+                            f"Pods labelled {_sel(allowed)} of {ctx.ns}.", exp, f"{src.name} allowed",
+                            "Narrow the allow rule's from: a podSelector with the frontend's labels.")
+    return CheckResult(name, "networkpolicy", True,
+                       f"NetworkPolicy {policy} still isolates every Pod of {ctx.ns}; other Pods stay out.", exp,
+                       "kept")
+
+
+@check("client_traffic")
+def client_traffic(ctx: Context, requests: int = 4, timeout: int = 2) -> CheckResult:
+    """Real requests from inside one of the client Deployment's Pods (``kubectl exec``: busybox ``wget``), so that
+    whatever judges the client's Pod (its labels for NetworkPolicy, its own DNS) judges them too; stops at the
+    first failure, so a dropped path costs one timeout, not ``requests`` of them."""
+    sc, cs = ctx.scenario, ctx.scenario.client
+    name = "The client's requests reach the intended Pods"
+    exp = f"{requests}/{requests} requests from a Pod of Deployment {cs.deployment} answered by Pods of " \
+          f"Deployment {sc.intended}"
+    url = client_url_from(ctx.snaps[cs.namespace], cs) or ""
+    if not url:
+        return CheckResult(name, "request", False, f"Deployment {cs.deployment} has no {cs.env} to call.", exp,
+                           "no URL")
+    script = (f"for i in {' '.join(str(i) for i in range(requests))}; do wget -qO- -T {int(timeout)} "
+              f"{shlex.quote(url)} || exit 1; echo; done")
+    r = ctx.cluster.kubectl("exec", f"deploy/{cs.deployment}", "-n", cs.namespace, "--", "sh", "-c", script,
+                            timeout=requests * timeout + 20)
+    answers = [ln.strip() for ln in r.stdout.splitlines() if ln.strip()]
+    intended = _intended_pods(ctx)
+    hit = sorted({a for a in answers if a in intended})
+    found = f"{sum(a in intended for a in answers)}/{requests} answered by {', '.join(hit) or 'none'}"
+    where = f"{url} from a Pod of Deployment {cs.deployment} in {cs.namespace}"
+    if r.returncode != 0:
+        err = " ".join(r.stderr.split())[-200:] or f"exit status {r.returncode}"
+        return CheckResult(name, "request", False, f"Requests to {where} failed after {len(answers)} answer(s): "
+                           f"{err}.", exp, found,
+                           "Inspect the path (s.inspect(c), `kai-labs scenario inspect "
+                           f"{sc.name}`) and fix the first broken hop.")
+    wrong = [a for a in answers if a not in intended]
+    if wrong:
+        return CheckResult(name, "selector", False, f"Requests to {where} were answered by {', '.join(wrong)}.",
+                           exp, found, "Only the intended Pods may stand behind the Service.")
+    return CheckResult(name, "request", True, f"{len(answers)}/{requests} requests to {where} succeeded, answered "
+                       f"by {', '.join(hit)}.", exp, found)
+
+
 # ---------------------------------------------------------------------- wrong fixes
 # A wrong fix is recognised by comparing the objects now with the scenario's manifests as created (the broken
 # state): what changed, and whether that change could have touched the broken hop.
@@ -578,10 +674,41 @@ def _pods_relabelled(ctx: Context) -> CheckResult | None:
         "or the Deployment's template instead.")
 
 
+def _policy_on_service_port(ctx: Context) -> CheckResult | None:
+    """An ingress rule that names the Service's port where the Pods' port (targetPort) was meant: a policy judges
+    the packet after kube-proxy's DNAT, so it sees the backend Pod's IP and port (R114). Only looked for in a
+    scenario whose own manifests carry a NetworkPolicy."""
+    sc = ctx.scenario
+    try:
+        if "kind: NetworkPolicy" not in sc.manifests(getattr(sc, "variant_of", None)):
+            return None
+    except Exception:  # noqa: BLE001
+        return None
+    svc = ctx.snap.service(sc.service)
+    if svc is None:
+        return None
+    sports = {int(p["port"]): p.get("targetPort", p["port"]) for p in svc["spec"].get("ports") or []}
+    pod_ports = {int(cp.get("containerPort", 0)) for p in ctx.snap.pods_of(sc.intended)
+                 for c in p["spec"].get("containers") or [] for cp in c.get("ports") or []}
+    for pol in network_policies(ctx.cluster, ctx.ns) or []:
+        for rule in (pol.get("spec") or {}).get("ingress") or []:
+            for port in rule.get("ports") or []:
+                n = port.get("port")
+                if isinstance(n, int) and n in sports and n not in pod_ports and str(sports[n]) != str(n):
+                    return CheckResult(
+                        "Your change", "networkpolicy", False,
+                        f"NetworkPolicy {kube.name(pol)} allows port {n}, the Service's port. A policy judges the "
+                        f"packet at the Pod, after kube-proxy has rewritten it to Pod IP:targetPort, so it sees "
+                        f"port {sports[n]}, never {n}.", f"the Pods' port ({sports[n]})", f"port {n}",
+                        f"Allow port {sports[n]} (the targetPort) in NetworkPolicy {kube.name(pol)}.")
+    return None
+
+
 def wrong_fixes(ctx: Context) -> list[CheckResult]:
     """The common wrong fixes, each with its own message (empty when none is recognised)."""
     was, now = original(ctx), _current(ctx)
-    found = [_container_port_changed(ctx, was, now), _label_on_service_object(ctx, was, now), _pods_relabelled(ctx)]
+    found = [_container_port_changed(ctx, was, now), _label_on_service_object(ctx, was, now), _pods_relabelled(ctx),
+             _policy_on_service_port(ctx)]
     return [r for r in found if r is not None]
 
 

@@ -4,7 +4,7 @@
     kai-labs scenario diagnose wrong-targetport targetPort --because "..."
 
 The hop names are the walker's (:mod:`.inspect`): ``service``, ``dns``, ``port``,
-``selector``, ``pods``, ``endpointslice``, ``readiness``, ``targetPort``, ``app``.
+``selector``, ``pods``, ``endpointslice``, ``readiness``, ``targetPort``, ``networkpolicy``, ``app``.
 A scenario's ``spec.yaml`` says which hops name its break (``diagnosis`` plus
 ``diagnose.accept``: a refused connection on a wrong targetPort is the walker's
 ``app`` hop, and a learner who says ``targetPort`` is right too), what shows it with
@@ -31,7 +31,7 @@ from typing import Any
 
 # the walker's hops in path order (inspect._skip_rest): where a request goes, first to last
 HOPS: tuple[str, ...] = ("service", "dns", "port", "selector", "pods", "endpointslice", "readiness",
-                         "targetPort", "app")
+                         "targetPort", "networkpolicy", "app")
 
 # what each hop is, for a learner who names it (one line), and the kubectl that shows it on any cluster
 WHAT: dict[str, str] = {
@@ -43,6 +43,8 @@ WHAT: dict[str, str] = {
     "endpointslice": "the EndpointSlice lists the selected Pods with their addresses and ports",
     "readiness": "the Pods are Ready, so their endpoints receive traffic",
     "targetPort": "the Service's targetPort resolves to a port in each Pod (a number, or a container port's name)",
+    "networkpolicy": "no NetworkPolicy drops the packets between the client's Pod and the Pods (after the "
+                     "Service's DNAT: the Pod's IP and targetPort)",
     "app": "the app in the Pod listens on the port the traffic arrives at",
 }
 
@@ -57,6 +59,7 @@ LOOK: dict[str, str] = {
     "readiness": "kubectl get pods -n {ns}; kubectl describe pods -n {ns}",
     "targetPort": "kubectl describe svc {svc} -n {ns}; kubectl get pods -n {ns} -o "
                   "jsonpath='{{.items[0].spec.containers[0].ports}}'",
+    "networkpolicy": "kubectl get networkpolicy -n {ns}; kubectl describe networkpolicy -n {ns}",
     "app": "kubectl logs deploy/{intended} -n {ns}",
 }
 
@@ -67,6 +70,8 @@ ALIASES: dict[str, str] = {
     "endpointslices": "endpointslice", "slice": "endpointslice", "ready": "readiness", "probe": "readiness",
     "readinessprobe": "readiness", "targetport": "targetPort", "target-port": "targetPort",
     "target_port": "targetPort", "application": "app", "container": "app",
+    "netpol": "networkpolicy", "networkpolicies": "networkpolicy", "network-policy": "networkpolicy",
+    "policy": "networkpolicy", "firewall": "networkpolicy",
 }
 
 RIGHT, WRONG, UNKNOWN = "right", "wrong", "unknown"

@@ -6,8 +6,10 @@
 
 Hops, in order: client's DNS name (``dns``), the client's port (``port``),
 ``service``, ``selector``, ``pods``, ``endpointslice``, ``readiness``,
-``targetPort``, ``app`` (does the Pod answer on that port) and ``request`` (a
-real request along the client's own URL). The walker only reads the API and
+``targetPort``, ``networkpolicy`` (only where policies exist: does one drop the
+client's packets), ``app`` (does the Pod answer on that port) and ``request`` (a
+real request along the client's own URL; from the client's own Pod when policies
+judge it). The walker only reads the API and
 uses ``cluster.net``; it returns plain dataclasses (``Trace.to_dict`` /
 ``Trace.from_dict`` round-trip through JSON).
 """
@@ -22,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import kube
+from .checks import network_policies
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 
@@ -201,6 +204,8 @@ class Walk:
     candidates: list[kube.Obj] = field(default_factory=list)  # other live Pods, the client's own excepted
     client_dep: str | None = None
     resolved: dict[str, int | None] = field(default_factory=dict)  # endpoint -> targetPort number (targetPort hop)
+    policies: bool = False  # the Service's or the client's namespace has NetworkPolicies (networkpolicy hop)
+    via: tuple[str, str] | None = None  # (namespace, Deployment) of the client Pod that real requests go from
 
     @property
     def service(self) -> str:
@@ -248,12 +253,15 @@ def inspect(cluster: Any, service: str, namespace: str = "default",
     # the client's side first: dns and port
     trace.steps.append(dns_step(w))
     trace.steps.append(port_step(w))
-    for hop in (selector_step, pods_step, endpointslice_step, readiness_step, target_port_step, app_step):
+    for hop in (selector_step, pods_step, endpointslice_step, readiness_step, target_port_step,
+                networkpolicy_step, app_step):
         step = hop(w)
+        if step is None:  # a hop that does not apply here (networkpolicy: no policies at all)
+            continue
         trace.steps.append(step)
         if _stops(step, w):
-            return _skip_rest(trace, cluster)
-    _request_step(cluster, trace)
+            return _skip_rest(trace, cluster, policies=w.policies, via=w.via)
+    _request_step(cluster, trace, via=w.via)
     return trace
 
 
@@ -454,6 +462,65 @@ def target_port_step(w: Walk) -> Step:
                 f"kubectl describe svc {w.service} {w.ns_flag}", {"resolved": resolved})
 
 
+def _client_pod(w: Walk) -> tuple[kube.Obj | None, str]:
+    """A running Pod of the client Deployment (the trace's source ``Deployment <name>, ...``), and the
+    Deployment's name ("" when the client is no Deployment)."""
+    cl = w.trace.client
+    if not cl.source.startswith("Deployment "):
+        return None, ""
+    dep = cl.source.split()[1].rstrip(",")
+    snap = w.snap if cl.namespace == w.namespace else kube.snapshot(w.cluster, cl.namespace)
+    pods = [p for p in snap.live_pods() if snap.owner_deployment(p) == dep and kube.pod_ip(p)]
+    return (sorted(pods, key=kube.name)[0] if pods else None), dep
+
+
+def networkpolicy_step(w: Walk) -> Step | None:
+    """Does a NetworkPolicy drop the client's packets on the way to the Pods? Judged after the Service's DNAT
+    (Pod IP and targetPort: R114) by ``cluster.net.route``, which states NetworkPolicy's decision on any
+    cluster. None (no hop) when neither the Service's nor the client's namespace has a policy: nothing is
+    isolated then (R99), and traces of namespaces without policies stay as they were."""
+    title = "Does a NetworkPolicy let the client's packets in?"
+    cl = w.trace.client
+    namespaces = sorted({w.namespace, cl.namespace})
+    pols = {ns: network_policies(w.cluster, ns) or [] for ns in namespaces}
+    names = [f"{ns}/{kube.name(p)}" for ns in namespaces for p in pols[ns]]
+    if not names:
+        return None
+    w.policies = True
+    pod, dep = _client_pod(w)
+    src_ip = kube.pod_ip(pod) if pod else None
+    if pod is not None:
+        w.via = (cl.namespace, dep)
+    who = f"Pod {kube.name(pod)} of Deployment {dep} ({src_ip})" if pod else f"a client in {cl.namespace} that " \
+        "is no Pod (no labels for a policy to match)"
+    get = " ".join(f"kubectl get networkpolicy -n {ns};" for ns in namespaces)
+    verdicts: list[str] = []
+    for e in sorted(w.ready, key=lambda x: x.pod or "")[:3]:
+        num = w.resolved.get(e.pod or e.address)
+        if num is None:
+            continue
+        ip = e.address.split(",")[0]
+        r = w.cluster.net.route(f"{ip}:{num}", namespace=cl.namespace, source_ip=src_ip)
+        cmd = (f"{get} kai-labs net route {ip}:{num} -n {cl.namespace}"
+               + (f" --source-ip {src_ip}" if src_ip else ""))
+        if r.action == "drop":
+            why = r.reason.split("; ", 1)[-1] if "; " in r.reason else r.reason
+            return Step("networkpolicy", title, FAILED,
+                        f"packets from {who} to Pod {e.pod} ({ip}:{num}) are dropped: {why}; the client sees a "
+                        "timeout, not a refusal", cmd,
+                        {"policies": names, "source": src_ip, "dest": f"{ip}:{num}", "reason": r.reason})
+        verdicts.append(f"{e.pod}: {r.reason.split('; ', 1)[-1] if '; ' in r.reason else r.reason}")
+    return Step("networkpolicy", title, OK,
+                f"NetworkPolicies {', '.join(names)}: packets from {who} pass ({'; '.join(verdicts) or 'allowed'})",
+                f"{get} kai-labs net route {w.service}.{w.namespace}:{_client_port(w)} -n {cl.namespace}",
+                {"policies": names, "source": src_ip})
+
+
+def _client_port(w: Walk) -> int:
+    p = _chosen_port(w.trace, w.svc)
+    return int(p["port"]) if p else w.trace.client.port
+
+
 def app_step(w: Walk) -> Step:
     """Does the app answer on that port? A request straight to (up to three) ready Pods on their targetPort."""
     title = "Does the app answer on that port?"
@@ -468,6 +535,12 @@ def app_step(w: Walk) -> Step:
                 pod = next((p for p in w.selected if kube.name(p) == e.pod), None)
                 names = [str(c.get("name")) for c in ((pod or {}).get("spec") or {}).get("containers") or []]
                 log_hint = _listen_hint(w.cluster, w.namespace, e.pod or "", names)
+    if failed and w.policies and all(f.endswith(": timeout)") for f in failed):
+        # the walker's own requests come from no Pod the policies allow: dropped, they say nothing of the app
+        return Step("app", title, SKIPPED,
+                    "not asked directly: NetworkPolicy isolates these Pods and the walker's own requests come from "
+                    "outside the Pods it allows (they time out); the request below comes from the client's Pod",
+                    f"kubectl logs -l {_sel(w.selector)} {w.ns_flag} --tail=5")
     if failed:
         return Step("app", title, FAILED, f"nothing answers on the targetPort: {', '.join(failed)}"
                     + (f"; the app's log says: {log_hint}" if log_hint else "") + loopback_note(log_hint),
@@ -569,11 +642,31 @@ def port_step(w: Walk) -> Step:
     return Step("port", title, OK, f"the client dials port {cl.port}, a port of Service {trace.service}", port_cmd)
 
 
-def _request_step(cluster: Any, trace: Trace) -> None:
+def exec_request(cluster: Any, namespace: str, deployment: str, url: str, timeout: int = 2) -> tuple[bool, str]:
+    """One request from inside a Pod of ``deployment`` (``kubectl exec`` + busybox ``wget``), so that what judges
+    that Pod (its labels for NetworkPolicy) judges the request: (answered, the body or the error)."""
+    r = cluster.kubectl("exec", f"deploy/{deployment}", "-n", namespace, "--", "wget", "-qO-", "-T", str(timeout),
+                        url, timeout=timeout + 20)
+    if r.returncode == 0:
+        return True, r.stdout.strip()
+    return False, " ".join(r.stderr.split())[-200:] or f"exit status {r.returncode}"
+
+
+def _request_step(cluster: Any, trace: Trace, via: tuple[str, str] | None = None) -> None:
     cl = trace.client
     cmd = f"kubectl run tmp-curl -n {cl.namespace} --rm -it --restart=Never --image=curlimages/curl -- curl -v {cl.url}"
     if not cl.url:
         trace.steps.append(Step("request", "Does a real request get through?", SKIPPED, "no URL", cmd))
+        return
+    if via is not None:
+        # NetworkPolicy judges the client's own Pod: the request goes from there
+        ns, dep = via
+        ok, out = exec_request(cluster, ns, dep, cl.url)
+        cmd = f"kubectl exec deploy/{dep} -n {ns} -- wget -qO- -T 2 {cl.url}"
+        body = out.splitlines()[0][:80] if out else "an empty body"
+        trace.steps.append(Step("request", "Does a real request get through?", OK if ok else FAILED,
+                                f"GET {cl.url} from a Pod of Deployment {dep}: "
+                                + (f"answered by {body}" if ok else out), cmd, {"via": f"{ns}/{dep}"}))
         return
     r = cluster.net.curl(cl.url, namespace=cl.namespace, timeout=1.0)
     if r.ok:
@@ -587,19 +680,21 @@ def _request_step(cluster: Any, trace: Trace) -> None:
                                 {"error": r.error, "status": r.status}))
 
 
-def _skip_rest(trace: Trace, cluster: Any) -> Trace:
-    order = ["service", "dns", "port", "selector", "pods", "endpointslice", "readiness", "targetPort", "app",
-             "request"]
+def _skip_rest(trace: Trace, cluster: Any, policies: bool = False, via: tuple[str, str] | None = None) -> Trace:
+    order = ["service", "dns", "port", "selector", "pods", "endpointslice", "readiness", "targetPort",
+             "networkpolicy", "app", "request"]
     have = {s.hop for s in trace.steps}
     reasons = "an earlier hop failed"
     for hop in order:
+        if hop == "networkpolicy" and not policies:
+            continue  # listed only where policies exist (networkpolicy_step)
         if hop not in have:
             trace.steps.append(Step(hop, hop, SKIPPED, f"not checked: {reasons}", "-"))
     trace.steps.sort(key=lambda s: order.index(s.hop))
     # a request through the Service still tells the truth about what a client sees
     if trace.svc is not None and trace.client.url:
         trace.steps[:] = [s for s in trace.steps if s.hop != "request"]
-        _request_step(cluster, trace)
+        _request_step(cluster, trace, via=via)
     return trace
 
 

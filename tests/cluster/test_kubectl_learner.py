@@ -109,6 +109,21 @@ def investigate(me: Learner, ns: str, client_ns: str, client: str | None) -> tup
         patch = json.dumps([{"op": "replace", "path": "/spec/template/spec/containers/0/args", "value": args}])
         return ("readiness", f"the Pods are not Ready: the probe checks {want}, the app listens on {listens}",
                 [f"kubectl patch deploy web -n {ns} --type=json -p '{patch}'"])
+    pols = me.json(f"kubectl get networkpolicy -n {ns}")["items"]
+    deny = [p for p in pols if not p["spec"].get("podSelector") and "Ingress" in p["spec"].get("policyTypes", [])
+            and not p["spec"].get("ingress")]
+    if deny and client and listens is not None:
+        # everything is in place, the frontend's requests time out, and a policy isolates every Pod: allow the
+        # frontend's Pods (by their labels) on the Pods' port, keeping the deny
+        them = me.json(f"kubectl get deploy {client} -n {client_ns}")["spec"]["template"]["metadata"]["labels"]
+        allow = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                 "metadata": {"name": "web-from-frontend", "namespace": ns},
+                 "spec": {"podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress"],
+                          "ingress": [{"from": [{"podSelector": {"matchLabels": them}}],
+                                       "ports": [{"protocol": "TCP", "port": listens}]}]}}
+        return ("networkpolicy", f"NetworkPolicy {deny[0]['metadata']['name']} selects every Pod for ingress with "
+                "no rule, and the frontend's requests time out",
+                [f"kubectl apply -f - <<'EOF'\n{json.dumps(allow)}\nEOF"])
     loop = re.search(r"listening on (127\.\d+\.\d+\.\d+|localhost):(\d+)", log)
     if loop:
         # ready endpoints, the right port, yet refused: the app is bound to the Pod's loopback

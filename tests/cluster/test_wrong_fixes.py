@@ -61,6 +61,10 @@ WRONG: list[tuple[str, str, list[list[str]], str, str]] = [
      [["label", "svc", "web", "team=web"]], "selector", "metadata.labels"),
     ("localhost-only", "targetPort moved: the port was right, the address is not",
      [_json_patch("svc", "web", "/spec/ports/0/targetPort", 8080)], "app", "had no effect on the path"),
+    ("netpol-ingress-deny", "the frontend allowed on the Service's port instead of the Pods' port",
+     [["patch", "networkpolicy", "default-deny-ingress", "--type=json", "-p", '[{"op":"add","path":"/spec/ingress",'
+       '"value":[{"from":[{"podSelector":{"matchLabels":{"app":"frontend"}}}],"ports":[{"port":80}]}]}]']],
+     "networkpolicy", "sees port 8080, never 80"),
 ]
 
 
