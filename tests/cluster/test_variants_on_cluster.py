@@ -145,6 +145,15 @@ def test_reset_keeps_the_values_and_default_comes_back_with_vary_0(cluster: Any)
     assert again.values == s.values
     with pytest.raises(sc.ScenarioError, match="other values"):
         sc.get("wrong-targetport").create(cluster, vary=K + 1)
+    # the CLI asks for a variant the same way, and shows the manifests in the values the namespace records
+    r = _cli("reset", "wrong-targetport", "--vary", str(K + 1))
+    assert r.returncode == 0, r.stdout + r.stderr
+    other = sc._scenario("wrong-targetport", K + 1).values
+    r = _cli("show", "wrong-targetport")
+    assert r.returncode == 0 and f"name: {other['web']}" in r.stdout and f"--http-port={other['3000']}" in r.stdout, \
+        r.stdout + r.stderr
+    r = _cli("create", "wrong-targetport", "--vary", "-1")
+    assert r.returncode == 1 and "from 0" in r.stderr and "Traceback" not in r.stderr, r.stderr
     back = sc.get("wrong-targetport").reset(cluster, vary=0)
     assert back.values == {} and back is sc.get("wrong-targetport")
     ns = json.loads(cluster.kubectl("get", "ns", back.namespace, "-o", "json").stdout)
