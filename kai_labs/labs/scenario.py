@@ -145,7 +145,7 @@ class Scenario:
             return _annotate(text, vary.encode(None, self.vary_key)) if self.vary_key else text
         if variant is None:
             return text
-        base = _scenario(variant, self.vary_key, self.learner_id)
+        base = _scenario(variant, self.vary_key, self.learner_id, self.name)
         docs = [d for d in yaml.safe_load_all(base.manifests()) if d]
         out = [d for d in yaml.safe_load_all(text) if d]
         for d in docs:
@@ -162,7 +162,7 @@ class Scenario:
         if self.variants:
             if variant is None:
                 raise ScenarioError("mystery: create the scenario first (the variant is chosen then)")
-            base = _scenario(variant, self.vary_key, self.learner_id)
+            base = _scenario(variant, self.vary_key, self.learner_id, self.name)
             return [[a.replace(base.namespace, self.namespace) for a in op] for op in base.solution_ops()]
         data = yaml.safe_load(_render(self.path, "solution.yaml", self.values, self.learner_id)) or []
         return [list(map(str, op["kubectl"])) for op in data]
@@ -206,7 +206,7 @@ class Scenario:
             return self
         me = self.with_values(k)
         v = next((n for n in me.variants if case in (n, _case_id(n))), None) if case else None
-        t = _scenario(v, me.vary_key, me.learner_id).values if v else {}
+        t = _scenario(v, me.vary_key, me.learner_id, me.name).values if v else {}
         if t:  # a mystery's own text names the app too: it follows the running break's values
             me = replace(me, symptom=vary.render(me.symptom, t), objective=vary.render(me.objective, t),
                          hints=tuple(vary.render(h, t) for h in me.hints), debrief=vary.render(me.debrief, t))
@@ -218,7 +218,7 @@ class Scenario:
         v = me.variant(cluster)
         if not v:
             return me
-        base = _scenario(v, me.vary_key, me.learner_id)
+        base = _scenario(v, me.vary_key, me.learner_id, me.name)
         return replace(base, name=me.name, namespace=me.namespace, namespaces=(), title=me.title,
                        symptom=me.symptom, objective=me.objective, hints=me.hints, debrief=me.debrief,
                        path=me.path, variants=me.variants, variant_of=v)
@@ -480,10 +480,10 @@ def _base_namespace(path: Path) -> str:
     return str((yaml.safe_load((path / "spec.yaml").read_text()) or {}).get("namespace", ""))
 
 
-def _load(path: Path, k: int = 0, learner_id: str | None = None) -> Scenario:
+def _load(path: Path, k: int = 0, learner_id: str | None = None, under: str | None = None) -> Scenario:
     """The scenario in ``path`` in values variant ``k`` (0: the files as they are), namespaces prefixed for
     ``learner_id`` (default: this process's learner)."""
-    vals = vary.values(path.name, k, _vary_table(path))
+    vals = vary.values(under or path.name, k, _vary_table(path))
     who = learner_id or learner()
     spec = yaml.safe_load(_render(path, "spec.yaml", vals, who))
     checks = tuple((next(iter(c)), dict(next(iter(c.values())) or {})) for c in spec.get("checks") or [])
@@ -500,7 +500,7 @@ def _load(path: Path, k: int = 0, learner_id: str | None = None) -> Scenario:
         vary_key=k if (vals or spec.get("variants")) else 0, values=vals, learner_id=who)
 
 
-_CACHE: dict[tuple[str, int, str | None], Scenario] = {}
+_CACHE: dict[tuple[str, int, str | None, str | None], Scenario] = {}
 
 
 def names() -> list[str]:
@@ -526,12 +526,13 @@ def get(name: str) -> Scenario:
     return _scenario(name, k, who)
 
 
-def _scenario(name: str, k: int, learner_id: str | None = None) -> Scenario:
-    """Scenario ``name`` in values variant ``k`` (cached: the files are read once per variant)."""
+def _scenario(name: str, k: int, learner_id: str | None = None, under: str | None = None) -> Scenario:
+    """Scenario ``name`` in values variant ``k`` (cached: the files are read once per variant); ``under`` a
+    mystery, the values are drawn under the mystery's name (the same app name whichever break runs)."""
     who = learner_id if learner_id is not None else learner()
-    key = (name, k, who)
+    key = (name, k, who, under)
     if key not in _CACHE:
-        _CACHE[key] = _load(SCENARIO_DIR / name, k, who)
+        _CACHE[key] = _load(SCENARIO_DIR / name, k, who, under)
     return _CACHE[key]
 
 

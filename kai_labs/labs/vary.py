@@ -64,17 +64,18 @@ def values(scenario: str, k: int, table: Mapping[str, tuple[str, ...]]) -> Value
 
     Deterministic across processes (``random.Random`` seeded with a string hashes it with SHA-512, not with
     Python's per-process hash). Each token gets an alternative not already taken and not another token's
-    default, so two roles never merge into one value."""
+    default, so two roles never merge into one value. Each token draws from its own generator, so a token
+    with the same alternatives gets the same value in every scenario drawn under one name: the mystery draws
+    its breaks' values under its own name, and its app is called the same whichever break runs."""
     if k == 0 or not table:
         return {}
-    rng = random.Random(f"kai-labs vary {scenario} {k}")
     taken = set(table)
     out: Values = {}
     for tok in sorted(table):
         free = [a for a in table[tok] if a not in taken]
         if not free:
             raise ValueError(f"vary: no alternative left for {tok!r} in {scenario}")
-        pick = rng.choice(free)
+        pick = random.Random(f"kai-labs vary {scenario} {k} {tok}").choice(free)
         out[tok] = pick
         taken.add(pick)
     return out

@@ -199,7 +199,7 @@ def test_the_mystery_composes_its_break_with_values(cluster: Any) -> None:
     case, k = vary.decode(note[sc.VARIANT_ANNOTATION])
     assert k == K and case and v not in case
     eff = plain.effective(cluster)
-    assert eff.variant_of == v and eff.values and eff.values == sc._scenario(v, K).values
+    assert eff.variant_of == v and eff.values and eff.values == sc._scenario(v, K, None, "mystery").values
     name = eff.values["web"]
     assert eff.service == name and f"http://{name}" in eff.symptom and "web" not in eff.symptom.split()
     assert json.loads(cluster.kubectl("get", "svc", name, "-n", s.namespace, "-o", "json").stdout)

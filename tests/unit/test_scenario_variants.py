@@ -222,3 +222,11 @@ def test_every_alternative_is_valid_where_kubernetes_puts_it(name: str) -> None:
                 assert not validation.is_dns1035_label(a), (tok, a)
                 assert not validation.is_valid_label_value(a), (tok, a)
                 assert not validation.is_valid_port_name(a), (tok, a)
+
+
+@pytest.mark.parametrize("k", KEYS)
+def test_the_mystery_calls_its_app_the_same_whichever_break_runs(k: int) -> None:
+    """Values drawn under the mystery's name: the app's name does not tell which break was picked."""
+    m = sc.get("mystery")
+    names = {v: sc._scenario(v, k, None, "mystery").values.get("web") for v in m.variants}
+    assert len(set(names.values())) == 1 and None not in names.values(), names
