@@ -416,7 +416,7 @@ def readiness_step(w: Walk) -> Step:
     eps, ready = w.endpoints, w.ready
     if not ready:
         worst = next((p for p in w.selected if not kube.pod_ready(p)), w.selected[0])
-        why = _probe_failure(w.cluster, w.namespace, kube.name(worst))
+        why = _crash(worst) or _probe_failure(w.cluster, w.namespace, kube.name(worst))
         return Step("readiness", title, FAILED,
                     f"0 of {len(eps)} endpoints are ready: Pod {kube.name(worst)} is "
                     f"{(worst.get('status') or {}).get('phase', '?')} but not Ready" + (f" ({why})" if why else ""),
@@ -696,6 +696,21 @@ def _skip_rest(trace: Trace, cluster: Any, policies: bool = False, via: tuple[st
         trace.steps[:] = [s for s in trace.steps if s.hop != "request"]
         _request_step(cluster, trace, via=via)
     return trace
+
+
+def _crash(pod: kube.Obj) -> str:
+    """Why a container that keeps exiting is not Ready, from its status (a kubelet's restart back-off,
+    pkg/kubelet/kuberuntime: waiting reason CrashLoopBackOff, lastState.terminated with the exit code); ""
+    for a container that runs."""
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        last = (cs.get("lastState") or {}).get("terminated") or {}
+        if waiting.get("reason") == "CrashLoopBackOff" or (last and not (cs.get("state") or {}).get("running")):
+            code = f", last exit code {last.get('exitCode')}" if last else ""
+            return (f"container {cs.get('name')} keeps exiting: {waiting.get('reason') or 'restarting'}, "
+                    f"{cs.get('restartCount', 0)} restart(s){code}; its last words: kubectl logs "
+                    f"{kube.name(pod)} -c {cs.get('name')} (--previous: the instance before the last restart)")
+    return ""
 
 
 def _probe_failure(cluster: Any, namespace: str, pod: str) -> str:

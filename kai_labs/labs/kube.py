@@ -164,6 +164,8 @@ class Snapshot:
         now = time.time() if now is None else now
         for p in self.live_pods():
             if not pod_ready(p):
+                if _crash_looping(p):
+                    continue  # the kubelet's restart back-off: a decided state, not a Pod still starting
                 started = _started(p)
                 if started is None or now - started < _decision_time(p, young):
                     return False, f"Pod {name(p)} is starting"
@@ -181,6 +183,13 @@ class Snapshot:
             if want_refs != have:
                 return False, f"EndpointSlices of Service {name(s)} are catching up"
         return True, "settled"
+
+
+def _crash_looping(pod: Obj) -> bool:
+    """A container waits in CrashLoopBackOff (pkg/kubelet/kuberuntime's restart back-off): it will only start
+    to exit again, so the Pod is not "starting" for a grade to wait on."""
+    return any(((cs.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
+               for cs in (pod.get("status") or {}).get("containerStatuses") or [])
 
 
 def _started(pod: Obj) -> float | None:

@@ -10,6 +10,7 @@ Steps, in the order a packet meets them:
 ``service``    kube-proxy's dispatch: is ``ClusterIP:port`` a port the Service defines?
 ``endpoints``  which ready endpoints the rules choose from (and why some Pods are missing);
 ``dnat``       the endpoint chain rewrites the destination to ``Pod IP:targetPort``;
+``networkpolicy`` (only where policies exist) does a policy drop the rewritten packet at the Pod?
 ``reply``      does the Pod answer there? conntrack turns the reply's source back into the Service.
 
 Each step carries the rule line (from ``cluster.net.rules``, in the cluster's own proxy
@@ -30,13 +31,15 @@ from ..clusters import netrules
 from ..clusters.base import ClusterError
 from ..k8s import netlogic, proxyrules
 from . import kube
+from .checks import network_policies
 from .draw import diagram_html, draw
 from .inspect import Client, Trace, inspect
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
-HOPS = ("dns", "service", "endpoints", "dnat", "reply")
+HOPS = ("dns", "service", "endpoints", "dnat", "networkpolicy", "reply")
 # the inspection walker's hop (labs/inspect.py, drawn by labs/draw.py) each step corresponds to
-DIAGRAM_HOP = {"dns": "dns", "service": "port", "endpoints": "readiness", "dnat": "targetPort", "reply": "app"}
+DIAGRAM_HOP = {"dns": "dns", "service": "port", "endpoints": "readiness", "dnat": "targetPort",
+               "networkpolicy": "networkpolicy", "reply": "app"}
 
 
 @dataclass
@@ -174,7 +177,9 @@ def _skip(steps: list[WalkStep]) -> None:
     titles = {"dns": "DNS lookup", "service": "Service lookup (kube-proxy's dispatch)",
               "endpoints": "endpoint choice", "dnat": "DNAT to the Pod", "reply": "the reply"}
     done = {s.hop for s in steps}
-    steps += [WalkStep(h, titles[h], SKIPPED, "not reached: the walk stopped earlier") for h in HOPS if h not in done]
+    # networkpolicy is a step only where policies exist (_policy): never listed as "not reached"
+    steps += [WalkStep(h, titles[h], SKIPPED, "not reached: the walk stopped earlier") for h in HOPS
+              if h not in done and h in titles]
 
 
 def walk(cluster: Any, url: str, namespace: str = "default", mode: str | None = None,
@@ -272,7 +277,33 @@ def walk(cluster: Any, url: str, namespace: str = "default", mode: str | None = 
     steps.append(WalkStep("dnat", "DNAT to the Pod", OK,
                           f"the endpoint chain rewrites the destination {ip}:{port} to {chosen.hostport} "
                           f"(targetPort {tp} -> {chosen.port} on Pod {chosen.pod or chosen.ip})", dnat))
+    if not _policy(cluster, pw, svc["metadata"]["namespace"], chosen.ip, chosen.port, chosen.pod or chosen.ip):
+        _skip(steps)
+        return pw
     return _reply(cluster, pw, key, chosen.ip, chosen.port, pod=chosen.pod, vip=f"{ip}:{port}")
+
+
+def _policy(cluster: Any, pw: PacketWalk, svc_ns: str, ip: str, port: int, who: str) -> bool:
+    """NetworkPolicy's word on the DNATed packet (Pod IP and targetPort: R114), as ``cluster.net.route`` states
+    it; a step only when the Service's or the walk's namespace has policies (none: nothing is isolated, R99).
+    False when the packet is dropped."""
+    namespaces = sorted({svc_ns, pw.namespace})
+    names = [f"{ns}/{kube.name(p)}" for ns in namespaces for p in network_policies(cluster, ns) or []]
+    if not names:
+        return True
+    r = cluster.net.route(f"{ip}:{port}", namespace=pw.namespace)
+    why = r.reason.split("; ", 1)[-1] if "; " in r.reason else r.reason
+    ev = [f"kubectl get networkpolicy -n {ns}" for ns in namespaces] + [f"kai-labs net route {ip}:{port} -n "
+                                                                         f"{pw.namespace}: {r.action}: {why}"]
+    if r.action == "drop":
+        pw.steps.append(WalkStep("networkpolicy", "NetworkPolicy at the Pod", FAILED,
+                                 f"the packet to {who} ({ip}:{port}) is dropped: {why}. The client waits for an "
+                                 f"answer that never comes: a timeout, not a refusal.", ev))
+        return False
+    pw.steps.append(WalkStep("networkpolicy", "NetworkPolicy at the Pod", OK,
+                             f"NetworkPolicies {', '.join(names)}: the packet to {who} ({ip}:{port}) passes"
+                             + (f" ({why})" if why else ""), ev))
+    return True
 
 
 def _reply(cluster: Any, pw: PacketWalk, key: str | None, ip: str, port: int, pod: str = "",

@@ -101,6 +101,16 @@ def investigate(me: Learner, ns: str, client_ns: str, client: str | None) -> tup
     log = me.sh(f"kubectl logs deploy/web -n {ns} --tail=20").stdout
     m = re.search(r"port (\d+)", log, re.I) or re.search(r":(\d+)", log)
     listens = int(m.group(1)) if m else None
+    crashing = [c for p in pods for c in (p.get("status") or {}).get("containerStatuses") or []
+                if ((c.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"]
+    if crashing:
+        # the container exits at start: its log says why
+        bad = re.search(r"unknown flag: (--[\w-]+)", log)
+        assert bad, log
+        args = [a for a in container.get("args") or [] if not a.startswith(bad.group(1))]
+        patch = json.dumps([{"op": "replace", "path": "/spec/template/spec/containers/0/args", "value": args}])
+        return ("readiness", f"the Pods are in CrashLoopBackOff: the container's log says {bad.group(0)}",
+                [f"kubectl patch deploy web -n {ns} --type=json -p '{patch}'"])
     if not all(c.get("ready") for p in pods for c in (p.get("status") or {}).get("containerStatuses") or []):
         probe_port = container["readinessProbe"]["httpGet"]["port"]
         want = next((p["containerPort"] for p in container.get("ports") or [] if p.get("name") == probe_port),

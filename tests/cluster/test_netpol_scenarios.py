@@ -81,3 +81,14 @@ def test_allowing_every_pod_fails(cluster: Any) -> None:
     failing = _failing(g)
     assert [f.name for f in failing] == ["Default deny kept"], str(g)
     assert "a Pod without those labels now reaches" in failing[0].message, str(g)
+
+
+def test_the_packet_walk_stops_at_the_policy_and_lists_the_step_only_where_policies_exist(cluster: Any) -> None:
+    s = sc.get(NAME).reset(cluster)
+    w = cluster.net.walk("http://web", namespace=s.namespace)
+    assert w.stopped is not None and w.stopped.hop == "networkpolicy", str(w)
+    assert "default-deny-ingress" in w.stopped.explanation and "timeout, not a refusal" in w.stopped.explanation
+    assert [x.hop for x in w.steps] == ["dns", "service", "endpoints", "dnat", "networkpolicy", "reply"]
+    plain = sc.get("wrong-targetport").reset(cluster)
+    assert [x.hop for x in cluster.net.walk("http://web", namespace=plain.namespace).steps] == [
+        "dns", "service", "endpoints", "dnat", "reply"]

@@ -65,6 +65,10 @@ WRONG: list[tuple[str, str, list[list[str]], str, str]] = [
      [["patch", "networkpolicy", "default-deny-ingress", "--type=json", "-p", '[{"op":"add","path":"/spec/ingress",'
        '"value":[{"from":[{"podSelector":{"matchLabels":{"app":"frontend"}}}],"ports":[{"port":80}]}]}]']],
      "networkpolicy", "sees port 8080, never 80"),
+    ("crashloop-backends", "an env var for the listen address, the unknown flag still there",
+     [["set", "env", "deploy/web", "LISTEN_ADDRESS=0.0.0.0"]], "readiness", "had no effect on the path"),
+    ("crashloop-backends", "a change off the path (more replicas)",
+     [["scale", "deploy", "web", "--replicas=3"]], "readiness", "had no effect on the path"),
 ]
 
 
