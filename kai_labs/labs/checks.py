@@ -354,6 +354,13 @@ def endpoints_ready(ctx: Context, min: int = 1) -> CheckResult:  # noqa: A002 - 
         elif not intended:
             why = f"Deployment {sc.intended} runs no Pods"
             hop, hint = "pods", f"A Service never creates Pods: does Deployment {sc.intended} have replicas?"
+        elif all(not kube.pod_ip(p) for p in intended.values()):
+            # no Pod has an IP, so none can be an endpoint: they were never scheduled (or have not started yet)
+            stuck = next((c.get("message") for p in intended.values() for c in (p.get("status") or {}).get(
+                "conditions") or [] if c.get("type") == "PodScheduled" and c.get("reason") == "Unschedulable"), None)
+            why = (f"the Pods of Deployment {sc.intended} are Pending with no IP"
+                   + (f": the scheduler found no node for them ({str(stuck).strip()})" if stuck else ""))
+            hop, hint = "pods", "Find out why the Pods are Pending: kubectl describe pod (Events, FailedScheduling)."
         elif ready:
             # the selector works (some of its Pods are ready endpoints): there are just too few of them
             why = (f"only {len(ready)} of the Pods of Deployment {sc.intended} are ready endpoints "

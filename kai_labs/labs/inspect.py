@@ -381,6 +381,13 @@ def pods_step(w: Walk) -> Step:
     """Are there Pods behind it? (Skipped when the selector failed: it matches nothing.)"""
     title = "Are there Pods behind it?"
     sel, selected = w.selector, w.selected
+    stuck = [(p, why) for p in selected if (why := _unschedulable(p))]
+    if selected and len(stuck) == len(selected):
+        pod, why = stuck[0]
+        return Step("pods", title, FAILED,
+                    f"{len(selected)} Pod(s), none scheduled: Pending, no node can run them ({why})",
+                    f"kubectl describe pod {kube.name(pod)} {w.ns_flag}", {"unschedulable": [kube.name(p) for p, _ in
+                                                                                             stuck]})
     if selected:
         return Step("pods", title, OK, f"{len(selected)} Pod(s): " + ", ".join(
                     f"{kube.name(p)} ({'Ready' if kube.pod_ready(p) else 'not Ready'})" for p in selected),
@@ -696,6 +703,17 @@ def _skip_rest(trace: Trace, cluster: Any, policies: bool = False, via: tuple[st
         trace.steps[:] = [s for s in trace.steps if s.hop != "request"]
         _request_step(cluster, trace, via=via)
     return trace
+
+
+def _unschedulable(pod: kube.Obj) -> str:
+    """The scheduler's message for a Pending Pod it could not place (condition PodScheduled=False, reason
+    Unschedulable: pkg/scheduler/schedule_one.go), else ""."""
+    if (pod.get("status") or {}).get("phase") != "Pending":
+        return ""
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "PodScheduled" and c.get("status") == "False" and c.get("reason") == "Unschedulable":
+            return str(c.get("message") or "Unschedulable").strip()
+    return ""
 
 
 def _crash(pod: kube.Obj) -> str:

@@ -164,8 +164,8 @@ class Snapshot:
         now = time.time() if now is None else now
         for p in self.live_pods():
             if not pod_ready(p):
-                if _crash_looping(p):
-                    continue  # the kubelet's restart back-off: a decided state, not a Pod still starting
+                if _crash_looping(p) or _unschedulable(p):
+                    continue  # a restart back-off or no node to run it: decided states, not a Pod still starting
                 started = _started(p)
                 if started is None or now - started < _decision_time(p, young):
                     return False, f"Pod {name(p)} is starting"
@@ -190,6 +190,14 @@ def _crash_looping(pod: Obj) -> bool:
     to exit again, so the Pod is not "starting" for a grade to wait on."""
     return any(((cs.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
                for cs in (pod.get("status") or {}).get("containerStatuses") or [])
+
+
+def _unschedulable(pod: Obj) -> bool:
+    """A Pending Pod the scheduler could not place (PodScheduled=False, reason Unschedulable): it waits for the
+    cluster or its spec to change, not for time to pass."""
+    return (pod.get("status") or {}).get("phase") == "Pending" and any(
+        c.get("type") == "PodScheduled" and c.get("status") == "False" and c.get("reason") == "Unschedulable"
+        for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def _started(pod: Obj) -> float | None:

@@ -98,6 +98,17 @@ def investigate(me: Learner, ns: str, client_ns: str, client: str | None) -> tup
         new = json.dumps({"spec": {"selector": labels}})
         return ("selector", f"the EndpointSlice also holds {strangers}: the selector {sel} is too broad",
                 [f"kubectl patch svc web -n {ns} --type=merge -p '{new}'"])
+    pending = [p for p in pods if (p.get("status") or {}).get("phase") == "Pending"]
+    if pending and len(pending) == len(pods):
+        # no Pod runs anywhere: the scheduler's events say why; the nodes' labels say which selector fails
+        ev = me.sh(f"kubectl get events -n {ns} --field-selector reason=FailedScheduling").stdout
+        nodes = me.json("kubectl get nodes")["items"]
+        wanted = tpl["spec"].get("nodeSelector") or {}
+        missing = {k: v for k, v in wanted.items() if not any(_labels(n).get(k) == v for n in nodes)}
+        assert "node affinity/selector" in ev and missing, (ev, wanted)
+        patch = json.dumps([{"op": "remove", "path": "/spec/template/spec/nodeSelector"}])
+        return ("pods", f"the Pods are Pending: FailedScheduling, no node carries {missing}",
+                [f"kubectl patch deploy web -n {ns} --type=json -p '{patch}'"])
     log = me.sh(f"kubectl logs deploy/web -n {ns} --tail=20").stdout
     m = re.search(r"port (\d+)", log, re.I) or re.search(r":(\d+)", log)
     listens = int(m.group(1)) if m else None

@@ -69,6 +69,8 @@ WRONG: list[tuple[str, str, list[list[str]], str, str]] = [
      [["set", "env", "deploy/web", "LISTEN_ADDRESS=0.0.0.0"]], "readiness", "had no effect on the path"),
     ("crashloop-backends", "a change off the path (more replicas)",
      [["scale", "deploy", "web", "--replicas=3"]], "readiness", "had no effect on the path"),
+    ("pending-backends", "more replicas, still nowhere to run",
+     [["scale", "deploy", "web", "--replicas=3"]], "pods", "had no effect on the path"),
 ]
 
 

@@ -23,7 +23,8 @@ NAMES = sc.names()
 def test_catalogue_has_every_required_scenario() -> None:
     for n in ["wrong-selector", "wrong-targetport", "unready-pods", "named-port-mismatch", "selector-too-broad",
               "no-pods", "wrong-namespace", "port-vs-targetport", "headless-port", "mystery", "localhost-only",
-              "netpol-ingress-deny", "crashloop-backends"]:
+              "netpol-ingress-deny", "crashloop-backends",
+              "pending-backends"]:
         assert n in NAMES
 
 
