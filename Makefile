@@ -52,6 +52,7 @@ lab: $(STAMP) ## set up, start the embedded cluster and open JupyterLab on lesso
 test: $(STAMP) lint ## set up (chromium, nft and iptables too, where it can), lint, and run the whole test suite
 	@sh scripts/install-browser-deps.sh || echo "make test: could not install chromium here, so the browser tests will skip (see scripts/install-browser-deps.sh)"
 	@sh scripts/install-kernel-tools.sh || echo "make test: could not install nft/iptables here, so the kernel tests will skip (see scripts/install-kernel-tools.sh)"
+	@sh scripts/install-workshop-deps.sh || echo "make test: could not install JupyterHub's proxy here, so the workshop test will skip (see scripts/install-workshop-deps.sh)"
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 lint: $(STAMP) ## ruff over the package, tests and benchmarks; mypy strict over the package (both pinned)
@@ -60,7 +61,8 @@ lint: $(STAMP) ## ruff over the package, tests and benchmarks; mypy strict over 
 
 quick: $(STAMP) ## everything but notebooks, the browser and the wheel install (under 2 minutes on 2 cores)
 	$(BIN)/python -m pytest -p no:cacheprovider -q -n 3 --dist loadfile \
-		-m "not notebooks and not browser and not install and not kind" --ignore=tests/browser --ignore=tests/notebooks
+		-m "not notebooks and not browser and not install and not kind and not workshop" --ignore=tests/browser \
+		--ignore=tests/notebooks --ignore=tests/workshop
 
 unit: $(STAMP) ## fast unit tests only
 	$(BIN)/python -m pytest -p no:cacheprovider tests/unit -q
