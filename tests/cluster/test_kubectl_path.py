@@ -248,6 +248,25 @@ def test_unknown_field_is_a_strict_decoding_error(cluster, namespace):  # type: 
     assert 'strict decoding error: unknown field "spec.ports[0].targetport"' in r.stderr
 
 
+def test_a_replication_controller_is_decoded_strictly_too(cluster, namespace):  # type: ignore[no-untyped-def]
+    """Its fields come from the same schema data as the other kinds (it had none: any typo passed)."""
+    rc = """apiVersion: v1
+kind: ReplicationController
+metadata: {name: rc}
+spec:
+  replica: 2
+  selector: {app: rc}
+  template:
+    metadata: {labels: {app: rc}}
+    spec:
+      containers: [{name: c, image: registry.k8s.io/pause:3.10, ports: [{containerport: 80}]}]
+"""
+    r = kubectl(cluster, namespace, "apply", "-f", "-", input=rc, ok=False)
+    assert r.returncode == 1
+    assert ('strict decoding error: unknown field "spec.replica", unknown field '
+            '"spec.template.spec.containers[0].ports[0].containerport"') in r.stderr, r.stderr
+
+
 def test_not_found_and_already_exists(cluster, namespace):  # type: ignore[no-untyped-def]
     r = kubectl(cluster, namespace, "get", "svc", "nope", ok=False)
     assert r.stderr.strip() == 'Error from server (NotFound): services "nope" not found'

@@ -28,6 +28,7 @@ _MODEL_FOR_KIND = {
     ("v1", "Event"): "CoreV1Event",
     ("v1", "ConfigMap"): "V1ConfigMap",
     ("v1", "ServiceAccount"): "V1ServiceAccount",
+    ("v1", "ReplicationController"): "V1ReplicationController",
     ("discovery.k8s.io/v1", "EndpointSlice"): "V1EndpointSlice",
     ("apps/v1", "Deployment"): "V1Deployment",
     ("apps/v1", "ReplicaSet"): "V1ReplicaSet",
