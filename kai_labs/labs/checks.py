@@ -8,6 +8,7 @@ against found. Checks never create, change or delete anything.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import ipaddress
 import shlex
@@ -441,6 +442,67 @@ def network_policies(cluster: Any, namespace: str) -> list[kube.Obj] | None:
         return None
 
 
+# The cluster DNS server as a policy sees it when the API shows no Pod for it (the embedded cluster answers DNS
+# in-process): kind's CoreDNS, kube-system, k8s-app=kube-dns, named ports dns 53/UDP and dns-tcp 53/TCP (R115)
+_KIND_DNS = netpol.Peer("kube-dns", "kube-system", "coredns", {"k8s-app": "kube-dns"},
+                        (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP")))
+
+
+def dns_egress(cluster: Any, pod: kube.Obj) -> netpol.Decision | None:
+    """NetworkPolicy's word on ``pod``'s DNS queries (UDP 53 to a kube-dns Pod, after the kube-dns Service's
+    DNAT: R114, R115): the denial, or None when they pass or cannot be judged."""
+    src = netpol.pod_peer(pod)
+    ns = (pod.get("metadata") or {}).get("namespace") or "default"
+    pols = network_policies(cluster, ns)
+    if src is None or not pols:
+        return None
+    dns_pods: list[kube.Obj] = []
+    # no right to list kube-system: judge against kind's CoreDNS
+    with contextlib.suppress(Exception):
+        dns_pods = kube.items(cluster.core().list_namespaced_pod("kube-system", label_selector="k8s-app=kube-dns",
+                                                                 _preload_content=False))
+    dsts = [p for p in (netpol.pod_peer(d) for d in dns_pods) if p is not None] or [_KIND_DNS]
+    labels = {n: {"kubernetes.io/metadata.name": n, **kube.labels(kube.get_namespace(cluster, n) or {})}
+              for n in {ns, "kube-system"}}
+    pols = pols + (network_policies(cluster, "kube-system") or [])
+    d = netpol.decide(pols, labels, src, dsts[0], "UDP", 53)
+    return None if d.allowed else d
+
+
+@check("egress_isolation_kept")
+def egress_isolation_kept(ctx: Context, policy: str = "frontend-egress") -> CheckResult:
+    """The client's egress policy still isolates its Pods, and they still cannot reach what they have no business
+    with: an address outside the cluster (TCP 443) and a Pod of another namespace (k8s/netpol.py: R99, R110)."""
+    name = "Egress policy kept"
+    cs = ctx.scenario.client
+    exp = f"NetworkPolicy {policy} isolates the Pods of Deployment {cs.deployment} for egress; only what they need"
+    pols = network_policies(ctx.cluster, cs.namespace)
+    pol = next((p for p in pols or [] if kube.name(p) == policy), None)
+    pods = ctx.snaps[cs.namespace].pods_of(cs.deployment)
+    peers = [p for p in (netpol.pod_peer(x) for x in pods) if p is not None]
+    if pol is None or not peers or not all(netpol.isolating([pol], p, netpol.EGRESS) for p in peers):
+        return CheckResult(
+            name, "networkpolicy", False,
+            f"NetworkPolicy {policy} no longer isolates the Pods of Deployment {cs.deployment} for egress: the team "
+            "keeps it. Add what is missing to it (or in another policy) instead of removing it.", exp,
+            "missing" if pol is None else "not isolating", f"Put {policy} back and allow what the frontend needs.")
+    labels = {cs.namespace: {"kubernetes.io/metadata.name": cs.namespace,
+                             **kube.labels(kube.get_namespace(ctx.cluster, cs.namespace) or {})},
+              "other": {"kubernetes.io/metadata.name": "other"}}
+    outside = [(netpol.Peer("203.0.113.10"), "TCP", 443, "an address outside the cluster (203.0.113.10:443)"),
+               (netpol.Peer("10.244.250.3", "other", "a Pod of another namespace", {"app": "other"}), "TCP", 8080,
+                "a Pod of another namespace on 8080")]
+    for dst, proto, port, what in outside:
+        d = netpol.decide(pols or [], labels, peers[0], dst, proto, port)
+        if d.allowed:
+            return CheckResult(name, "networkpolicy", False,
+                               f"The frontend's Pods may now send to {what}: {d.reason}. Allow only what they need "
+                               "(the web Pods, and DNS).", exp, f"{what} allowed",
+                               "Give the new egress rule a to: (kube-dns's Pods) and ports (53).")
+    return CheckResult(name, "networkpolicy", True, f"NetworkPolicy {policy} still limits the frontend's egress.",
+                       exp, "kept")
+
+
 @check("ingress_isolation_kept")
 def ingress_isolation_kept(ctx: Context, policy: str = "default-deny-ingress",
                            allowed: dict[str, str] | None = None) -> CheckResult:
@@ -502,6 +564,17 @@ def client_traffic(ctx: Context, requests: int = 4, timeout: int = 2) -> CheckRe
     if not url:
         return CheckResult(name, "request", False, f"Deployment {cs.deployment} has no {cs.env} to call.", exp,
                            "no URL")
+    pods = sorted(ctx.snaps[cs.namespace].pods_of(cs.deployment), key=kube.name)
+    denied = dns_egress(ctx.cluster, pods[0]) if pods else None
+    if denied is not None:
+        # not sent: its lookup would only wait out the resolver's timeout (5 s) to say "bad address"
+        return CheckResult(
+            name, "networkpolicy", False,
+            f"The Pods of Deployment {cs.deployment} cannot resolve {urlsplit(url).hostname}: their DNS queries to "
+            f"kube-dns (UDP 53) are dropped ({denied.reason}), so every request fails with \"bad address\" before "
+            "a packet goes to web.", exp, "DNS dropped",
+            "A Pod isolated for egress needs a rule for DNS too: UDP and TCP 53 to kube-dns's Pods (kube-system, "
+            "k8s-app=kube-dns).")
     script = (f"for i in {' '.join(str(i) for i in range(requests))}; do wget -qO- -T {int(timeout)} "
               f"{shlex.quote(url)} || exit 1; echo; done")
     r = ctx.cluster.kubectl("exec", f"deploy/{cs.deployment}", "-n", cs.namespace, "--", "sh", "-c", script,

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import kube
-from .checks import network_policies
+from .checks import dns_egress, network_policies
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 
@@ -501,6 +501,13 @@ def networkpolicy_step(w: Walk) -> Step | None:
     who = f"Pod {kube.name(pod)} of Deployment {dep} ({src_ip})" if pod else f"a client in {cl.namespace} that " \
         "is no Pod (no labels for a policy to match)"
     get = " ".join(f"kubectl get networkpolicy -n {ns};" for ns in namespaces)
+    dns = dns_egress(w.cluster, pod) if pod is not None else None
+    if dns is not None and pod is not None:
+        # the client's own lookups: cut off from kube-dns, it never learns where web is (R115)
+        return Step("networkpolicy", title, FAILED,
+                    f"{who} cannot resolve {cl.host}: its DNS queries to kube-dns (UDP 53) are dropped ({dns.reason}); "
+                    "every lookup times out and the client reports a bad address", f"{get} kubectl describe "
+                    f"networkpolicy -n {cl.namespace}", {"policies": names, "source": src_ip, "dns": dns.reason})
     verdicts: list[str] = []
     for e in sorted(w.ready, key=lambda x: x.pod or "")[:3]:
         num = w.resolved.get(e.pod or e.address)

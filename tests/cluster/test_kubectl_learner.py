@@ -131,6 +131,18 @@ def investigate(me: Learner, ns: str, client_ns: str, client: str | None) -> tup
         return ("readiness", f"the Pods are not Ready: the probe checks {want}, the app listens on {listens}",
                 [f"kubectl patch deploy web -n {ns} --type=json -p '{patch}'"])
     pols = me.json(f"kubectl get networkpolicy -n {ns}")["items"]
+    egress = [p for p in pols if "Egress" in p["spec"].get("policyTypes", [])
+              and not any(q.get("port") == 53 for r in p["spec"].get("egress") or [] for q in r.get("ports") or [])]
+    if egress and client:
+        # the frontend says "bad address": its egress policy lets nothing reach DNS
+        me.sh(f"kubectl logs deploy/{client} -n {client_ns} --tail=3")  # "bad address 'web'", once it has tried
+        rule = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+        patch = json.dumps([{"op": "add", "path": "/spec/egress/-", "value": rule}])
+        name_ = egress[0]["metadata"]["name"]
+        return ("networkpolicy", f"the frontend logs bad address: {name_} allows it no DNS (nothing on port 53)",
+                [f"kubectl patch networkpolicy {name_} -n {ns} --type=json -p '{patch}'"])
     deny = [p for p in pols if not p["spec"].get("podSelector") and "Ingress" in p["spec"].get("policyTypes", [])
             and not p["spec"].get("ingress")]
     if deny and client and listens is not None:

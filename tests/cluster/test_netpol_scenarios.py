@@ -92,3 +92,30 @@ def test_the_packet_walk_stops_at_the_policy_and_lists_the_step_only_where_polic
     plain = sc.get("wrong-targetport").reset(cluster)
     assert [x.hop for x in cluster.net.walk("http://web", namespace=plain.namespace).steps] == [
         "dns", "service", "endpoints", "dnat", "reply"]
+
+
+EGRESS = "netpol-egress-dns"
+
+
+def test_egress_without_dns_is_named_at_the_networkpolicy_hop(cluster: Any) -> None:
+    s = sc.get(EGRESS).reset(cluster)
+    d = s.inspect(cluster).diagnosis
+    assert d is not None and d.hop == "networkpolicy", str(s.inspect(cluster))
+    assert "cannot resolve web" in d.explanation and "UDP 53" in d.explanation and "frontend-egress" in d.explanation
+    g = s.check(cluster, timeout=8)
+    assert not g.passed and any("bad address" in r.message for r in _failing(g)), str(g)
+
+
+def test_removing_the_egress_policy_or_allowing_all_egress_fails(cluster: Any) -> None:
+    s = sc.get(EGRESS).reset(cluster)
+    r = cluster.kubectl("patch", "networkpolicy", "frontend-egress", "-n", s.namespace, "--type=json", "-p",
+                        '[{"op":"add","path":"/spec/egress/-","value":{}}]')
+    assert r.returncode == 0, r.stderr
+    g = s.check(cluster, timeout=8)
+    assert [f.name for f in _failing(g)] == ["Egress policy kept"], str(g)
+    assert "an address outside the cluster" in _failing(g)[0].message
+    r = cluster.kubectl("delete", "networkpolicy", "frontend-egress", "-n", s.namespace)
+    assert r.returncode == 0, r.stderr
+    g = s.check(cluster, timeout=8)
+    assert [f.name for f in _failing(g)] == ["Egress policy kept"], str(g)
+    assert "no longer isolates" in _failing(g)[0].message

@@ -71,6 +71,10 @@ WRONG: list[tuple[str, str, list[list[str]], str, str]] = [
      [["scale", "deploy", "web", "--replicas=3"]], "readiness", "had no effect on the path"),
     ("pending-backends", "more replicas, still nowhere to run",
      [["scale", "deploy", "web", "--replicas=3"]], "pods", "had no effect on the path"),
+    ("netpol-egress-dns", "egress opened on the Service's port 80, DNS still cut",
+     [["patch", "networkpolicy", "frontend-egress", "--type=json", "-p",
+       '[{"op":"add","path":"/spec/egress/-","value":{"ports":[{"port":80}]}}]']],
+     "networkpolicy", "their DNS queries to kube-dns (UDP 53) are dropped"),
 ]
 
 

@@ -24,7 +24,7 @@ def test_catalogue_has_every_required_scenario() -> None:
     for n in ["wrong-selector", "wrong-targetport", "unready-pods", "named-port-mismatch", "selector-too-broad",
               "no-pods", "wrong-namespace", "port-vs-targetport", "headless-port", "mystery", "localhost-only",
               "netpol-ingress-deny", "crashloop-backends",
-              "pending-backends"]:
+              "pending-backends", "netpol-egress-dns"]:
         assert n in NAMES
 
 
