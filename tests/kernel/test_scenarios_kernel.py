@@ -89,7 +89,13 @@ def _prove(cluster: Any, kernel_tools: dict[str, str], s: Any, state: str) -> No
         lab.down()
 
 
-@pytest.mark.parametrize("name", scenarios.names())
+# breaks past kube-proxy's rules, which this lab does not build: an app bound to 127.0.0.1 (the lab's servers
+# listen on every address) and an ingress NetworkPolicy (the lab loads the rules only): there the embedded
+# cluster's verdict is the Pod's or the policy's, not the rules'
+PAST_THE_RULES = {"localhost-only", "netpol-ingress-deny"}
+
+
+@pytest.mark.parametrize("name", [n for n in scenarios.names() if n not in PAST_THE_RULES])
 def test_scenario_verdicts_in_the_kernel(kernel_tools: dict[str, str], cluster: Any, name: str) -> None:
     s = scenarios.get(name).reset(cluster)
     _prove(cluster, kernel_tools, s, "broken")
