@@ -144,6 +144,17 @@ def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> 
     def current() -> Any:
         return catalog.get(str(pick.value))
 
+    def shown() -> Any:
+        """The scenario in the values its namespace records (`create --vary N` from a terminal included),
+        for the texts the panel shows; the catalog's values until a cluster is there to ask."""
+        s = current()
+        if state["cluster"] is None:
+            return s
+        try:
+            return s.recorded(state["cluster"])
+        except Exception:  # the cluster gone or not answering: the catalog's texts still help
+            return s
+
     def the_cluster() -> Any:
         if state["cluster"] is None:
             status.value = waiting("starting the embedded cluster")
@@ -218,7 +229,7 @@ def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> 
             _display_html(out, g._repr_html_())
             if g.passed:
                 _display_html(out, f"<div class='kai-debrief' style='text-align:left'><p><b>Debrief.</b> "
-                              f"{inline_code_html(current().debrief)}</p></div>")
+                              f"{inline_code_html(shown().debrief)}</p></div>")
             n = sum(r.passed for r in g.results)
             if g.passed:
                 return ok(f"<b>Passed</b> ({n}/{len(g.results)} checks). Read the debrief below.")
@@ -229,7 +240,7 @@ def panel(cluster: Any = None, name: str | None = None, *, catalog: Catalog) -> 
         busy("grading: real requests through the Service (waits for rollouts, up to ~20 s)", run)
 
     def do_hint(_: Any) -> None:
-        s = current()
+        s = shown()
         if not s.hints:
             hints.value = "<p>This scenario has no hints.</p>"
             return

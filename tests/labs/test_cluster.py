@@ -223,6 +223,23 @@ def test_panel_builds_and_buttons_work(cluster: Any) -> None:
     assert "Not yet" in p.status.value
 
 
+def test_panel_hints_follow_the_values_a_terminal_created(cluster: Any) -> None:
+    """`kai-labs scenario create NAME --vary N` from a terminal, then the panel in the notebook: its hints
+    name the values the scenario's namespace records, not the catalog's defaults."""
+    s = sc.get("wrong-targetport").create(cluster, vary=3)
+    try:
+        varied = s.recorded(cluster)
+        default = sc.get("wrong-targetport")
+        assert varied.hints[2] != default.hints[2]
+        p = kai_labs.panel(cluster, "wrong-targetport")
+        for _ in range(3):
+            p.buttons["hint"].click()
+        assert f"kubectl patch svc {varied.service} " in p.hints.value, p.hints.value
+        assert "kubectl patch svc web " not in p.hints.value  # the catalog's default, which is not running
+    finally:
+        s.reset(cluster, vary=0)
+
+
 # Wrong fixes found by a review: each sidesteps what its scenario teaches and must fail for that reason.
 
 def test_relabelling_pods_instead_of_fixing_the_selector_fails(cluster: Any) -> None:
