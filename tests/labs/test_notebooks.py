@@ -101,3 +101,44 @@ def test_exercise_notebook_runs_and_says_not_yet(results: dict[str, dict[str, An
     assert r["error"] is None, r["error"]
     assert r["verdict"] == "NOT YET", r
     assert "Not yet" in r["grade_html"]
+
+
+LEARNER_RUNNER = r"""
+import sys
+import nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+code = [c for c in nb.cells if c.cell_type == "code"]
+start = next(i for i, c in enumerate(code) if c.source.lstrip().startswith("# Start here"))
+nb.cells = code[: start + 1]
+try:
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+finally:
+    from kai_labs.clusters import embedded as cluster
+    cluster.down("kai-labs")
+print("OUTPUT " + "".join(o.get("text", "") for o in nb.cells[-1].outputs).replace("\r", "").replace("\n", "\\n"))
+"""
+
+
+def test_a_workshop_learner_starts_an_exercise_in_her_own_namespace_and_names(tmp_path: Path) -> None:
+    """The exercise's first look (`kubectl get ... -n {s.namespace}`) shows the learner's own scenario: her
+    namespace prefix and her variant's names, not the course's defaults (it showed "No resources found")."""
+    from kai_labs.labs import scenario as sc
+
+    env = dict(os.environ, KAI_LABS_HOME=str(tmp_path / "home"), KAI_LABS_SEED="1", KAI_LABS_LEARNER="ann")
+    env.pop("KUBECONFIG", None)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    nb = ROOT / "exercises" / "02-wrong-targetport.ipynb"
+    p = subprocess.run([sys.executable, "-c", LEARNER_RUNNER, str(nb), str(ROOT / "exercises")], capture_output=True,
+                       text=True, env=env, timeout=300)
+    line = next((ln for ln in p.stdout.splitlines() if ln.startswith("OUTPUT ")), None)
+    assert line is not None, p.stderr[-3000:]
+    out = line[7:].replace("\\n", "\n")
+    os.environ["KAI_LABS_LEARNER"] = "ann"
+    try:
+        mine = sc.get("wrong-targetport")
+    finally:
+        del os.environ["KAI_LABS_LEARNER"]
+    assert mine.namespace == "ann-lab-wrong-targetport" and mine.service != "web", (mine.namespace, mine.service)
+    assert "No resources found" not in out, out
+    assert f"service/{mine.service}" in out and f"deployment.apps/{mine.service}" in out, out
