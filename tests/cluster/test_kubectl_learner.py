@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +49,13 @@ class Learner:
 
     def json(self, cmd: str) -> Any:
         return json.loads(self.sh(cmd + " -o json").stdout)
+
+
+def _unschedulable(pod: dict[str, Any]) -> bool:
+    """kubectl get pod -o json: Pending, and the scheduler said it has no node for it (PodScheduled=False)."""
+    return (pod.get("status") or {}).get("phase") == "Pending" and any(
+        c.get("type") == "PodScheduled" and c.get("status") == "False"
+        for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def _labels(o: dict[str, Any]) -> dict[str, str]:
@@ -98,7 +106,12 @@ def investigate(me: Learner, ns: str, client_ns: str, client: str | None) -> tup
         new = json.dumps({"spec": {"selector": labels}})
         return ("selector", f"the EndpointSlice also holds {strangers}: the selector {sel} is too broad",
                 [f"kubectl patch svc web -n {ns} --type=merge -p '{new}'"])
-    pending = [p for p in pods if (p.get("status") or {}).get("phase") == "Pending"]
+    for _ in range(20):  # a Pod still starting (scheduled, containers being created) is not a diagnosis yet: look again
+        if not any((p.get("status") or {}).get("phase") == "Pending" and not _unschedulable(p) for p in pods):
+            break
+        time.sleep(1)
+        pods = me.json(f"kubectl get pods -n {ns} -l '!run'")["items"]
+    pending = [p for p in pods if _unschedulable(p)]
     if pending and len(pending) == len(pods):
         # no Pod runs anywhere: the scheduler's events say why; the nodes' labels say which selector fails
         ev = me.sh(f"kubectl get events -n {ns} --field-selector reason=FailedScheduling").stdout
@@ -113,7 +126,8 @@ def investigate(me: Learner, ns: str, client_ns: str, client: str | None) -> tup
     m = re.search(r"port (\d+)", log, re.I) or re.search(r":(\d+)", log)
     listens = int(m.group(1)) if m else None
     crashing = [c for p in pods for c in (p.get("status") or {}).get("containerStatuses") or []
-                if ((c.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"]
+                if ((c.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
+                or (c.get("state") or {}).get("terminated") or (c.get("lastState") or {}).get("terminated")]
     if crashing:
         # the container exits at start: its log says why
         bad = re.search(r"unknown flag: (--[\w-]+)", log)
