@@ -506,7 +506,8 @@ _CACHE: dict[tuple[str, int, str | None, str | None], Scenario] = {}
 def names() -> list[str]:
     """Scenario names, in teaching order (the numbered order of the catalogue)."""
     order = ["wrong-selector", "wrong-targetport", "unready-pods", "named-port-mismatch", "selector-too-broad",
-             "no-pods", "wrong-namespace", "port-vs-targetport", "headless-port", "mystery"]
+             "no-pods", "wrong-namespace", "port-vs-targetport", "headless-port", "mystery", "localhost-only",
+             "netpol-ingress-deny", "crashloop-backends", "pending-backends", "netpol-egress-dns"]
     found = sorted(p.name for p in SCENARIO_DIR.iterdir() if (p / "spec.yaml").exists())
     return [n for n in order if n in found] + [n for n in found if n not in order]
 
