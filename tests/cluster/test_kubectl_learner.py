@@ -67,6 +67,12 @@ def investigate(me: Learner, ns: str, client_ns: str, client: str | None) -> tup
     svc = me.json(f"kubectl get svc web -n {ns}")
     dep = me.json(f"kubectl get deploy web -n {ns}")
     pods = me.json(f"kubectl get pods -n {ns} -l '!run'")["items"]
+    for _ in range(30):  # a Pod still starting (scheduled, containers being created) is not a diagnosis yet, and
+        # the EndpointSlice may not list it yet: look again (on a busy machine the rollout outlasts `create`)
+        if not any((p.get("status") or {}).get("phase") == "Pending" and not _unschedulable(p) for p in pods):
+            break
+        time.sleep(1)
+        pods = me.json(f"kubectl get pods -n {ns} -l '!run'")["items"]
     slices = me.json(f"kubectl get endpointslices -n {ns} -l kubernetes.io/service-name=web")["items"]
     tpl = dep["spec"]["template"]
     labels = dict(tpl["metadata"]["labels"])
@@ -106,11 +112,6 @@ def investigate(me: Learner, ns: str, client_ns: str, client: str | None) -> tup
         new = json.dumps({"spec": {"selector": labels}})
         return ("selector", f"the EndpointSlice also holds {strangers}: the selector {sel} is too broad",
                 [f"kubectl patch svc web -n {ns} --type=merge -p '{new}'"])
-    for _ in range(20):  # a Pod still starting (scheduled, containers being created) is not a diagnosis yet: look again
-        if not any((p.get("status") or {}).get("phase") == "Pending" and not _unschedulable(p) for p in pods):
-            break
-        time.sleep(1)
-        pods = me.json(f"kubectl get pods -n {ns} -l '!run'")["items"]
     pending = [p for p in pods if _unschedulable(p)]
     if pending and len(pending) == len(pods):
         # no Pod runs anywhere: the scheduler's events say why; the nodes' labels say which selector fails
