@@ -226,7 +226,7 @@ def test_panel_builds_and_buttons_work(cluster: Any) -> None:
 def test_panel_hints_follow_the_values_a_terminal_created(cluster: Any) -> None:
     """`kai-labs scenario create NAME --vary N` from a terminal, then the panel in the notebook: its hints
     name the values the scenario's namespace records, not the catalog's defaults."""
-    s = sc.get("wrong-targetport").create(cluster, vary=3)
+    s = sc.get("wrong-targetport").reset(cluster, vary=3)  # (created already by earlier tests of the module)
     try:
         varied = s.recorded(cluster)
         default = sc.get("wrong-targetport")
