@@ -211,8 +211,13 @@ def test_a_kubectl_only_learner_solves_it(cluster: Any, name: str) -> None:
     me.sh(f"kubectl wait pod/client -n {client_ns} --for=condition=Ready --timeout=30s")
     url = f"http://web.{ns}/hostname" if client is None else None
     if url:
-        before = [me.sh(f"kubectl exec client -n {client_ns} -- wget -qO- -T 2 {url}", check=False)
-                  for _ in range(6)]
+        # until one request fails or reaches a stranger: a too-broad selector's one stranger among three
+        # endpoints is missed by six random picks 9 % of the time, by twenty 0.03 %
+        before = []
+        for _ in range(20):
+            before.append(me.sh(f"kubectl exec client -n {client_ns} -- wget -qO- -T 2 {url}", check=False))
+            if not (before[-1].returncode == 0 and before[-1].stdout.startswith("web-")):
+                break
         assert not all(r.returncode == 0 and r.stdout.startswith("web-") for r in before), before
     hop, because, fixes = investigate(me, ns, client_ns, client)
     r = me.sh(f"kai-labs scenario diagnose {name} {hop} --because {json.dumps(because)}", check=False)
